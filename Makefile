@@ -1,0 +1,66 @@
+# The two set-up commands of the README:
+#   make demo   installs what is missing, builds, creates Data/demo if absent, starts ocspd
+#   make test   installs what is missing, builds, runs every test
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.ONESHELL:
+.PHONY: demo test deps build build-release unit e2e clean
+
+PORT ?= 8080
+DEMO_DIR ?= Data/demo
+APT_PACKAGES := libssl-dev liblmdb-dev libmicrohttpd-dev openssl lmdb-utils curl
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+deps:
+	missing=""
+	for p in $(APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done
+	if [ -n "$$missing" ]; then
+	  echo "installing:$$missing"
+	  $(SUDO) apt-get update -qq
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null
+	fi
+	python3 -c 'import cryptography, pytest' 2>/dev/null || python3 -m pip install -q cryptography pytest
+	command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6 at /opt/swift/usr/bin)"; exit 1; }
+
+build: deps
+	swift build
+
+build-release: deps
+	swift build -c release
+
+demo: build-release
+	bin=$$(swift build -c release --show-bin-path)
+	url=http://127.0.0.1:$(PORT)/
+	"$$bin/ocspctl" demo --dir $(DEMO_DIR) --url "$$url"
+	log=$$(mktemp)
+	"$$bin/ocspd" --store $(DEMO_DIR)/store --listen 127.0.0.1:$(PORT) > >(tee "$$log") &
+	pid=$$!
+	trap 'kill $$pid 2>/dev/null; rm -f "$$log"' EXIT INT TERM
+	for _ in $$(seq 100); do grep -q listening "$$log" && break; kill -0 $$pid || exit 1; sleep 0.1; done
+	echo
+	echo "Paste this in another terminal (good leaf, then a revoked one, verified against the demo root):"
+	echo
+	echo "  openssl ocsp -issuer $(DEMO_DIR)/ec-root.pem -cert $(DEMO_DIR)/leaves/leaf-ec-01.pem -cert $(DEMO_DIR)/leaves/leaf-ec-02.pem -url $$url -CAfile $(DEMO_DIR)/ec-root.pem -VAfile $(DEMO_DIR)/responder.pem"
+	echo
+	echo "RSA CA (signs its own responses):"
+	echo "  openssl ocsp -issuer $(DEMO_DIR)/rsa-ca.pem -cert $(DEMO_DIR)/leaves/leaf-rsa-01.pem -url $$url -CAfile $(DEMO_DIR)/rsa-ca.pem"
+	echo
+	echo "Revoke while it runs:  $$bin/ocspctl revoke --store $(DEMO_DIR)/store --cert $(DEMO_DIR)/leaves/leaf-ec-03.pem --reason superseded"
+	echo "ocspd is running (pid $$pid); Ctrl-C stops it."
+	wait $$pid
+
+unit: deps
+	swift build --build-tests
+	swift test --skip-build
+
+e2e: build
+	python3 -m pytest Tests/EndToEnd -q -p no:cacheprovider
+
+# One debug build with tests enabled serves the unit tests and the end-to-end tests' binaries.
+test: deps
+	swift build --build-tests
+	swift test --skip-build
+	python3 -m pytest Tests/EndToEnd -q -p no:cacheprovider
+
+clean:
+	rm -rf .build

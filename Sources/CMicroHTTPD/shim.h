@@ -1,0 +1,23 @@
+#ifndef CMICROHTTPD_SHIM_H
+#define CMICROHTTPD_SHIM_H
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+/// MHD_start_daemon is variadic, which Swift cannot call. Options go in as an
+/// MHD_OPTION_END-terminated array instead (MHD_OPTION_ARRAY).
+static inline struct MHD_Daemon *CMHD_start_daemon(unsigned int flags, uint16_t port,
+                                                   MHD_AccessHandlerCallback handler, void *handler_cls,
+                                                   const struct MHD_OptionItem *options) {
+    return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
+                            MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+}
+
+/// MHD_get_daemon_info is variadic too; the bound port is all we ask of it.
+static inline uint16_t CMHD_bound_port(struct MHD_Daemon *daemon) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info == NULL ? 0 : info->port;
+}
+#endif

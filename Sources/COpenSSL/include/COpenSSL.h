@@ -1,0 +1,54 @@
+#ifndef COPENSSL_H
+#define COPENSSL_H
+
+// Nothing deprecated: the Swift layer uses the OpenSSL 3 API only.
+#define OPENSSL_NO_DEPRECATED 1
+#define OPENSSL_API_COMPAT 30000
+
+#include <stddef.h>
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/ec.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+// Each function below forwards to an OpenSSL macro or variadic function that Swift cannot import.
+
+/// OPENSSL_free (macro).
+void COpenSSL_free(void *pointer);
+
+/// BIO_get_mem_data (macro): the bytes written to a memory BIO so far.
+long COpenSSL_BIO_get_mem_data(BIO *bio, const char **data);
+
+/// EVP_EC_gen (macro over the variadic EVP_PKEY_Q_keygen).
+EVP_PKEY *COpenSSL_EC_keygen(const char *curve);
+
+/// EVP_RSA_gen (macro over the variadic EVP_PKEY_Q_keygen).
+EVP_PKEY *COpenSSL_RSA_keygen(unsigned int bits);
+
+/// X509V3_set_ctx_nodb (macro).
+void COpenSSL_X509V3_set_ctx_nodb(X509V3_CTX *ctx);
+
+/// sk_X509_* (macros).
+STACK_OF(X509) *COpenSSL_sk_X509_new_null(void);
+int COpenSSL_sk_X509_push(STACK_OF(X509) *stack, X509 *certificate);
+int COpenSSL_sk_X509_num(const STACK_OF(X509) *stack);
+X509 *COpenSSL_sk_X509_value(const STACK_OF(X509) *stack, int index);
+void COpenSSL_sk_X509_free(STACK_OF(X509) *stack);
+
+/// sk_X509_EXTENSION_* (macros), for extension lists.
+int COpenSSL_sk_X509_EXTENSION_num(const STACK_OF(X509_EXTENSION) *stack);
+
+/// XN_FLAG_RFC2253 without escaping UTF-8 (a composite macro Swift does not import).
+unsigned long COpenSSL_XN_FLAG_RFC2253_UTF8(void);
+
+#endif

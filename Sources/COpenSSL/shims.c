@@ -1,0 +1,26 @@
+#include "COpenSSL.h"
+
+void COpenSSL_free(void *pointer) { OPENSSL_free(pointer); }
+
+long COpenSSL_BIO_get_mem_data(BIO *bio, const char **data) {
+    char *p = NULL;
+    long n = BIO_get_mem_data(bio, &p);
+    *data = p;
+    return n;
+}
+
+EVP_PKEY *COpenSSL_EC_keygen(const char *curve) { return EVP_EC_gen(curve); }
+
+EVP_PKEY *COpenSSL_RSA_keygen(unsigned int bits) { return EVP_RSA_gen(bits); }
+
+void COpenSSL_X509V3_set_ctx_nodb(X509V3_CTX *ctx) { X509V3_set_ctx_nodb(ctx); }
+
+STACK_OF(X509) *COpenSSL_sk_X509_new_null(void) { return sk_X509_new_null(); }
+int COpenSSL_sk_X509_push(STACK_OF(X509) *stack, X509 *certificate) { return sk_X509_push(stack, certificate); }
+int COpenSSL_sk_X509_num(const STACK_OF(X509) *stack) { return sk_X509_num(stack); }
+X509 *COpenSSL_sk_X509_value(const STACK_OF(X509) *stack, int index) { return sk_X509_value(stack, index); }
+void COpenSSL_sk_X509_free(STACK_OF(X509) *stack) { sk_X509_free(stack); }
+
+int COpenSSL_sk_X509_EXTENSION_num(const STACK_OF(X509_EXTENSION) *stack) { return sk_X509_EXTENSION_num(stack); }
+
+unsigned long COpenSSL_XN_FLAG_RFC2253_UTF8(void) { return XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB; }

@@ -1,0 +1,122 @@
+internal import CMicroHTTPD
+public import Foundation
+public import Logging
+public import Responder
+
+/// The HTTP front of the responder, on libmicrohttpd (HTTP/1.1 keep-alive, epoll).
+///
+/// Routes: `POST /` (application/ocsp-request), `GET /<base64>` (RFC 5019), `GET /healthz`.
+///
+/// > Warning: libmicrohttpd calls ``handle`` on its own threads; everything it touches
+/// > (``OCSPResponder``, the logger) is thread-safe.
+public final class HTTPServer: @unchecked Sendable {
+    // @unchecked: `daemon` is set once in start() and cleared once in stop(), both from the owner's
+    // thread; libmicrohttpd's threads only read the immutable configuration and the responder.
+
+    public struct Configuration: Sendable {
+        /// IPv4 or IPv6 literal to bind, e.g. `127.0.0.1` or `::1`.
+        public var host: String
+        /// 0 picks a free port (see ``HTTPServer/start()``'s return value).
+        public var port: UInt16
+        /// libmicrohttpd threads, each with its own epoll loop.
+        public var threads: Int = 1
+        /// The largest POST body accepted; larger gets 413.
+        public var maxRequestBytes: Int = 16 * 1024
+        public var connectionLimit: Int = 4096
+        /// Idle keep-alive connections are closed after this many seconds.
+        public var connectionTimeout: Int = 30
+        /// Upper bound of `Cache-Control: max-age` on GET responses.
+        public var maxAge: TimeInterval = 86400 * 7
+
+        public init(host: String = "127.0.0.1", port: UInt16 = 8080) {
+            self.host = host
+            self.port = port
+        }
+
+        /// Parses `HOST:PORT` or `[IPV6]:PORT`.
+        public init(listen: String) throws {
+            let host: Substring
+            let port: Substring
+            if listen.hasPrefix("["), let close = listen.firstIndex(of: "]") {
+                host = listen[listen.index(after: listen.startIndex)..<close]
+                port = listen[close...].dropFirst(2)
+            } else if let colon = listen.lastIndex(of: ":") {
+                host = listen[..<colon]
+                port = listen[listen.index(after: colon)...]
+            } else {
+                throw HTTPServerError(.invalidAddress, "--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:8080")
+            }
+            guard let number = UInt16(port) else {
+                throw HTTPServerError(.invalidAddress, "--listen \(listen): port must be 0…65535")
+            }
+            self.init(host: String(host), port: number)
+        }
+    }
+
+    public let configuration: Configuration
+    let responder: OCSPResponder
+    let logger: Logger
+    private var daemon: OpaquePointer?  // MHD_Daemon*, owned
+
+    public init(configuration: Configuration, responder: OCSPResponder, logger: Logger) {
+        self.configuration = configuration
+        self.responder = responder
+        self.logger = logger
+    }
+
+    deinit { stop() }
+
+    /// Binds and starts serving on libmicrohttpd's own threads.
+    /// - Returns: the bound port (useful with port 0).
+    /// - Throws: ``HTTPServerError`` if the address is invalid or cannot be bound.
+    @discardableResult
+    public func start() throws -> UInt16 {
+        precondition(daemon == nil, "HTTPServer started twice")
+        let address = try SocketAddress(host: configuration.host, port: configuration.port)
+        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_USE_ERROR_LOG.rawValue
+        if address.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        let started = address.withSockaddr { sockaddr -> OpaquePointer? in
+            var options: [MHD_OptionItem] = [
+                MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(mutating: sockaddr)),
+                // Two-argument options: the function pointer goes in `value`, its closure argument in `ptr_value`.
+                MHD_OptionItem(
+                    option: .NOTIFY_COMPLETED,
+                    value: unsafeBitCast(requestCompleted as MHD_RequestCompletedCallback, to: Int.self), ptr_value: nil),
+                MHD_OptionItem(
+                    option: .UNESCAPE_CALLBACK, value: unsafeBitCast(keepEscapes as UnescapeCallback, to: Int.self),
+                    ptr_value: nil),
+                MHD_OptionItem(option: .CONNECTION_LIMIT, value: configuration.connectionLimit, ptr_value: nil),
+                MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: configuration.connectionTimeout, ptr_value: nil),
+                MHD_OptionItem(option: .LISTEN_BACKLOG_SIZE, value: 1024, ptr_value: nil),
+            ]
+            if configuration.threads > 1 {
+                options.append(MHD_OptionItem(option: .THREAD_POOL_SIZE, value: configuration.threads, ptr_value: nil))
+            }
+            options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
+            return CMHD_start_daemon(UInt32(flags), configuration.port, accessHandler, context, options)
+        }
+        guard let started else {
+            throw HTTPServerError(
+                .bindFailed,
+                "cannot listen on \(configuration.host):\(configuration.port) (in use, or not an address of this host)")
+        }
+        daemon = started
+        return CMHD_bound_port(started)
+    }
+
+    /// Stops accepting and closes every connection; idempotent.
+    public func stop() {
+        if let daemon {
+            MHD_stop_daemon(daemon)
+            self.daemon = nil
+        }
+    }
+}
+
+typealias UnescapeCallback = @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafeMutablePointer<CChar>?) -> Int
+
+/// Leaves the URL as the client sent it: ``GETRequestPath`` does its own percent-decoding.
+private let keepEscapes: UnescapeCallback = { _, _, string in
+    string.map { strlen($0) } ?? 0
+}

@@ -1,0 +1,77 @@
+internal import COpenSSL
+
+/// An error from ``OCSPCore``: a stable ``Code`` to match on, a message for people, and the
+/// OpenSSL error queue at the time of failure.
+///
+/// Equality compares the code only, so callers can write `error == .malformedRequest`-style checks
+/// via `error.code == .malformedRequest`.
+public struct OCSPError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong, as a value that can grow without breaking callers.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: Hashable, Sendable {
+            case malformedRequest, invalidCertificate, invalidKey, keyMismatch, invalidSerial
+            case signFailed, encodeFailed, keyGenerationFailed, io, unsupported
+        }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The bytes are not a DER `OCSPRequest`.
+        public static let malformedRequest = Code(.malformedRequest)
+        /// The bytes are not a PEM or DER certificate.
+        public static let invalidCertificate = Code(.invalidCertificate)
+        /// The bytes are not a PEM private key.
+        public static let invalidKey = Code(.invalidKey)
+        /// The private key does not belong to the certificate.
+        public static let keyMismatch = Code(.keyMismatch)
+        /// A serial number that is not hexadecimal or is out of range.
+        public static let invalidSerial = Code(.invalidSerial)
+        /// OpenSSL could not sign.
+        public static let signFailed = Code(.signFailed)
+        /// OpenSSL could not encode a structure.
+        public static let encodeFailed = Code(.encodeFailed)
+        /// Key generation failed.
+        public static let keyGenerationFailed = Code(.keyGenerationFailed)
+        /// A file could not be read or written.
+        public static let io = Code(.io)
+        /// A feature or algorithm this build does not support.
+        public static let unsupported = Code(.unsupported)
+
+        public var description: String { "\(base)" }
+    }
+
+    public let code: Code
+    public let message: String
+    /// OpenSSL's error queue, oldest first, as `lib:reason` strings.
+    public let openSSLErrors: [String]
+
+    public init(_ code: Code, _ message: String, openSSLErrors: [String] = []) {
+        self.code = code
+        self.message = message
+        self.openSSLErrors = openSSLErrors
+    }
+
+    /// Builds an error and drains OpenSSL's (thread-local) error queue into it.
+    static func openSSL(_ code: Code, _ message: String) -> OCSPError {
+        OCSPError(code, message, openSSLErrors: drainOpenSSLErrors())
+    }
+
+    public var description: String {
+        openSSLErrors.isEmpty ? message : "\(message) (\(openSSLErrors.joined(separator: "; ")))"
+    }
+
+    public static func == (lhs: OCSPError, rhs: OCSPError) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
+}
+
+/// Empties OpenSSL's thread-local error queue, returning its entries oldest first.
+func drainOpenSSLErrors() -> [String] {
+    var entries: [String] = []
+    while true {
+        let code = ERR_get_error()
+        if code == 0 { break }
+        var buffer = [CChar](repeating: 0, count: 256)
+        ERR_error_string_n(code, &buffer, buffer.count)
+        entries.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+    return entries
+}

@@ -1,0 +1,23 @@
+internal import COpenSSL
+
+/// Builds DER `OCSPRequest`s (for clients: the stapling fetcher, the load tester, tests).
+public enum OCSPRequestBuilder {
+    /// A request for `certIDs`, with a random 16-byte nonce when `nonce` is true.
+    public static func build(_ certIDs: [CertID], nonce: Bool = false) throws -> [UInt8] {
+        ERR_clear_error()
+        guard let request = OCSP_REQUEST_new() else { throw OCSPError.openSSL(.encodeFailed, "out of memory") }
+        defer { OCSP_REQUEST_free(request) }
+        for certID in certIDs {
+            let id = try certID.makeOpenSSLCertID()
+            // add0: the request owns `id` from here on, success or not.
+            guard OCSP_request_add0_id(request, id) != nil else {
+                OCSP_CERTID_free(id)
+                throw OCSPError.openSSL(.encodeFailed, "could not add a CertID")
+            }
+        }
+        if nonce, OCSP_request_add1_nonce(request, nil, 16) != 1 {
+            throw OCSPError.openSSL(.encodeFailed, "could not add a nonce")
+        }
+        return try encodeDER("OCSPRequest") { i2d_OCSP_REQUEST(request, $0) }
+    }
+}

@@ -1,0 +1,95 @@
+internal import COpenSSL
+public import Foundation
+
+/// One SingleResponse to sign (RFC 6960 §4.2.1).
+public struct SingleResponse: Sendable {
+    public var certID: CertID
+    public var status: CertStatus
+    public var thisUpdate: Date
+    public var nextUpdate: Date?
+
+    public init(certID: CertID, status: CertStatus, thisUpdate: Date, nextUpdate: Date?) {
+        self.certID = certID
+        self.status = status
+        self.thisUpdate = thisUpdate
+        self.nextUpdate = nextUpdate
+    }
+}
+
+/// Signs BasicOCSPResponses with one key: the CA's own, or a delegated responder's (RFC 6960 §4.2.2.2).
+///
+/// The ResponderID is byKey (RFC 5019 §2.2.3) and the signer certificate is always included, so
+/// clients can verify without extra configuration.
+public struct OCSPResponseSigner: Sendable {
+    public let certificate: Certificate
+    public let key: PrivateKey
+
+    /// - Throws: ``OCSPError/Code/keyMismatch`` if `key` does not belong to `certificate`.
+    public init(certificate: Certificate, key: PrivateKey) throws {
+        guard certificate.matches(key) else {
+            throw OCSPError(.keyMismatch, "the private key does not match certificate \(certificate.subject)")
+        }
+        self.certificate = certificate
+        self.key = key
+    }
+
+    /// Builds and signs an `OCSPResponse` with status `successful`.
+    /// - Parameters:
+    ///   - responses: the SingleResponses, in request order.
+    ///   - nonceFrom: if given and it carries a nonce, the nonce is echoed.
+    /// - Returns: DER of the whole `OCSPResponse`.
+    public func sign(_ responses: [SingleResponse], nonceFrom request: OCSPRequest? = nil) throws -> [UInt8] {
+        ERR_clear_error()
+        guard let basic = OCSP_BASICRESP_new() else { throw OCSPError.openSSL(.signFailed, "out of memory") }
+        defer { OCSP_BASICRESP_free(basic) }
+        for response in responses {
+            try add(response, to: basic)
+        }
+        if let request, request.hasNonce, OCSP_copy_nonce(basic, request.ref) != 1 {
+            throw OCSPError.openSSL(.signFailed, "could not copy the request nonce")
+        }
+        guard
+            OCSP_basic_sign(basic, certificate.ref, key.ref, key.signingDigest, nil, UInt(OCSP_RESPID_KEY)) == 1
+        else { throw OCSPError.openSSL(.signFailed, "could not sign the OCSP response") }
+        guard let response = OCSP_response_create(Int32(OCSP_RESPONSE_STATUS_SUCCESSFUL), basic) else {
+            throw OCSPError.openSSL(.encodeFailed, "could not wrap the OCSP response")
+        }
+        defer { OCSP_RESPONSE_free(response) }
+        return try encodeDER("OCSPResponse") { i2d_OCSP_RESPONSE(response, $0) }
+    }
+
+    private func add(_ response: SingleResponse, to basic: OpaquePointer) throws {
+        let certID = try response.certID.makeOpenSSLCertID()
+        defer { OCSP_CERTID_free(certID) }
+        let thisUpdate = try makeGeneralizedTime(response.thisUpdate)
+        defer { ASN1_GENERALIZEDTIME_free(thisUpdate) }
+        let nextUpdate = try response.nextUpdate.map(makeGeneralizedTime)
+        defer { nextUpdate.map { ASN1_GENERALIZEDTIME_free($0) } }
+
+        let added: OpaquePointer?
+        switch response.status {
+        case .good:
+            added = OCSP_basic_add1_status(
+                basic, certID, V_OCSP_CERTSTATUS_GOOD, 0, nil, thisUpdate, nextUpdate)
+        case .unknown:
+            added = OCSP_basic_add1_status(
+                basic, certID, V_OCSP_CERTSTATUS_UNKNOWN, 0, nil, thisUpdate, nextUpdate)
+        case .revoked(let time, let reason):
+            let revocationTime = try makeGeneralizedTime(time)
+            defer { ASN1_GENERALIZEDTIME_free(revocationTime) }
+            let code = reason.map { Int32($0.rawValue) } ?? OCSP_REVOKED_STATUS_NOSTATUS
+            added = OCSP_basic_add1_status(
+                basic, certID, V_OCSP_CERTSTATUS_REVOKED, code, revocationTime, thisUpdate, nextUpdate)
+        }
+        guard added != nil else { throw OCSPError.openSSL(.signFailed, "could not add a SingleResponse") }
+    }
+}
+
+extension OCSPResponseStatus {
+    /// DER of an unsigned `OCSPResponse` carrying only this (error) status.
+    public var unsignedResponse: [UInt8] {
+        guard let response = OCSP_response_create(Int32(rawValue), nil) else { return [] }
+        defer { OCSP_RESPONSE_free(response) }
+        return (try? encodeDER("OCSPResponse") { i2d_OCSP_RESPONSE(response, $0) }) ?? []
+    }
+}

@@ -1,0 +1,82 @@
+internal import COpenSSL
+public import Foundation
+
+/// A private key (an owned OpenSSL `EVP_PKEY`).
+///
+/// Immutable after init; OpenSSL 3 allows concurrent signing with one `EVP_PKEY`.
+public final class PrivateKey: @unchecked Sendable {
+    let ref: OpaquePointer  // EVP_PKEY*, owned
+
+    /// The key types this responder signs with.
+    public enum Algorithm: String, Sendable {
+        case ecP256 = "EC P-256", ecP384 = "EC P-384", rsa = "RSA", ed25519 = "Ed25519", other
+    }
+
+    init(taking ref: OpaquePointer) { self.ref = ref }
+    deinit { EVP_PKEY_free(ref) }
+
+    /// Decodes an unencrypted PEM private key (PKCS#8, or the traditional EC/RSA forms).
+    /// - Throws: ``OCSPError/Code/invalidKey``.
+    public convenience init(pemEncoded bytes: [UInt8]) throws {
+        ERR_clear_error()
+        guard let key = try withReadBIO(bytes, { PEM_read_bio_PrivateKey($0, nil, nil, nil) }) else {
+            throw OCSPError.openSSL(.invalidKey, "not an unencrypted PEM private key")
+        }
+        self.init(taking: key)
+    }
+
+    /// Loads a PEM key file.
+    /// - Throws: ``OCSPError/Code/io`` if unreadable, ``OCSPError/Code/invalidKey`` if not a key.
+    public static func load(path: String) throws -> PrivateKey {
+        let bytes = try readFile(path, what: "key file")
+        do {
+            return try PrivateKey(pemEncoded: bytes)
+        } catch let error as OCSPError {
+            throw OCSPError(error.code, "\(path) is not an unencrypted PEM private key", openSSLErrors: error.openSSLErrors)
+        }
+    }
+
+    /// Generates a key on a NIST curve (`P-256`, `P-384`).
+    public static func generateEC(curve: String = "P-256") throws -> PrivateKey {
+        guard let key = COpenSSL_EC_keygen(curve) else {
+            throw OCSPError.openSSL(.keyGenerationFailed, "could not generate an EC \(curve) key")
+        }
+        return PrivateKey(taking: key)
+    }
+
+    /// Generates an RSA key.
+    public static func generateRSA(bits: Int = 2048) throws -> PrivateKey {
+        guard let key = COpenSSL_RSA_keygen(UInt32(bits)) else {
+            throw OCSPError.openSSL(.keyGenerationFailed, "could not generate an RSA-\(bits) key")
+        }
+        return PrivateKey(taking: key)
+    }
+
+    /// PKCS#8 PEM, unencrypted.
+    public var pemEncoded: [UInt8] {
+        (try? withMemoryBIO { PEM_write_bio_PrivateKey($0, ref, nil, nil, 0, nil, nil) }) ?? []
+    }
+
+    public var algorithm: Algorithm {
+        switch EVP_PKEY_get_base_id(ref) {
+        case EVP_PKEY_RSA: return .rsa
+        case EVP_PKEY_ED25519: return .ed25519
+        case EVP_PKEY_EC:
+            switch EVP_PKEY_get_bits(ref) {
+            case 256: return .ecP256
+            case 384: return .ecP384
+            default: return .other
+            }
+        default: return .other
+        }
+    }
+
+    /// The digest to sign with: SHA-256 (SHA-384 for P-384), none for Ed25519.
+    var signingDigest: OpaquePointer? {
+        switch algorithm {
+        case .ed25519: return nil
+        case .ecP384: return EVP_sha384()
+        default: return EVP_sha256()
+        }
+    }
+}

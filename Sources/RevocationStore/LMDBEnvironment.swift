@@ -1,0 +1,171 @@
+internal import CLMDB
+internal import Foundation
+
+/// A named LMDB database handle, valid for the life of its environment.
+package struct Database: Sendable {
+    let dbi: MDB_dbi
+}
+
+/// An LMDB environment (an owned `MDB_env`), opened with `MDB_NOTLS` so read transactions are
+/// not tied to threads.
+///
+/// `MDB_env` is thread-safe; transactions are scoped to the closures of ``read(_:)`` and
+/// ``write(_:)`` and never escape them. Therefore Sendable.
+package final class LMDBEnvironment: @unchecked Sendable {
+    let env: OpaquePointer  // MDB_env*, owned
+
+    /// Opens (and with `create`, makes) the environment in directory `path`.
+    package init(path: String, mapSize: Int, maxDatabases: UInt32, readOnly: Bool) throws {
+        var env: OpaquePointer? = nil
+        var rc = mdb_env_create(&env)
+        guard rc == 0, let env else { throw StoreError.lmdb(rc, "cannot create an LMDB environment") }
+        mdb_env_set_maxdbs(env, maxDatabases)
+        mdb_env_set_mapsize(env, mapSize)
+        mdb_env_set_maxreaders(env, 512)
+        let flags = UInt32(MDB_NOTLS) | (readOnly ? UInt32(MDB_RDONLY) : 0)
+        rc = mdb_env_open(env, path, flags, 0o600)
+        guard rc == 0 else {
+            mdb_env_close(env)
+            throw StoreError.lmdb(rc, "cannot open the store at \(path)")
+        }
+        self.env = env
+    }
+
+    deinit { mdb_env_close(env) }
+
+    /// Runs `body` in a read-only transaction: a consistent snapshot of the last commit.
+    package func read<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+        let txn = try begin(flags: UInt32(MDB_RDONLY))
+        defer { mdb_txn_abort(txn) }
+        return try body(Transaction(handle: txn))
+    }
+
+    /// Runs `body` in the (single, process-wide and cross-process) write transaction. Returning
+    /// commits, durably (fsync) before this returns; throwing aborts and writes nothing.
+    package func write<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+        let txn = try begin(flags: 0)
+        let result: R
+        do {
+            result = try body(Transaction(handle: txn))
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        let rc = mdb_txn_commit(txn)
+        guard rc == 0 else { throw StoreError.lmdb(rc, "cannot commit") }
+        return result
+    }
+
+    /// Opens (creating when `create`) a named database; the handle lasts as long as the environment.
+    package func openDatabase(_ name: String, create: Bool) throws -> Database {
+        let txn = try begin(flags: create ? 0 : UInt32(MDB_RDONLY))
+        var dbi: MDB_dbi = 0
+        let rc = mdb_dbi_open(txn, name, create ? UInt32(MDB_CREATE) : 0, &dbi)
+        guard rc == 0 else {
+            mdb_txn_abort(txn)
+            if rc == MDB_NOTFOUND { throw StoreError(.noStore, "the store has no '\(name)' database") }
+            throw StoreError.lmdb(rc, "cannot open database \(name)")
+        }
+        let commit = mdb_txn_commit(txn)
+        guard commit == 0 else { throw StoreError.lmdb(commit, "cannot open database \(name)") }
+        return Database(dbi: dbi)
+    }
+
+    private func begin(flags: UInt32) throws -> OpaquePointer {
+        var txn: OpaquePointer? = nil
+        var rc = mdb_txn_begin(env, nil, flags, &txn)
+        if rc == MDB_MAP_RESIZED {
+            // Another process grew the map: adopt its size and retry once.
+            mdb_env_set_mapsize(env, 0)
+            rc = mdb_txn_begin(env, nil, flags, &txn)
+        }
+        guard rc == 0, let txn else { throw StoreError.lmdb(rc, "cannot begin a transaction") }
+        return txn
+    }
+}
+
+/// An LMDB transaction, lent to the closures of ``LMDBEnvironment/read(_:)`` and
+/// ``LMDBEnvironment/write(_:)``. Values it returns by pointer are valid only inside the closure.
+package struct Transaction: ~Copyable {
+    let handle: OpaquePointer  // MDB_txn*, owned by the environment's closure
+
+    /// Calls `body` with the value stored under `key`, or nil; the bytes are LMDB's, not copied.
+    package func withValue<R>(
+        _ db: Database, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R
+    ) throws -> R {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val()
+        let rc = mdb_get(handle, db.dbi, &k, &v)
+        if rc == MDB_NOTFOUND { return try body(nil) }
+        guard rc == 0 else { throw StoreError.lmdb(rc, "cannot read") }
+        return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+    }
+
+    /// A copy of the value stored under `key`, or nil.
+    package func get(_ db: Database, _ key: [UInt8]) throws -> [UInt8]? {
+        try key.withUnsafeBytes { k in try withValue(db, key: k) { $0.map { Array($0) } } }
+    }
+
+    /// Stores `value` under `key`, replacing any value there.
+    package func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], flags: Int32 = 0) throws {
+        try key.withUnsafeBytes { k in
+            try value.withUnsafeBytes { v in
+                var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                let rc = mdb_put(handle, db.dbi, &kv, &vv, UInt32(flags))
+                if rc == MDB_MAP_FULL {
+                    throw StoreError(.lmdb, "the store is full; reopen it with a larger --map-size", lmdbCode: rc)
+                }
+                guard rc == 0 else { throw StoreError.lmdb(rc, "cannot write") }
+            }
+        }
+    }
+
+    /// Deletes `key`; returns whether it was there.
+    @discardableResult
+    package func delete(_ db: Database, _ key: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { k in
+            var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            let rc = mdb_del(handle, db.dbi, &kv, nil)
+            if rc == MDB_NOTFOUND { return false }
+            guard rc == 0 else { throw StoreError.lmdb(rc, "cannot delete") }
+            return true
+        }
+    }
+
+    /// Visits every entry whose key starts with `prefix`, in key order, until `body` returns false.
+    package func forEach(
+        _ db: Database, prefix: [UInt8] = [], _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        var cursor: OpaquePointer? = nil
+        var rc = mdb_cursor_open(handle, db.dbi, &cursor)
+        guard rc == 0, let cursor else { throw StoreError.lmdb(rc, "cannot open a cursor") }
+        defer { mdb_cursor_close(cursor) }
+        try prefix.withUnsafeBytes { p in
+            var k = MDB_val(mv_size: p.count, mv_data: UnsafeMutableRawPointer(mutating: p.baseAddress))
+            var v = MDB_val()
+            rc = prefix.isEmpty ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST) : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+            while rc == 0 {
+                let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+                guard key.starts(with: p) else { return }
+                guard try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) else { return }
+                rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+            }
+            guard rc == MDB_NOTFOUND else { throw StoreError.lmdb(rc, "cannot iterate") }
+        }
+    }
+
+    /// The last key of `db`, or nil when empty.
+    package func lastKey(_ db: Database) throws -> [UInt8]? {
+        var cursor: OpaquePointer? = nil
+        var rc = mdb_cursor_open(handle, db.dbi, &cursor)
+        guard rc == 0, let cursor else { throw StoreError.lmdb(rc, "cannot open a cursor") }
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val()
+        var v = MDB_val()
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
+        if rc == MDB_NOTFOUND { return nil }
+        guard rc == 0 else { throw StoreError.lmdb(rc, "cannot read") }
+        return Array(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size))
+    }
+}

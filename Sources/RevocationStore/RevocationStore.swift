@@ -1,0 +1,66 @@
+public import Foundation
+public import OCSPCore
+
+/// The revocation store: issuers, their CertID index, and certificate status, in one LMDB
+/// environment that `ocspd` and `ocspctl` share (LMDB's lock file serialises writers).
+///
+/// | database | key | value |
+/// |---|---|---|
+/// | `issuers` | issuer id (SHA-256 of the CA certificate) | ``IssuerRecord`` as JSON |
+/// | `issuer_index` | hash algorithm ‖ issuerNameHash ‖ issuerKeyHash | issuer id |
+/// | `certs` | issuer id ‖ serial (magnitude bytes) | ``CertificateRecord`` |
+/// | `meta` | name | schema version |
+/// | `audit` | sequence (UInt64, big-endian) | one JSON line per change |
+///
+/// Every change is one write transaction, committed durably before the call returns.
+public final class RevocationStore: Sendable {
+    package let environment: LMDBEnvironment
+    let issuers: Database
+    let issuerIndex: Database
+    let certs: Database
+    let meta: Database
+    let audit: Database
+
+    public static let schemaVersion: [UInt8] = [1]
+    /// 16 GiB of address space by default: LMDB's file grows only as data is written.
+    public static let defaultMapSize = 16 << 30
+
+    private init(environment: LMDBEnvironment, create: Bool) throws {
+        self.environment = environment
+        issuers = try environment.openDatabase("issuers", create: create)
+        issuerIndex = try environment.openDatabase("issuer_index", create: create)
+        certs = try environment.openDatabase("certs", create: create)
+        meta = try environment.openDatabase("meta", create: create)
+        audit = try environment.openDatabase("audit", create: create)
+    }
+
+    /// Creates a new, empty store in directory `path` (created if needed).
+    /// - Throws: ``StoreError/Code/storeExists`` if one is already there.
+    public static func create(at path: String, mapSize: Int = defaultMapSize) throws -> RevocationStore {
+        if FileManager.default.fileExists(atPath: path + "/data.mdb") {
+            throw StoreError(.storeExists, "a store already exists at \(path)")
+        }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StoreError(.io, "cannot create directory \(path): \(error.localizedDescription)")
+        }
+        let store = try RevocationStore(
+            environment: LMDBEnvironment(path: path, mapSize: mapSize, maxDatabases: 16, readOnly: false),
+            create: true)
+        try store.environment.write { txn in try txn.put(store.meta, Array("schema".utf8), schemaVersion) }
+        return store
+    }
+
+    /// Opens an existing store.
+    /// - Throws: ``StoreError/Code/noStore`` if `path` holds none, saying how to make one.
+    public static func open(at path: String, mapSize: Int = defaultMapSize) throws -> RevocationStore {
+        guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
+            throw StoreError(.noStore, "no store at \(path); create one with: ocspctl init --store \(path)")
+        }
+        return try RevocationStore(
+            environment: LMDBEnvironment(path: path, mapSize: mapSize, maxDatabases: 16, readOnly: false),
+            create: false)
+    }
+}

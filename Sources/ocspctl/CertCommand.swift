@@ -1,0 +1,24 @@
+import ArgumentParser
+import OCSPCore
+import RevocationStore
+
+struct CertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cert", abstract: "Manage certificates.", subcommands: [Add.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a certificate as good.")
+        @OptionGroup var options: StoreOptions
+        @OptionGroup var selection: CertificateSelection
+
+        func run() throws {
+            let store = try options.open()
+            let (issuer, serial, notAfter) = try selection.resolve(in: store)
+            if try store.addCertificate(issuer: issuer.id, serial: serial, notAfter: notAfter) {
+                print("added \(serial.hex) (good)")
+            } else {
+                print("\(serial.hex) is already in the store; unchanged")
+            }
+        }
+    }
+}

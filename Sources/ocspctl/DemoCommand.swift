@@ -1,0 +1,22 @@
+import ArgumentParser
+import OCSPAdmin
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo", abstract: "Create a demo PKI and store (if absent): EC root + delegated responder, RSA CA, 12 leaves.")
+
+    @Option(help: "Directory for the demo PKI and store.")
+    var dir: String = "Data/demo"
+
+    @Option(help: "Responder URL put in the leaves' AIA.")
+    var url: String = "http://127.0.0.1:8080/"
+
+    func run() throws {
+        let demo = DemoPKI(directory: dir, responderURL: url)
+        if try demo.createIfAbsent() {
+            print("created demo PKI and store in \(dir)")
+        } else {
+            print("demo PKI already present in \(dir); unchanged")
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import ArgumentParser
+import RevocationStore
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create an empty store.")
+
+    @OptionGroup var options: StoreOptions
+
+    func run() throws {
+        _ = try RevocationStore.create(at: options.store)
+        print("created store \(options.store)")
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+@main
+struct OCSPCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ocspctl",
+        abstract: "Administer an OCSP responder's revocation store.",
+        subcommands: [
+            InitCommand.self, IssuerCommand.self, CertCommand.self, RevokeCommand.self, StatusCommand.self,
+            DemoCommand.self,
+        ])
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import OCSPCore
+import RevocationStore
+
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The store directory.")
+    var store: String
+
+    func open() throws -> RevocationStore { try RevocationStore.open(at: store) }
+}
+
+/// Names one certificate: `--cert LEAF.pem`, or `--issuer CA.pem --serial HEX`.
+struct CertificateSelection: ParsableArguments {
+    @Option(help: "The certificate (PEM or DER); its issuer is found in the store.")
+    var cert: String?
+
+    @Option(help: "The issuing CA certificate (with --serial).")
+    var issuer: String?
+
+    @Option(help: "The serial number in hexadecimal (with --issuer).")
+    var serial: String?
+
+    func validate() throws {
+        switch (cert, issuer, serial) {
+        case (.some, nil, nil), (nil, .some, .some): return
+        default: throw ValidationError("name the certificate with --cert LEAF.pem, or with --issuer CA.pem --serial HEX")
+        }
+    }
+
+    /// The issuer and serial this selection names, and the certificate's notAfter when known.
+    func resolve(in store: RevocationStore) throws -> (issuer: IssuerRecord, serial: SerialNumber, notAfter: Date?) {
+        if let cert {
+            let certificate = try Certificate.load(path: cert)
+            guard let (record, _) = try store.findIssuer(of: certificate) else {
+                throw StoreError(
+                    .unknownIssuer,
+                    "no issuer in the store issued \(cert) (issuer \(certificate.issuer)); add it first with: ocspctl issuer add")
+            }
+            return (record, certificate.serialNumber, certificate.notAfter)
+        }
+        let record = try store.issuer(certificate: Certificate.load(path: issuer!))
+        return (record, try SerialNumber(hex: serial!), nil)
+    }
+}
+
+/// Parses `--time` (RFC 3339 / ISO 8601, e.g. 2026-01-02T03:04:05Z).
+func parseTime(_ text: String, option: String) throws -> Date {
+    let formatter = ISO8601DateFormatter()
+    if let date = formatter.date(from: text) { return date }
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: text) { return date }
+    throw ValidationError("\(option) \(text): expected a UTC time such as 2026-01-02T03:04:05Z")
+}
+
+func parseReason(_ name: String?) throws -> RevocationReason? {
+    guard let name else { return nil }
+    guard let reason = RevocationReason(name: name), reason != .removeFromCRL else {
+        throw ValidationError(
+            "--reason \(name) is not an RFC 5280 reason; use one of: \(RevocationReason.operatorNames.joined(separator: ", "))")
+    }
+    return reason
+}
+
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+}

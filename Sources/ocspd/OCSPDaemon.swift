@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import HTTPServer
+import Logging
+import Responder
+import RevocationStore
+
+@main
+struct OCSPDaemon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ocspd",
+        abstract: "OCSP responder (RFC 6960, RFC 5019 profile) over HTTP GET and POST.")
+
+    @Option(help: "The store directory (create it with `ocspctl init`).")
+    var store: String
+
+    @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one).")
+    var listen: String = "127.0.0.1:8080"
+
+    @Option(help: "Response validity (nextUpdate - thisUpdate), e.g. 3600, 90m, 12h, 7d; overrides each issuer's.")
+    var validity: String?
+
+    @Option(help: "HTTP worker threads, each with its own epoll loop.")
+    var threads: Int = 1
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if let validity, Durations.parse(validity) == nil {
+            throw ValidationError("--validity \(validity): expected a duration such as 3600, 90m, 12h or 7d")
+        }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1…256") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel): use trace, debug, info, notice, warning, error or critical")
+        }
+    }
+
+    func run() throws {
+        var logger = Logger(label: "ocspd")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+
+        // Block the stop signals before libmicrohttpd starts its threads, so they inherit the mask
+        // and only sigwait() below sees them.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        let revocationStore = try RevocationStore.open(at: store)
+        let responder = OCSPResponder(store: revocationStore, validityOverride: validity.flatMap(Durations.parse))
+        var http = try HTTPServer.Configuration(listen: listen)
+        http.threads = threads
+        let server = HTTPServer(configuration: http, responder: responder, logger: logger)
+        let port = try server.start()
+        let host = http.host.contains(":") ? "[\(http.host)]" : http.host
+        // The readiness line scripts wait for; written unbuffered so it arrives at once.
+        FileHandle.standardOutput.write(Data("ocspd listening on http://\(host):\(port)/\n".utf8))
+        logger.info("started", metadata: ["store": "\(store)", "threads": "\(threads)"])
+
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        logger.info("stopping", metadata: ["signal": "\(received)"])
+        server.stop()
+    }
+}

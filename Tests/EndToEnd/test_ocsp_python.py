@@ -1,0 +1,68 @@
+"""ocspd responses decoded and checked field by field with python `cryptography`."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+
+from ocsp_e2e import (
+    EXPECTED, SKEW, assert_signed_by, build_multi_request, build_request, check_single,
+    parse_ok_response, post_ocsp, response_nonce, utcnow,
+)
+
+
+@pytest.mark.parametrize("algorithm", [hashes.SHA1(), hashes.SHA256()], ids=["sha1", "sha256"])
+@pytest.mark.parametrize("leaf", list(EXPECTED))
+def test_single_certid_response(pki, server, leaf, algorithm):
+    nonce = os.urandom(16)
+    der = build_request(pki.cert(leaf), pki.cert(pki.issuer_of(leaf)), algorithm, nonce=nonce)
+    resp = parse_ok_response(post_ocsp(server.port, der))
+
+    assert_signed_by(resp, pki.cert(pki.signer_of(leaf)))
+    assert response_nonce(resp) == nonce, "request nonce not echoed"
+    assert resp.produced_at_utc <= utcnow() + SKEW
+    singles = list(resp.responses)
+    assert len(singles) == 1, f"one CertID asked, {len(singles)} SingleResponses returned"
+    check_single(resp, pki, leaf, algorithm)
+
+
+def test_nonce_is_per_request(pki, server):
+    """Two requests with different nonces: each response carries its own nonce."""
+    cert, issuer = pki.cert("rsa-good"), pki.cert("rsa-ca")
+    seen = []
+    for _ in range(2):
+        nonce = os.urandom(20)
+        resp = parse_ok_response(post_ocsp(server.port, build_request(cert, issuer, nonce=nonce)))
+        assert response_nonce(resp) == nonce
+        seen.append(nonce)
+    assert seen[0] != seen[1]
+
+
+def test_request_without_nonce(pki, server):
+    der = build_request(pki.cert("ec-good"), pki.cert("ec-root"))
+    resp = parse_ok_response(post_ocsp(server.port, der))
+    assert_signed_by(resp, pki.cert("responder"))
+    check_single(resp, pki, "ec-good", hashes.SHA1())
+
+
+@pytest.mark.parametrize("items", [
+    [("ec-good", hashes.SHA1()), ("ec-revoked", hashes.SHA256()), ("ec-unknown", hashes.SHA1())],
+    [("rsa-revoked", hashes.SHA256()), ("rsa-good", hashes.SHA256()), ("rsa-unknown", hashes.SHA256())],
+    [("ec-good-serial", hashes.SHA1()), ("ec-revoked-noreason", hashes.SHA1()), ("ec-good", hashes.SHA256())],
+], ids=["ec-mixed-hashes", "rsa-sha256", "ec-more"])
+def test_three_certids_in_one_request(pki, server, items):
+    nonce = os.urandom(16)
+    der = build_multi_request([(pki.cert(l), pki.cert(pki.issuer_of(l)), a) for l, a in items], nonce=nonce)
+    resp = parse_ok_response(post_ocsp(server.port, der))
+    assert_signed_by(resp, pki.cert(pki.signer_of(items[0][0])))
+    assert response_nonce(resp) == nonce
+
+    singles = list(resp.responses)
+    assert len(singles) == 3, f"3 CertIDs asked, {len(singles)} SingleResponses returned"
+    by_key = {(s.serial_number, s.hash_algorithm.name): s for s in singles}
+    for leaf, algo in items:
+        key = (pki.cert(leaf).serial_number, algo.name)
+        assert key in by_key, f"no SingleResponse for {leaf} ({algo.name}); got {sorted(by_key)}"
+        check_single(by_key[key], pki, leaf, algo)
