@@ -67,11 +67,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        .testTarget(name: "OCSPCoreTests", dependencies: ["OCSPCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "RevocationStoreTests", dependencies: ["RevocationStore", "OCSPCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "ResponderTests", dependencies: ["Responder", "OCSPCore", "RevocationStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "OCSPAdminTests", dependencies: ["OCSPAdmin", "OCSPCore", "RevocationStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Responder", "OCSPCore", "RevocationStore"], swiftSettings: swiftSettings),
+        // A throwaway PKI and store for the unit tests.
+        .target(
+            name: "OCSPTestSupport", dependencies: ["OCSPCore", "RevocationStore"], path: "Tests/OCSPTestSupport",
+            swiftSettings: swiftSettings),
+        .testTarget(name: "OCSPCoreTests", dependencies: ["OCSPCore", "OCSPTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RevocationStoreTests", dependencies: ["RevocationStore", "OCSPCore", "OCSPTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ResponderTests", dependencies: ["Responder", "OCSPCore", "RevocationStore", "OCSPTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OCSPAdminTests", dependencies: ["OCSPAdmin", "OCSPCore", "RevocationStore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HTTPServerTests",
+            dependencies: ["HTTPServer", "Responder", "OCSPCore", "RevocationStore", "OCSPTestSupport",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

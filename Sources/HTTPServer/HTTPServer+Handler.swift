@@ -19,27 +19,34 @@ let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _
     let isPost = strcmp(method, "POST") == 0
 
     // First call: set up the per-request state and answer nothing yet (queueing a response here
-    // would make libmicrohttpd close the keep-alive connection).
+    // would make libmicrohttpd close the keep-alive connection). The exception is a body declared
+    // too large: refusing it now (and closing) beats reading it.
     guard let current = state.pointee else {
+        if isPost, server.declaredLength(connection) > server.configuration.maxRequestBytes {
+            return server.send(connection, status: 413, body: Array("request too large\n".utf8), contentType: "text/plain")
+        }
         state.pointee = isPost ? Unmanaged.passRetained(PostState()).toOpaque() : noBodyMarker
         return .YES
     }
+    // Middle calls carry body bytes; libmicrohttpd accepts no response until the body is read.
+    if uploadSize.pointee > 0 {
+        let count = uploadSize.pointee
+        uploadSize.pointee = 0
+        guard isPost, let uploadData else { return .YES }  // other methods' bodies are discarded
+        let post = Unmanaged<PostState>.fromOpaque(current).takeUnretainedValue()
+        if post.tooLarge || post.body.count + count > server.configuration.maxRequestBytes {
+            post.tooLarge = true
+            post.body = []
+        } else {
+            uploadData.withMemoryRebound(to: UInt8.self, capacity: count) {
+                post.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count))
+            }
+        }
+        return .YES
+    }
+    // Last call: the whole request is in; answer it.
     if isPost {
         let post = Unmanaged<PostState>.fromOpaque(current).takeUnretainedValue()
-        if uploadSize.pointee > 0 {
-            if let uploadData, !post.tooLarge {
-                if post.body.count + uploadSize.pointee > server.configuration.maxRequestBytes {
-                    post.tooLarge = true
-                    post.body = []
-                } else {
-                    uploadData.withMemoryRebound(to: UInt8.self, capacity: uploadSize.pointee) {
-                        post.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: uploadSize.pointee))
-                    }
-                }
-            }
-            uploadSize.pointee = 0
-            return .YES
-        }
         if post.tooLarge {
             return server.send(connection, status: 413, body: Array("request too large\n".utf8), contentType: "text/plain")
         }
@@ -58,6 +65,12 @@ let requestCompleted: MHD_RequestCompletedCallback = { _, _, state, _ in
 }
 
 extension HTTPServer {
+    /// The request's Content-Length, or 0 when absent or unparsable (chunked bodies are counted as read).
+    func declaredLength(_ connection: OpaquePointer) -> Int {
+        guard let value = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length") else { return 0 }
+        return Int(String(cString: value)) ?? 0
+    }
+
     func handleWithoutBody(_ connection: OpaquePointer, method: UnsafePointer<CChar>, url: UnsafePointer<CChar>) -> MHD_Result {
         guard strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 else {
             return send(connection, status: 405, body: Array("use GET or POST\n".utf8), contentType: "text/plain",

@@ -1,0 +1,67 @@
+public import Foundation
+public import OCSPCore
+public import RevocationStore
+
+/// A throwaway PKI in a temporary directory: an EC root whose responses a delegated responder
+/// signs, and an RSA CA that signs its own; plus a store holding both issuers.
+public final class TestPKI: @unchecked Sendable {
+    // @unchecked: every property is immutable after init.
+    public let directory: String
+    public let root: Certificate
+    public let rootKey: PrivateKey
+    public let responder: Certificate
+    public let responderKey: PrivateKey
+    public let rsaCA: Certificate
+    public let rsaKey: PrivateKey
+    public let store: RevocationStore
+
+    public init() throws {
+        directory = NSTemporaryDirectory() + "ocsp-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        rootKey = try PrivateKey.generateEC()
+        root = try Self.ca("Test EC Root", key: rootKey)
+        responderKey = try PrivateKey.generateEC()
+        responder = try CertificateBuilder.issue(
+            CertificateTemplate(
+                subject: [("CN", "Test Responder")], validity: 86400,
+                extensions: [("extendedKeyUsage", "OCSPSigning"), ("noCheck", "yes")]),
+            subjectKey: responderKey, issuer: root, issuerKey: rootKey)
+        rsaKey = try PrivateKey.generateRSA(bits: 2048)
+        rsaCA = try Self.ca("Test RSA CA", key: rsaKey)
+        for (name, key) in [("root", rootKey), ("responder", responderKey), ("rsa", rsaKey)] {
+            FileManager.default.createFile(
+                atPath: directory + "/\(name).key", contents: Data(key.pemEncoded), attributes: [.posixPermissions: 0o600])
+        }
+        store = try RevocationStore.create(at: directory + "/store")
+        try store.addIssuer(
+            IssuerRecord(
+                certificate: root, responderCertificate: responder, caKeyPath: directory + "/root.key",
+                responderKeyPath: directory + "/responder.key", responseValidity: 3600))
+        try store.addIssuer(
+            IssuerRecord(
+                certificate: rsaCA, responderCertificate: nil, caKeyPath: directory + "/rsa.key", responderKeyPath: nil,
+                responseValidity: 7200))
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// Issues a leaf under `issuer` (root or rsaCA).
+    public func leaf(_ name: String, issuer: Certificate, key: PrivateKey) throws -> Certificate {
+        try CertificateBuilder.issue(
+            CertificateTemplate(
+                subject: [("CN", name)], validity: 86400,
+                extensions: [("basicConstraints", "critical,CA:FALSE"), ("authorityKeyIdentifier", "keyid:always")]),
+            subjectKey: try PrivateKey.generateEC(), issuer: issuer, issuerKey: key)
+    }
+
+    public static func ca(_ name: String, key: PrivateKey) throws -> Certificate {
+        try CertificateBuilder.issue(
+            CertificateTemplate(
+                subject: [("CN", name)], validity: 86400,
+                extensions: [
+                    ("basicConstraints", "critical,CA:TRUE"), ("keyUsage", "critical,keyCertSign,cRLSign,digitalSignature"),
+                    ("subjectKeyIdentifier", "hash"),
+                ]),
+            subjectKey: key, issuer: nil, issuerKey: key)
+    }
+}
