@@ -3,10 +3,27 @@ public import OCSPCore
 public import RevocationStore
 internal import Synchronization
 
-/// The responder pipeline: request bytes → issuer → status → signed response bytes. No HTTP here.
+/// The responder pipeline: request bytes → issuer → cached signed response (or a signature made
+/// once and cached) → response bytes. No HTTP here.
 ///
-/// Thread-safe: the store is, and the signer cache is behind a mutex.
+/// Thread-safe: the store is; the signer table, the single-flight table and the rate limiter are
+/// behind mutexes; the signature counter is atomic.
 public final class OCSPResponder: Sendable {
+    public struct Configuration: Sendable {
+        /// When set, overrides every issuer's response validity (nextUpdate − thisUpdate).
+        public var validityOverride: TimeInterval?
+        /// Re-sign once less than this fraction of a response's validity remains (0 < f < 1).
+        public var refreshFraction: Double = 0.5
+        /// Live signatures per second allowed for nonce requests, multi-CertID requests and cache
+        /// misses, with a burst of the same size; beyond it the answer is `tryLater` (or, for nonce
+        /// requests with ``nonceOverflowServesCached``, the cached response without the nonce).
+        public var liveSigningRate: Double = 2000
+        /// RFC 5019 §4: a responder may answer a nonce request with a cached response without the nonce.
+        public var nonceOverflowServesCached = false
+
+        public init() {}
+    }
+
     /// What one request produced.
     public struct Result: Sendable {
         /// DER of the `OCSPResponse` to send.
@@ -15,23 +32,40 @@ public final class OCSPResponder: Sendable {
         /// For a successful response: its thisUpdate and nextUpdate (the HTTP caching window).
         public var thisUpdate: Date?
         public var nextUpdate: Date?
-        /// Whether the request carried a nonce (so the response must not be cached).
+        /// Set when the body is a cached response that HTTP caches may keep (no nonce, one CertID).
+        public var etag: String?
+        /// Whether the request carried a nonce.
         public var hasNonce: Bool
         /// The certificate statuses answered, in request order (for logs and metrics).
-        public var certStatuses: [CertStatus]
+        public var certStatuses: [CachedResponse.Kind]
         /// Why the request failed, for the operator's log (never sent to the client).
         public var failure: String?
+
+        /// Whether intermediaries (and the HTTP front cache) may keep this response.
+        public var isCacheable: Bool { etag != nil }
     }
 
     public let store: RevocationStore
-    /// When set, overrides every issuer's configured response validity.
-    public let validityOverride: TimeInterval?
-    private let signers = Mutex<[IssuerID: OCSPResponseSigner]>([:])
+    public let configuration: Configuration
+    private let signers = Mutex<[IssuerID: IssuerSigner]>([:])
+    private let flights = Mutex<[ResponseKey: Flight]>([:])
+    private let limiter: TokenBucket
+    private let signatures = Atomic<Int>(0)
 
-    public init(store: RevocationStore, validityOverride: TimeInterval? = nil) {
+    public init(store: RevocationStore, configuration: Configuration = Configuration()) {
         self.store = store
-        self.validityOverride = validityOverride
+        self.configuration = configuration
+        limiter = TokenBucket(rate: configuration.liveSigningRate)
     }
+
+    public convenience init(store: RevocationStore, validityOverride: TimeInterval?) {
+        var configuration = Configuration()
+        configuration.validityOverride = validityOverride
+        self.init(store: store, configuration: configuration)
+    }
+
+    /// How many signatures this responder has made (cache fills, refreshes, nonces).
+    public var signatureCount: Int { signatures.load(ordering: .relaxed) }
 
     /// Answers a DER `OCSPRequest`. Never throws: every failure is an OCSP error status.
     public func respond(to requestDER: [UInt8], now: Date = Date()) -> Result {
@@ -42,15 +76,44 @@ public final class OCSPResponder: Sendable {
             return .error(.malformedRequest, "\(error)")
         }
         do {
-            return try respond(to: request, now: now)
+            guard request.certIDs.count == 1, let certID = request.certIDs[0] else {
+                return try respondLive(to: request, now: now)
+            }
+            switch try store.lookupCached(certID, now: now) {
+            case .unknownIssuer:
+                return .error(.unauthorized, "request names an issuer this responder does not serve")
+            case .hit(_, let cached):
+                if request.hasNonce { return try respondToNonce(request, cached: cached, now: now) }
+                return .cached(cached)
+            case .miss(let key, let record):
+                if request.hasNonce { return try respondToNonce(request, cached: nil, now: now) }
+                guard limiter.tryAcquire(now: now) else {
+                    return .error(.tryLater, "live-signing rate limit reached (cache miss)")
+                }
+                return .cached(try signOnce(key, record: record, now: now))
+            }
         } catch {
             return .error(.internalError, "\(error)")
         }
     }
 
-    private func respond(to request: OCSPRequest, now: Date) throws -> Result {
+    private func respondToNonce(_ request: OCSPRequest, cached: CachedResponse?, now: Date) throws -> Result {
+        if limiter.tryAcquire(now: now) { return try respondLive(to: request, now: now) }
+        if configuration.nonceOverflowServesCached, let cached {
+            var result = Result.cached(cached)
+            result.etag = nil  // answered to a nonce request: not for shared caches
+            return result
+        }
+        return .error(.tryLater, "live-signing rate limit reached (nonce)")
+    }
+
+    /// Signs a fresh response for the whole request (nonce echoed), without the cache.
+    private func respondLive(to request: OCSPRequest, now: Date) throws -> Result {
+        if !request.hasNonce, !limiter.tryAcquire(now: now) {
+            return .error(.tryLater, "live-signing rate limit reached")
+        }
         var issuerID: IssuerID? = nil
-        var statuses: [CertStatus] = []
+        var statuses: [CertStatus] = []  // in request order
         for certID in request.certIDs {
             guard let certID, case .known(let id, let record) = try store.lookup(certID) else {
                 return .error(.unauthorized, "request names an issuer this responder does not serve")
@@ -62,27 +125,80 @@ public final class OCSPResponder: Sendable {
             statuses.append(record?.certStatus ?? .unknown)
         }
         guard let issuerID else { return .error(.malformedRequest, "request has no CertID") }
-        let (signer, validity) = try signer(for: issuerID)
-        let nextUpdate = now.addingTimeInterval(validity)
+        let issuer = try signer(for: issuerID)
+        let nextUpdate = now.addingTimeInterval(issuer.validity)
         let singles = zip(request.certIDs, statuses).map { certID, status in
             SingleResponse(certID: certID!, status: status, thisUpdate: now, nextUpdate: nextUpdate)
         }
-        let body = try signer.sign(singles, nonceFrom: request)
+        let body = try issuer.signer.sign(singles, nonceFrom: request)
+        signatures.add(1, ordering: .relaxed)
         return Result(
-            body: body, status: .successful, thisUpdate: now, nextUpdate: nextUpdate, hasNonce: request.hasNonce,
-            certStatuses: statuses, failure: nil)
+            body: body, status: .successful, thisUpdate: now, nextUpdate: nextUpdate, etag: nil,
+            hasNonce: request.hasNonce, certStatuses: statuses.map(\.cacheKind), failure: nil)
     }
 
-    /// The signer and response validity for an issuer, loading keys on first use.
-    private func signer(for id: IssuerID) throws -> (OCSPResponseSigner, TimeInterval) {
+    // MARK: - Signing for the cache
+
+    /// Signs the response for `key` from `record` (nil: not in the store → `unknown`).
+    public func sign(_ key: ResponseKey, record: CertificateRecord?, now: Date = Date()) throws -> CachedResponse {
+        let issuer = try signer(for: key.issuer)
+        let certID = try CertID(issuer: issuer.certificate, serialNumber: key.serial, hashAlgorithm: key.algorithm)
+        let status = record?.certStatus ?? .unknown
+        let nextUpdate = now.addingTimeInterval(issuer.validity)
+        let der = try issuer.signer.sign([
+            SingleResponse(certID: certID, status: status, thisUpdate: now, nextUpdate: nextUpdate)
+        ])
+        signatures.add(1, ordering: .relaxed)
+        // Refresh somewhere in the second half of the time before only `refreshFraction` remains,
+        // so a batch signed together is refreshed spread out rather than all at once.
+        let refreshAfter = issuer.validity * (1 - configuration.refreshFraction)
+        let refreshAt = now.addingTimeInterval(refreshAfter * Double.random(in: 0.5...1.0))
+        return CachedResponse(der: der, kind: status.cacheKind, thisUpdate: now, nextUpdate: nextUpdate, refreshAt: refreshAt)
+    }
+
+    /// A ``ResponseSigning`` closure for store writes (revoke, add) of `issuer`'s certificates,
+    /// or nil when its key cannot be loaded (the write then drops cached responses instead, and
+    /// the next request signs). The error says why.
+    public func signing(for issuer: IssuerID, now: Date = Date()) -> (ResponseSigning?, (any Error)?) {
+        do {
+            _ = try signer(for: issuer)
+            return ({ key, record in try self.sign(key, record: record, now: now) }, nil)
+        } catch {
+            return (nil, error)
+        }
+    }
+
+    /// Signs a miss once however many requests want it at the same time (single-flight), and
+    /// caches the result unless the certificate's status changed meanwhile.
+    func signOnce(_ key: ResponseKey, record: CertificateRecord?, now: Date) throws -> CachedResponse {
+        let (flight, isLeader) = flights.withLock { table -> (Flight, Bool) in
+            if let existing = table[key] { return (existing, false) }
+            let flight = Flight()
+            table[key] = flight
+            return (flight, true)
+        }
+        guard isLeader else { return try flight.wait() }
+        let outcome = Swift.Result {
+            let response = try sign(key, record: record, now: now)
+            try store.storeResponse(response, for: key, ifRecordIs: record)
+            return response
+        }
+        flights.withLock { $0[key] = nil }
+        flight.finish(outcome)
+        return try outcome.get()
+    }
+
+    /// The signer, issuer certificate and validity for an issuer, loading keys on first use.
+    func signer(for id: IssuerID) throws -> IssuerSigner {
+        if let cached = signers.withLock({ $0[id] }) { return cached }
         guard let record = try store.issuer(id: id) else {
             throw StoreError(.unknownIssuer, "issuer \(id) vanished from the store")
         }
-        let validity = validityOverride ?? record.responseValidity
-        if let cached = signers.withLock({ $0[id] }) { return (cached, validity) }
-        let signer = try Self.makeSigner(record)
-        signers.withLock { $0[id] = signer }
-        return (signer, validity)
+        let loaded = IssuerSigner(
+            signer: try Self.makeSigner(record), certificate: try record.certificate(),
+            validity: configuration.validityOverride ?? record.responseValidity)
+        signers.withLock { $0[id] = loaded }
+        return loaded
     }
 
     /// The signer an issuer record describes: its delegated responder if it has one, else the CA.
@@ -100,11 +216,24 @@ public final class OCSPResponder: Sendable {
     }
 }
 
+/// What signing for one issuer needs, loaded once.
+struct IssuerSigner: Sendable {
+    let signer: OCSPResponseSigner
+    let certificate: Certificate
+    let validity: TimeInterval
+}
+
 extension OCSPResponder.Result {
     /// An unsigned error response (malformedRequest, internalError, tryLater, unauthorized…).
     public static func error(_ status: OCSPResponseStatus, _ why: String) -> Self {
         Self(
-            body: status.unsignedResponse, status: status, thisUpdate: nil, nextUpdate: nil, hasNonce: false,
+            body: status.unsignedResponse, status: status, thisUpdate: nil, nextUpdate: nil, etag: nil, hasNonce: false,
             certStatuses: [], failure: why)
+    }
+
+    static func cached(_ response: CachedResponse) -> Self {
+        Self(
+            body: response.der, status: .successful, thisUpdate: response.thisUpdate, nextUpdate: response.nextUpdate,
+            etag: response.etagHeader, hasNonce: false, certStatuses: [response.kind], failure: nil)
     }
 }

@@ -71,6 +71,13 @@ package final class LMDBEnvironment: @unchecked Sendable {
         return Database(dbi: dbi)
     }
 
+    /// The id of the last committed write transaction, by any process: a cheap change counter.
+    package var lastCommittedTransaction: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        return info.me_last_txnid
+    }
+
     private func begin(flags: UInt32) throws -> OpaquePointer {
         var txn: OpaquePointer? = nil
         var rc = mdb_txn_begin(env, nil, flags, &txn)
@@ -133,18 +140,22 @@ package struct Transaction: ~Copyable {
         }
     }
 
-    /// Visits every entry whose key starts with `prefix`, in key order, until `body` returns false.
+    /// Visits every entry whose key starts with `prefix`, in key order from `start` (or the first
+    /// such key), until `body` returns false.
     package func forEach(
-        _ db: Database, prefix: [UInt8] = [], _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+        _ db: Database, prefix: [UInt8] = [], from start: [UInt8]? = nil,
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
     ) throws {
         var cursor: OpaquePointer? = nil
         var rc = mdb_cursor_open(handle, db.dbi, &cursor)
         guard rc == 0, let cursor else { throw StoreError.lmdb(rc, "cannot open a cursor") }
         defer { mdb_cursor_close(cursor) }
+        let seek = start ?? prefix
         try prefix.withUnsafeBytes { p in
-            var k = MDB_val(mv_size: p.count, mv_data: UnsafeMutableRawPointer(mutating: p.baseAddress))
+            try seek.withUnsafeBytes { s in
+            var k = MDB_val(mv_size: s.count, mv_data: UnsafeMutableRawPointer(mutating: s.baseAddress))
             var v = MDB_val()
-            rc = prefix.isEmpty ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST) : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+            rc = seek.isEmpty ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST) : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
             while rc == 0 {
                 let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
                 guard key.starts(with: p) else { return }
@@ -152,7 +163,16 @@ package struct Transaction: ~Copyable {
                 rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
             }
             guard rc == MDB_NOTFOUND else { throw StoreError.lmdb(rc, "cannot iterate") }
+            }
         }
+    }
+
+    /// The number of entries in `db`.
+    package func count(_ db: Database) throws -> Int {
+        var stat = MDB_stat()
+        let rc = mdb_stat(handle, db.dbi, &stat)
+        guard rc == 0 else { throw StoreError.lmdb(rc, "cannot stat") }
+        return stat.ms_entries
     }
 
     /// The last key of `db`, or nil when empty.

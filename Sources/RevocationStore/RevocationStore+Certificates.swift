@@ -33,45 +33,90 @@ extension RevocationStore {
         }
     }
 
-    /// Adds a certificate as `good`. Returns false (and changes nothing) if the serial is already there.
+    /// Adds a certificate as `good`, and with `sign` its SHA-1 response, in one transaction.
+    /// Returns false (and changes nothing) if the serial is already there.
     @discardableResult
-    public func addCertificate(issuer: IssuerID, serial: SerialNumber, notAfter: Date?) throws -> Bool {
+    public func addCertificate(
+        issuer: IssuerID, serial: SerialNumber, notAfter: Date?, sign: ResponseSigning? = nil
+    ) throws -> Bool {
+        try addCertificates(issuer: issuer, [(serial, notAfter)], sign: sign) == 1
+    }
+
+    /// Adds certificates as `good` in one transaction (signing their SHA-1 responses with `sign`),
+    /// skipping serials already there. Returns how many it added.
+    @discardableResult
+    public func addCertificates(
+        issuer: IssuerID, _ items: [(SerialNumber, Date?)], sign: ResponseSigning? = nil
+    ) throws -> Int {
         try environment.write { txn in
-            let key = issuer.bytes + serial.bytes
             guard try txn.get(issuers, issuer.bytes) != nil else {
                 throw StoreError(.unknownIssuer, "issuer \(issuer) is not in the store")
             }
-            if try txn.get(certs, key) != nil { return false }
-            try txn.put(certs, key, CertificateRecord(status: .good, notAfter: notAfter).encoded)
-            try appendAudit(txn, ["action": "cert.add", "issuer": issuer.description, "serial": serial.hex])
-            return true
+            var added = 0
+            for (serial, notAfter) in items {
+                let key = issuer.bytes + serial.bytes
+                if try txn.get(certs, key) != nil { continue }
+                let record = CertificateRecord(status: .good, notAfter: notAfter)
+                try txn.put(certs, key, record.encoded)
+                try replaceResponses(txn, issuer: issuer, serial: serial, record: record, sign: sign)
+                try appendAudit(txn, ["action": "cert.add", "issuer": issuer.description, "serial": serial.hex])
+                added += 1
+            }
+            return added
         }
     }
 
     /// Sets the status of `serial` under `issuer` (adding the serial if it was not there), durably,
-    /// in one write transaction with its audit entry. Returns the previous record.
+    /// in one write transaction with its audit entry and its cached responses: re-signed with
+    /// `sign`, or dropped without it. No reader ever sees the new status with an old response.
+    /// Returns the previous record.
     @discardableResult
     public func setStatus(
-        issuer: IssuerID, serial: SerialNumber, _ status: CertificateRecord.Status, notAfter: Date? = nil
+        issuer: IssuerID, serial: SerialNumber, _ status: CertificateRecord.Status, notAfter: Date? = nil,
+        sign: ResponseSigning? = nil
     ) throws -> CertificateRecord? {
         try environment.write { txn in
             guard try txn.get(issuers, issuer.bytes) != nil else {
                 throw StoreError(.unknownIssuer, "issuer \(issuer) is not in the store")
             }
-            let key = issuer.bytes + serial.bytes
-            let previous = try key.withUnsafeBytes { k in
-                try txn.withValue(certs, key: k) { try $0.map(CertificateRecord.init(encoded:)) }
-            }
-            let record = CertificateRecord(status: status, notAfter: notAfter ?? previous?.notAfter)
-            try txn.put(certs, key, record.encoded)
+            let previous = try record(txn, issuer: issuer, serial: serial)
+            let updated = CertificateRecord(status: status, notAfter: notAfter ?? previous?.notAfter)
+            try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
+            try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: sign)
             try appendAudit(
                 txn,
                 [
                     "action": "cert.status", "issuer": issuer.description, "serial": serial.hex,
-                    "before": previous.map { $0.certStatus.name } ?? "absent", "after": record.certStatus.name,
+                    "before": previous.map { $0.certStatus.name } ?? "absent", "after": updated.certStatus.name,
                 ])
             return previous
         }
+    }
+
+    /// How many certificates the store holds, across issuers.
+    public func certificateCount() throws -> Int {
+        try environment.read { txn in try txn.count(certs) }
+    }
+
+    /// Up to `limit` certificates after `cursor` (issuer id ‖ serial bytes; nil: from the start),
+    /// across issuers in key order, with the cursor to pass next (nil at the end). Of `issuer` only, if given.
+    public func certificatesPage(issuer: IssuerID? = nil, after cursor: [UInt8]?, limit: Int) throws
+        -> (items: [(IssuerID, SerialNumber, CertificateRecord)], next: [UInt8]?)
+    {
+        var items: [(IssuerID, SerialNumber, CertificateRecord)] = []
+        var last: [UInt8]? = nil
+        try environment.read { txn in
+            try txn.forEach(certs, prefix: issuer?.bytes ?? [], from: cursor) { key, value in
+                if let cursor, key.elementsEqual(cursor) { return true }
+                guard items.count < limit else { return false }
+                guard key.count > 32 else { return true }
+                items.append(
+                    (IssuerID(bytes: Array(key[0..<32])), SerialNumber(bytes: key[32...]), try CertificateRecord(encoded: value)))
+                last = Array(key)
+                return true
+            }
+        }
+        return (items, items.count == limit ? last : nil)
     }
 
     /// Visits the certificates of `issuer` in serial-bytes order.

@@ -11,6 +11,8 @@ public import OCSPCore
 /// | `certs` | issuer id ‖ serial (magnitude bytes) | ``CertificateRecord`` |
 /// | `meta` | name | schema version |
 /// | `audit` | sequence (UInt64, big-endian) | one JSON line per change |
+/// | `responses` | issuer id ‖ hash algorithm ‖ serial | ``CachedResponse`` (signed DER + times + ETag) |
+/// | `refresh_queue` | refreshAt (big-endian seconds) ‖ response key | empty: the refresher's work list |
 ///
 /// Every change is one write transaction, committed durably before the call returns.
 public final class RevocationStore: Sendable {
@@ -20,6 +22,8 @@ public final class RevocationStore: Sendable {
     let certs: Database
     let meta: Database
     let audit: Database
+    let responses: Database
+    let refreshQueue: Database
 
     public static let schemaVersion: [UInt8] = [1]
     /// 16 GiB of address space by default: LMDB's file grows only as data is written.
@@ -32,6 +36,8 @@ public final class RevocationStore: Sendable {
         certs = try environment.openDatabase("certs", create: create)
         meta = try environment.openDatabase("meta", create: create)
         audit = try environment.openDatabase("audit", create: create)
+        responses = try environment.openDatabase("responses", create: create)
+        refreshQueue = try environment.openDatabase("refresh_queue", create: create)
     }
 
     /// Creates a new, empty store in directory `path` (created if needed).

@@ -14,8 +14,9 @@ struct CertCommand: ParsableCommand {
         func run() throws {
             let store = try options.open()
             let (issuer, serial, notAfter) = try selection.resolve(in: store)
-            if try store.addCertificate(issuer: issuer.id, serial: serial, notAfter: notAfter) {
-                print("added \(serial.hex) (good)")
+            let signing = responseSigning(store, issuer: issuer.id)
+            if try store.addCertificate(issuer: issuer.id, serial: serial, notAfter: notAfter, sign: signing) {
+                print("added \(serial.hex) (good\(signing == nil ? "" : ", response signed"))")
             } else {
                 print("\(serial.hex) is already in the store; unchanged")
             }

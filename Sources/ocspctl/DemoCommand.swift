@@ -1,5 +1,7 @@
 import ArgumentParser
 import OCSPAdmin
+import Responder
+import RevocationStore
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +16,8 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let demo = DemoPKI(directory: dir, responderURL: url)
         if try demo.createIfAbsent() {
-            print("created demo PKI and store in \(dir)")
+            let signed = try OCSPResponder(store: RevocationStore.open(at: demo.storePath)).presign()
+            print("created demo PKI and store in \(dir) (\(signed) responses pre-signed)")
         } else {
             print("demo PKI already present in \(dir); unchanged")
         }

@@ -6,7 +6,7 @@ struct OCSPCtl: ParsableCommand {
         commandName: "ocspctl",
         abstract: "Administer an OCSP responder's revocation store.",
         subcommands: [
-            InitCommand.self, IssuerCommand.self, CertCommand.self, RevokeCommand.self, StatusCommand.self,
-            DemoCommand.self,
+            InitCommand.self, IssuerCommand.self, CertCommand.self, RevokeCommand.self, HoldCommand.self,
+            UnholdCommand.self, StatusCommand.self, PresignCommand.self, DemoCommand.self,
         ])
 }

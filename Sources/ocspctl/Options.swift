@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OCSPCore
+import Responder
 import RevocationStore
 
 struct StoreOptions: ParsableArguments {
@@ -60,6 +61,16 @@ func parseReason(_ name: String?) throws -> RevocationReason? {
             "--reason \(name) is not an RFC 5280 reason; use one of: \(RevocationReason.operatorNames.joined(separator: ", "))")
     }
     return reason
+}
+
+/// How a write re-signs the cached responses of `issuer`: with its key if ocspctl can load it;
+/// otherwise it drops them (with a warning), and ocspd signs on the next request.
+func responseSigning(_ store: RevocationStore, issuer: IssuerID) -> ResponseSigning? {
+    let (signing, error) = OCSPResponder(store: store).signing(for: issuer)
+    if let error {
+        warn("cannot sign responses here (\(error)); cached responses are dropped and ocspd signs on the next request")
+    }
+    return signing
 }
 
 func warn(_ message: String) {

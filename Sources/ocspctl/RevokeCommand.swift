@@ -28,7 +28,7 @@ struct RevokeCommand: ParsableCommand {
         let (issuer, serial, notAfter) = try selection.resolve(in: store)
         let previous = try store.setStatus(
             issuer: issuer.id, serial: serial, .revoked(time: time, reason: reason, invalidityDate: invalidity),
-            notAfter: notAfter)
+            notAfter: notAfter, sign: responseSigning(store, issuer: issuer.id))
         let note = previous == nil ? " (it was not in the store; added as revoked)" : ""
         print("revoked \(serial.hex)\(reason.map { " (\($0.name))" } ?? "")\(note)")
     }

@@ -20,6 +20,15 @@ struct OCSPDaemon: ParsableCommand {
     @Option(help: "Response validity (nextUpdate - thisUpdate), e.g. 3600, 90m, 12h, 7d; overrides each issuer's.")
     var validity: String?
 
+    @Option(help: "Re-sign cached responses once less than this fraction of their validity remains.")
+    var refreshFraction: Double = 0.5
+
+    @Option(help: "Live signatures per second (nonce requests, cache misses) before answering tryLater.")
+    var liveSignRate: Double = 2000
+
+    @Option(help: "When the live-signing limit is reached, nonce requests get: try-later, or cached (RFC 5019: the cached response, without the nonce).")
+    var nonceOverflow: String = "try-later"
+
     @Option(help: "HTTP worker threads, each with its own epoll loop.")
     var threads: Int = 1
 
@@ -29,6 +38,11 @@ struct OCSPDaemon: ParsableCommand {
     func validate() throws {
         if let validity, Durations.parse(validity) == nil {
             throw ValidationError("--validity \(validity): expected a duration such as 3600, 90m, 12h or 7d")
+        }
+        guard refreshFraction > 0, refreshFraction < 1 else { throw ValidationError("--refresh-fraction must be between 0 and 1") }
+        guard liveSignRate >= 1 else { throw ValidationError("--live-sign-rate must be at least 1") }
+        guard ["try-later", "cached"].contains(nonceOverflow) else {
+            throw ValidationError("--nonce-overflow \(nonceOverflow): use try-later or cached")
         }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1…256") }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -49,7 +63,14 @@ struct OCSPDaemon: ParsableCommand {
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
         let revocationStore = try RevocationStore.open(at: store)
-        let responder = OCSPResponder(store: revocationStore, validityOverride: validity.flatMap(Durations.parse))
+        var configuration = OCSPResponder.Configuration()
+        configuration.validityOverride = validity.flatMap(Durations.parse)
+        configuration.refreshFraction = refreshFraction
+        configuration.liveSigningRate = liveSignRate
+        configuration.nonceOverflowServesCached = nonceOverflow == "cached"
+        let responder = OCSPResponder(store: revocationStore, configuration: configuration)
+        let refresher = Refresher(responder: responder, logger: logger)
+        refresher.start()
         var http = try HTTPServer.Configuration(listen: listen)
         http.threads = threads
         let server = HTTPServer(configuration: http, responder: responder, logger: logger)
@@ -63,5 +84,6 @@ struct OCSPDaemon: ParsableCommand {
         sigwait(&signals, &received)
         logger.info("stopping", metadata: ["signal": "\(received)"])
         server.stop()
+        refresher.stop()
     }
 }

@@ -1,0 +1,161 @@
+public import Foundation
+public import OCSPCore
+
+/// The key of a cached response: issuer id ‖ CertID hash algorithm ‖ serial.
+public struct ResponseKey: Hashable, Sendable {
+    public let issuer: IssuerID
+    public let algorithm: HashAlgorithm
+    public let serial: SerialNumber
+
+    public init(issuer: IssuerID, algorithm: HashAlgorithm, serial: SerialNumber) {
+        self.issuer = issuer
+        self.algorithm = algorithm
+        self.serial = serial
+    }
+
+    var bytes: [UInt8] { issuer.bytes + [algorithm.rawValue] + serial.bytes }
+
+    init?(bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 33, let algorithm = HashAlgorithm(rawValue: bytes[32]) else { return nil }
+        issuer = IssuerID(bytes: Array(bytes[0..<32]))
+        self.algorithm = algorithm
+        serial = SerialNumber(bytes: bytes[33...])
+    }
+}
+
+/// Produces the signed response for a key given the certificate's current record (nil: not in
+/// the store), inside the caller's write transaction.
+public typealias ResponseSigning = (_ key: ResponseKey, _ record: CertificateRecord?) throws -> CachedResponse
+
+extension RevocationStore {
+    /// The result of looking up a CertID in the signature cache.
+    public enum CacheLookup: Sendable {
+        case unknownIssuer
+        /// A cached response that is still valid at the time asked.
+        case hit(ResponseKey, CachedResponse)
+        /// Nothing cached (or expired): the certificate's record to sign from (nil: not in store).
+        case miss(ResponseKey, CertificateRecord?)
+    }
+
+    /// Looks up a CertID's cached response, falling back to its status, in one read transaction.
+    public func lookupCached(_ certID: CertID, now: Date) throws -> CacheLookup {
+        let indexKey = [certID.hashAlgorithm.rawValue] + certID.issuerNameHash + certID.issuerKeyHash
+        return try environment.read { txn in
+            guard let id = try txn.get(issuerIndex, indexKey) else { return .unknownIssuer }
+            let key = ResponseKey(issuer: IssuerID(bytes: id), algorithm: certID.hashAlgorithm, serial: certID.serialNumber)
+            let cached = try key.bytes.withUnsafeBytes { k in
+                try txn.withValue(responses, key: k) { try $0.map(CachedResponse.init(encoded:)) }
+            }
+            if let cached, cached.nextUpdate > now { return .hit(key, cached) }
+            return .miss(key, try record(txn, issuer: key.issuer, serial: key.serial))
+        }
+    }
+
+    /// The cached response for a key, or nil.
+    public func cachedResponse(_ key: ResponseKey) throws -> CachedResponse? {
+        try environment.read { txn in
+            try key.bytes.withUnsafeBytes { k in
+                try txn.withValue(responses, key: k) { try $0.map(CachedResponse.init(encoded:)) }
+            }
+        }
+    }
+
+    /// Stores `response` for `key` only if the certificate's record is still `expected` (so a
+    /// response signed from a status that has since changed is dropped). Returns whether it stored.
+    @discardableResult
+    public func storeResponse(_ response: CachedResponse, for key: ResponseKey, ifRecordIs expected: CertificateRecord?)
+        throws -> Bool
+    {
+        try environment.write { txn in
+            guard try record(txn, issuer: key.issuer, serial: key.serial) == expected else { return false }
+            try putResponse(txn, key, response)
+            return true
+        }
+    }
+
+    /// Stores many responses in one transaction, each only if its record is unchanged. Returns how many.
+    @discardableResult
+    public func storeResponses(_ items: [(ResponseKey, CachedResponse, CertificateRecord?)]) throws -> Int {
+        try environment.write { txn in
+            var stored = 0
+            for (key, response, expected) in items where try record(txn, issuer: key.issuer, serial: key.serial) == expected {
+                try putResponse(txn, key, response)
+                stored += 1
+            }
+            return stored
+        }
+    }
+
+    /// Up to `limit` cached responses whose refresh time is at or before `now`, earliest first.
+    public func responsesDue(at now: Date, limit: Int) throws -> [(ResponseKey, CachedResponse.Kind)] {
+        let nowSeconds = CachedResponse.seconds(now)
+        var due: [ResponseKey] = []
+        try environment.read { txn in
+            try txn.forEach(refreshQueue) { key, _ in
+                guard key.count > 8, due.count < limit else { return false }
+                guard CachedResponse.int64(key, at: 0) <= nowSeconds else { return false }
+                if let responseKey = ResponseKey(bytes: UnsafeRawBufferPointer(rebasing: key[8...])) {
+                    due.append(responseKey)
+                }
+                return true
+            }
+        }
+        return try due.compactMap { key in try cachedResponse(key).map { (key, $0.kind) } }
+    }
+
+    /// Deletes cached responses (and their refresh entries).
+    public func deleteResponses(_ keys: [ResponseKey]) throws {
+        try environment.write { txn in
+            for key in keys { try deleteResponse(txn, key) }
+        }
+    }
+
+    /// How many responses are cached.
+    public func cachedResponseCount() throws -> Int {
+        try environment.read { txn in try txn.count(responses) }
+    }
+
+    // MARK: - In a write transaction
+
+    func record(_ txn: borrowing Transaction, issuer: IssuerID, serial: SerialNumber) throws -> CertificateRecord? {
+        try (issuer.bytes + serial.bytes).withUnsafeBytes { k in
+            try txn.withValue(certs, key: k) { try $0.map(CertificateRecord.init(encoded:)) }
+        }
+    }
+
+    func putResponse(_ txn: borrowing Transaction, _ key: ResponseKey, _ response: CachedResponse) throws {
+        try deleteResponse(txn, key)
+        try txn.put(responses, key.bytes, response.encoded)
+        try txn.put(refreshQueue, Self.queueKey(response.refreshAt, key), [])
+    }
+
+    func deleteResponse(_ txn: borrowing Transaction, _ key: ResponseKey) throws {
+        let old = try key.bytes.withUnsafeBytes { k in
+            try txn.withValue(responses, key: k) { $0.flatMap(CachedResponse.refreshAt(encoded:)) }
+        }
+        guard let old else { return }
+        try txn.delete(refreshQueue, Self.queueKey(old, key))
+        try txn.delete(responses, key.bytes)
+    }
+
+    /// After a status change: re-signs (or, without a signer, drops) every cached response of the
+    /// serial, and always signs the SHA-1 one, so no stale answer outlives the transaction.
+    func replaceResponses(
+        _ txn: borrowing Transaction, issuer: IssuerID, serial: SerialNumber, record: CertificateRecord?,
+        sign: ResponseSigning?
+    ) throws {
+        for algorithm in HashAlgorithm.allCases {
+            let key = ResponseKey(issuer: issuer, algorithm: algorithm, serial: serial)
+            let exists = try key.bytes.withUnsafeBytes { k in try txn.withValue(responses, key: k) { $0 != nil } }
+            if let sign, exists || algorithm == .sha1 {
+                try putResponse(txn, key, try sign(key, record))
+            } else if exists {
+                try deleteResponse(txn, key)
+            }
+        }
+    }
+
+    static func queueKey(_ refreshAt: Date, _ key: ResponseKey) -> [UInt8] {
+        withUnsafeBytes(of: CachedResponse.seconds(refreshAt).bigEndian) { Array($0) } + key.bytes
+    }
+}
