@@ -1,14 +1,8 @@
 internal import CMicroHTTPD
+internal import Logging
 internal import Foundation
 internal import OCSPCore
 internal import Responder
-
-/// Per-request state of a POST: the body read so far. Owned by libmicrohttpd's `con_cls` slot
-/// from the first call of the access handler until the completion callback releases it.
-final class PostState {
-    var body: [UInt8] = []
-    var tooLarge = false
-}
 
 /// `con_cls` marker for requests without a body (GET, HEAD, …): no allocation.
 private var noBodyMarker: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: 1)! }
@@ -23,9 +17,9 @@ let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _
     // too large: refusing it now (and closing) beats reading it.
     guard let current = state.pointee else {
         if isPost, server.declaredLength(connection) > server.configuration.maxRequestBytes {
-            return server.send(connection, status: 413, body: Array("request too large\n".utf8), contentType: "text/plain")
+            return server.sendPlain(connection, status: 413, "request too large\n")
         }
-        state.pointee = isPost ? Unmanaged.passRetained(PostState()).toOpaque() : noBodyMarker
+        state.pointee = isPost ? Unmanaged.passRetained(server.threadContext.takePostState()).toOpaque() : noBodyMarker
         return .YES
     }
     // Middle calls carry body bytes; libmicrohttpd accepts no response until the body is read.
@@ -36,7 +30,7 @@ let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _
         let post = Unmanaged<PostState>.fromOpaque(current).takeUnretainedValue()
         if post.tooLarge || post.body.count + count > server.configuration.maxRequestBytes {
             post.tooLarge = true
-            post.body = []
+            post.body.removeAll(keepingCapacity: true)
         } else {
             uploadData.withMemoryRebound(to: UInt8.self, capacity: count) {
                 post.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count))
@@ -47,24 +41,26 @@ let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _
     // Last call: the whole request is in; answer it.
     if isPost {
         let post = Unmanaged<PostState>.fromOpaque(current).takeUnretainedValue()
-        if post.tooLarge {
-            return server.send(connection, status: 413, body: Array("request too large\n".utf8), contentType: "text/plain")
-        }
-        let result = server.responder.respond(to: post.body)
-        return server.sendOCSP(connection, result, cacheable: false)
+        if post.tooLarge { return server.sendPlain(connection, status: 413, "request too large\n") }
+        return post.body.withUnsafeBytes { server.answerOCSP(connection, key: $0, isGET: false) }
     }
     return server.handleWithoutBody(connection, method: method, url: url)
 }
 
-let requestCompleted: MHD_RequestCompletedCallback = { _, _, state, _ in
-    guard let state, let current = state.pointee else { return }
+let requestCompleted: MHD_RequestCompletedCallback = { cls, _, state, _ in
+    guard let cls, let state, let current = state.pointee else { return }
     if current != noBodyMarker {
-        Unmanaged<PostState>.fromOpaque(current).release()
+        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+        let post = Unmanaged<PostState>.fromOpaque(current)
+        server.threadContext.recycle(post.takeUnretainedValue())
+        post.release()
     }
     state.pointee = nil
 }
 
 extension HTTPServer {
+    var threadContext: ThreadContext { threadContextKey.current }
+
     /// The request's Content-Length, or 0 when absent or unparsable (chunked bodies are counted as read).
     func declaredLength(_ connection: OpaquePointer) -> Int {
         guard let value = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length") else { return 0 }
@@ -73,47 +69,114 @@ extension HTTPServer {
 
     func handleWithoutBody(_ connection: OpaquePointer, method: UnsafePointer<CChar>, url: UnsafePointer<CChar>) -> MHD_Result {
         guard strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 else {
-            return send(connection, status: 405, body: Array("use GET or POST\n".utf8), contentType: "text/plain",
-                        extraHeaders: [("Allow", "GET, HEAD, POST")])
+            return sendPlain(connection, status: 405, "use GET or POST\n", extraHeaders: [("Allow", "GET, HEAD, POST")])
         }
         let path = UnsafeRawBufferPointer(start: url, count: strlen(url))
-        if path.elementsEqual("/healthz".utf8) {
-            return send(connection, status: 200, body: Array("ok\n".utf8), contentType: "text/plain")
-        }
-        guard let der = GETRequestPath.decode(path) else {
-            let result = OCSPResponder.Result.error(.malformedRequest, "GET path is not base64")
-            return sendOCSP(connection, result, cacheable: false)
-        }
-        let result = responder.respond(to: der)
-        return sendOCSP(connection, result, cacheable: !result.hasNonce)
+        if path.elementsEqual("/healthz".utf8) { return sendPlain(connection, status: 200, "ok\n") }
+        return answerOCSP(connection, key: path, isGET: true)
     }
 
-    /// Sends an OCSP response, with RFC 5019 §6 caching headers when `cacheable`.
-    func sendOCSP(_ connection: OpaquePointer, _ result: OCSPResponder.Result, cacheable: Bool) -> MHD_Result {
-        if let failure = result.failure {
-            if result.status == .internalError {
-                logger.error("OCSP request failed", metadata: ["ocsp_status": "\(result.status)", "error": "\(failure)"])
-            } else {
-                logger.debug("OCSP request refused", metadata: ["ocsp_status": "\(result.status)", "error": "\(failure)"])
+    /// Answers an OCSP request given as its GET path or POST body: from this thread's front
+    /// cache when it can, otherwise through the responder (whose cacheable answers fill the cache).
+    func answerOCSP(_ connection: OpaquePointer, key: UnsafeRawBufferPointer, isGET: Bool) -> MHD_Result {
+        let cache = threadContext.frontCache
+        let now = FrontCache.monotonicNow()
+        cache.validate(generation: responder.store.changeCounter)
+        // GET and POST answers differ in their headers; keep them apart with a leading byte.
+        let hit = withKey(key, isGET: isGET) { cache.lookup($0, now: now) }
+        if let hit {
+            if isGET, ifNoneMatch(connection, hit.etag) { return sendNotModified(connection, etag: hit.etag) }
+            return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), hit.response)
+        }
+
+        let result: OCSPResponder.Result
+        if isGET {
+            guard let der = GETRequestPath.decode(key) else {
+                return queue(connection, OCSPResponder.Result.error(.malformedRequest, "GET path is not base64"), isGET: isGET)
             }
-        }
-        var headers: [(String, String)] = []
-        if cacheable, let thisUpdate = result.thisUpdate, let nextUpdate = result.nextUpdate {
-            let maxAge = Int(max(0, min(nextUpdate.timeIntervalSinceNow, configuration.maxAge)))
-            headers = [
-                ("Cache-Control", "max-age=\(maxAge), public, no-transform, must-revalidate"),
-                ("Last-Modified", HTTPDate.format(thisUpdate)),
-                ("Expires", HTTPDate.format(nextUpdate)),
-            ]
+            result = responder.respond(to: der)
         } else {
-            headers = [("Cache-Control", "no-cache, no-store")]
+            result = responder.respond(to: Array(key))
         }
-        return send(connection, status: 200, body: result.body, contentType: "application/ocsp-response",
-                    extraHeaders: headers)
+        log(result)
+        guard result.isCacheable, let etag = result.etag, let response = makeResponse(result, isGET: isGET) else {
+            return queue(connection, result, isGET: isGET)
+        }
+        withKey(key, isGET: isGET) { cache.insert($0, response: response, etag: etag, now: now) }
+        if isGET, ifNoneMatch(connection, etag) { return sendNotModified(connection, etag: etag) }
+        return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
+    }
+
+    private func withKey<R>(_ key: UnsafeRawBufferPointer, isGET: Bool, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        // Small keys go through a stack buffer; OCSP requests are a few hundred bytes at most.
+        withUnsafeTemporaryAllocation(byteCount: key.count + 1, alignment: 1) { buffer in
+            buffer[0] = isGET ? UInt8(ascii: "G") : UInt8(ascii: "P")
+            UnsafeMutableRawBufferPointer(rebasing: buffer[1...]).copyMemory(from: key)
+            return body(UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    private func ifNoneMatch(_ connection: OpaquePointer, _ etag: String) -> Bool {
+        guard let value = MHD_lookup_connection_value(connection, .HEADER_KIND, "If-None-Match") else { return false }
+        let header = String(cString: value)
+        return header == "*" || header.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag }
+    }
+
+    private func queue(_ connection: OpaquePointer, _ result: OCSPResponder.Result, isGET: Bool) -> MHD_Result {
+        guard let response = makeResponse(result, isGET: isGET) else { return .NO }
+        defer { MHD_destroy_response(response) }
+        return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
+    }
+
+    /// A libmicrohttpd response with the OCSP body and headers. GET answers that may be cached
+    /// get RFC 5019 §6 headers; the rest `no-store`.
+    private func makeResponse(_ result: OCSPResponder.Result, isGET: Bool) -> OpaquePointer? {
+        let response = result.body.withUnsafeBytes { raw in
+            MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
+        }
+        guard let response else { return nil }
+        MHD_add_response_header(response, "Content-Type", "application/ocsp-response")
+        for (name, value) in cachingHeaders(result, isGET: isGET) { MHD_add_response_header(response, name, value) }
+        return response
+    }
+
+    private func cachingHeaders(_ result: OCSPResponder.Result, isGET: Bool) -> [(String, String)] {
+        guard isGET, result.isCacheable, let etag = result.etag, let thisUpdate = result.thisUpdate,
+            let nextUpdate = result.nextUpdate
+        else { return [("Cache-Control", "no-cache, no-store")] }
+        // Served from the front cache for up to its lifetime, so count that against max-age.
+        let lifetime = TimeInterval(FrontCache.lifetime) / 1e9
+        let maxAge = Int(max(0, min(nextUpdate.timeIntervalSinceNow - lifetime, configuration.maxAge)))
+        return [
+            ("Cache-Control", "max-age=\(maxAge), public, no-transform, must-revalidate"),
+            ("Last-Modified", HTTPDate.format(thisUpdate)),
+            ("Expires", HTTPDate.format(nextUpdate)),
+            ("ETag", etag),
+        ]
+    }
+
+    private func sendNotModified(_ connection: OpaquePointer, etag: String) -> MHD_Result {
+        send(connection, status: UInt32(MHD_HTTP_NOT_MODIFIED), body: [], contentType: nil, extraHeaders: [("ETag", etag)])
+    }
+
+    private func log(_ result: OCSPResponder.Result) {
+        guard let failure = result.failure else { return }
+        let metadata: Logger.Metadata = ["ocsp_status": "\(result.status)", "error": "\(failure)"]
+        if result.status == .internalError {
+            logger.error("OCSP request failed", metadata: metadata)
+        } else {
+            logger.debug("OCSP request refused", metadata: metadata)
+        }
+    }
+
+    func sendPlain(
+        _ connection: OpaquePointer, status: UInt32, _ text: String, extraHeaders: [(String, String)] = []
+    ) -> MHD_Result {
+        send(connection, status: status, body: Array(text.utf8), contentType: "text/plain", extraHeaders: extraHeaders)
     }
 
     func send(
-        _ connection: OpaquePointer, status: UInt32, body: [UInt8], contentType: String,
+        _ connection: OpaquePointer, status: UInt32, body: [UInt8], contentType: String?,
         extraHeaders: [(String, String)] = []
     ) -> MHD_Result {
         let response = body.withUnsafeBytes { raw in
@@ -121,7 +184,7 @@ extension HTTPServer {
         }
         guard let response else { return .NO }
         defer { MHD_destroy_response(response) }
-        MHD_add_response_header(response, "Content-Type", contentType)
+        if let contentType { MHD_add_response_header(response, "Content-Type", contentType) }
         for (name, value) in extraHeaders { MHD_add_response_header(response, name, value) }
         return MHD_queue_response(connection, status, response)
     }

@@ -56,6 +56,7 @@ public final class HTTPServer: @unchecked Sendable {
     public let configuration: Configuration
     let responder: OCSPResponder
     let logger: Logger
+    let threadContextKey = ThreadContextKey()
     private var daemon: OpaquePointer?  // MHD_Daemon*, owned
 
     public init(configuration: Configuration, responder: OCSPResponder, logger: Logger) {

@@ -40,6 +40,11 @@ public final class RevocationStore: Sendable {
         refreshQueue = try environment.openDatabase("refresh_queue", create: create)
     }
 
+    /// A number that changes whenever any process commits a write to the store (LMDB's last
+    /// transaction id, read from shared memory: a few nanoseconds). In-process caches compare it
+    /// before trusting what they hold.
+    public var changeCounter: Int { environment.lastCommittedTransaction }
+
     /// Creates a new, empty store in directory `path` (created if needed).
     /// - Throws: ``StoreError/Code/storeExists`` if one is already there.
     public static func create(at path: String, mapSize: Int = defaultMapSize) throws -> RevocationStore {

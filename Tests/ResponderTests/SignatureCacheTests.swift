@@ -1,0 +1,164 @@
+import Foundation
+import OCSPCore
+import OCSPTestSupport
+import Responder
+import RevocationStore
+import Testing
+
+@Suite struct SignatureCacheTests {
+    let pki: TestPKI
+    let responder: OCSPResponder
+    let rootID: IssuerID
+
+    init() throws {
+        pki = try TestPKI()
+        responder = OCSPResponder(store: pki.store)
+        rootID = IssuerID(certificate: pki.root)
+    }
+
+    func request(_ serial: UInt8, nonce: Bool = false, hash: HashAlgorithm = .sha1) throws -> [UInt8] {
+        try OCSPRequestBuilder.build(
+            [CertID(issuer: pki.root, serialNumber: SerialNumber(bytes: [serial]), hashAlgorithm: hash)], nonce: nonce)
+    }
+
+    @Test func addingACertificateSignsItsResponseAndRequestsAreServedFromTheCache() throws {
+        try pki.store.addCertificate(
+            issuer: rootID, serial: SerialNumber(bytes: [1]), notAfter: nil, sign: responder.signing(for: rootID).0)
+        #expect(responder.signatureCount == 1)
+        let first = responder.respond(to: try request(1))
+        let second = responder.respond(to: try request(1))
+        #expect(responder.signatureCount == 1, "cached: no signature per request")
+        #expect(first.body == second.body)
+        #expect(first.etag != nil && first.etag == second.etag)
+        #expect(try OCSPResponse(derEncoded: first.body).responses.first?.status == .good)
+    }
+
+    @Test func concurrentMissesShareOneSignature() throws {
+        try pki.store.addCertificate(issuer: rootID, serial: SerialNumber(bytes: [2]), notAfter: nil)  // not signed
+        let der = try request(2)
+        let bodies = LockedArray()
+        DispatchQueue.concurrentPerform(iterations: 16) { _ in bodies.append(responder.respond(to: der).body) }
+        #expect(responder.signatureCount == 1)
+        #expect(Set(bodies.all).count == 1)
+        #expect(try pki.store.cachedResponseCount() == 1)
+        // SHA-256 CertIDs are a separate cache entry, signed once too.
+        _ = responder.respond(to: try request(2, hash: .sha256))
+        _ = responder.respond(to: try request(2, hash: .sha256))
+        #expect(responder.signatureCount == 2)
+    }
+
+    @Test func unknownSerialsAreSignedOnceAndCached() throws {
+        let a = responder.respond(to: try request(77))
+        let b = responder.respond(to: try request(77))
+        #expect(responder.signatureCount == 1)
+        #expect(a.body == b.body)
+        #expect(try OCSPResponse(derEncoded: a.body).responses.first?.status == .unknown)
+    }
+
+    @Test func revokeHoldAndUnholdReplaceTheCachedResponseInTheSameTransaction() throws {
+        let serial = SerialNumber(bytes: [3])
+        let sign = responder.signing(for: rootID).0
+        try pki.store.addCertificate(issuer: rootID, serial: serial, notAfter: nil, sign: sign)
+        _ = responder.respond(to: try request(3, hash: .sha256))  // a second cached variant
+        let time = Date(timeIntervalSince1970: 1_767_323_045)
+        let statuses: [(CertificateRecord.Status, CertStatus)] = [
+            (.revoked(time: time, reason: .certificateHold, invalidityDate: nil), .revoked(time: time, reason: .certificateHold)),
+            (.good, .good),
+            (.revoked(time: time, reason: .keyCompromise, invalidityDate: nil), .revoked(time: time, reason: .keyCompromise)),
+        ]
+        for (status, expected) in statuses {
+            try pki.store.setStatus(issuer: rootID, serial: serial, status, sign: sign)
+            for hash in [HashAlgorithm.sha1, .sha256] {
+                let cached = try #require(try pki.store.cachedResponse(ResponseKey(issuer: rootID, algorithm: hash, serial: serial)))
+                #expect(try OCSPResponse(derEncoded: cached.der).responses.first?.status == expected)
+                #expect(try OCSPResponse(derEncoded: responder.respond(to: request(3, hash: hash)).body).responses.first?.status == expected)
+            }
+        }
+    }
+
+    @Test func withoutASignerAStatusChangeDropsCachedResponses() throws {
+        let serial = SerialNumber(bytes: [4])
+        try pki.store.addCertificate(issuer: rootID, serial: serial, notAfter: nil, sign: responder.signing(for: rootID).0)
+        try pki.store.setStatus(issuer: rootID, serial: serial, .revoked(time: Date(), reason: nil, invalidityDate: nil))
+        #expect(try pki.store.cachedResponse(ResponseKey(issuer: rootID, algorithm: .sha1, serial: serial)) == nil)
+        #expect(try OCSPResponse(derEncoded: responder.respond(to: request(4)).body).responses.first?.status.name == "revoked")
+    }
+
+    @Test func nonceRequestsGetAFreshEchoingResponseThatIsNotCached() throws {
+        try pki.store.addCertificate(issuer: rootID, serial: SerialNumber(bytes: [5]), notAfter: nil, sign: responder.signing(for: rootID).0)
+        let before = try pki.store.cachedResponse(ResponseKey(issuer: rootID, algorithm: .sha1, serial: SerialNumber(bytes: [5])))
+        let der = try request(5, nonce: true)
+        let result = responder.respond(to: der)
+        #expect(result.hasNonce && result.etag == nil)
+        #expect(try OCSPResponse(derEncoded: result.body).echoesNonce(of: der))
+        #expect(result.body != before?.der)
+        let after = try pki.store.cachedResponse(ResponseKey(issuer: rootID, algorithm: .sha1, serial: SerialNumber(bytes: [5])))
+        #expect(after == before)
+    }
+
+    @Test func liveSigningIsRateLimited() throws {
+        var configuration = OCSPResponder.Configuration()
+        configuration.liveSigningRate = 3
+        let limited = OCSPResponder(store: pki.store, configuration: configuration)
+        let now = Date()
+        let statuses = try (0..<6).map { _ in limited.respond(to: try request(6, nonce: true), now: now).status }
+        #expect(statuses.filter { $0 == .successful }.count == 3)
+        #expect(statuses.filter { $0 == .tryLater }.count == 3)
+        // Cached answers are not limited.
+        try pki.store.addCertificate(issuer: rootID, serial: SerialNumber(bytes: [7]), notAfter: nil, sign: responder.signing(for: rootID).0)
+        #expect(limited.respond(to: try request(7), now: now).status == .successful)
+
+        configuration.nonceOverflowServesCached = true
+        let fallback = OCSPResponder(store: pki.store, configuration: configuration)
+        let results = try (0..<5).map { _ in fallback.respond(to: try request(7, nonce: true), now: now) }
+        #expect(results.allSatisfy { $0.status == .successful })
+        #expect(results.filter { $0.hasNonce }.count == 3)
+    }
+
+    @Test func refresherResignsBeforeNextUpdateAndDropsUnknowns() throws {
+        var configuration = OCSPResponder.Configuration()
+        configuration.validityOverride = 100
+        let shortLived = OCSPResponder(store: pki.store, configuration: configuration)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let serial = SerialNumber(bytes: [8])
+        try pki.store.addCertificate(issuer: rootID, serial: serial, notAfter: nil, sign: { key, record in
+            try shortLived.sign(key, record: record, now: start)
+        })
+        _ = shortLived.respond(to: try request(99), now: start)  // an unknown serial, cached
+        let key = ResponseKey(issuer: rootID, algorithm: .sha1, serial: serial)
+        let original = try #require(try pki.store.cachedResponse(key))
+        // Refresh falls in [25 s, 50 s] after signing with validity 100 and fraction ½.
+        #expect(original.refreshAt >= start + 25 && original.refreshAt <= start + 50)
+        #expect(try shortLived.refreshDue(now: start + 20).refreshed == 0)
+
+        let report = try shortLived.refreshDue(now: start + 51)
+        #expect(report.refreshed == 1 && report.dropped == 1)
+        let refreshed = try #require(try pki.store.cachedResponse(key))
+        #expect(refreshed.thisUpdate == start + 51)
+        #expect(refreshed.nextUpdate.timeIntervalSince(start + 51) == 100)
+        #expect(try pki.store.cachedResponseCount() == 1)
+    }
+
+    @Test func presignSignsEveryCertificate() throws {
+        try pki.store.addCertificates(issuer: rootID, (10..<40).map { (SerialNumber(bytes: [UInt8($0)]), nil) })
+        try pki.store.addCertificates(
+            issuer: IssuerID(certificate: pki.rsaCA), (10..<15).map { (SerialNumber(bytes: [UInt8($0)]), nil) })
+        var calls = 0
+        let count = try responder.presign(workers: 2, pageSize: 8) { _, total in
+            calls += 1
+            #expect(total == 35)
+        }
+        #expect(count == 35 && calls == 5)
+        #expect(try pki.store.cachedResponseCount() == 35)
+        #expect(try responder.presign(issuer: rootID, workers: 1) == 30)
+    }
+}
+
+/// An array appended to from many threads.
+final class LockedArray: @unchecked Sendable {
+    // @unchecked: every access holds `lock`.
+    private let lock = NSLock()
+    private var items: [[UInt8]] = []
+    func append(_ item: [UInt8]) { lock.withLock { items.append(item) } }
+    var all: [[UInt8]] { lock.withLock { items } }
+}
