@@ -82,8 +82,15 @@ public final class OCSPResponder: Sendable {
             switch try store.lookupCached(certID, now: now) {
             case .unknownIssuer:
                 return .error(.unauthorized, "request names an issuer this responder does not serve")
-            case .hit(_, let cached):
+            case .hit(let key, let cached):
                 if request.hasNonce { return try respondToNonce(request, cached: cached, now: now) }
+                // Signed under another validity policy (ocspd --validity, or the issuer's changed):
+                // re-sign once, outside the rate limit since no client can cause it.
+                let validity = try signer(for: key.issuer).validity
+                if abs(cached.nextUpdate.timeIntervalSince(cached.thisUpdate) - validity) > 1 {
+                    let record = try store.certificate(issuer: key.issuer, serial: key.serial)
+                    return .cached(try signOnce(key, record: record, now: now))
+                }
                 return .cached(cached)
             case .miss(let key, let record):
                 if request.hasNonce { return try respondToNonce(request, cached: nil, now: now) }

@@ -162,3 +162,19 @@ final class LockedArray: @unchecked Sendable {
     func append(_ item: [UInt8]) { lock.withLock { items.append(item) } }
     var all: [[UInt8]] { lock.withLock { items } }
 }
+
+@Suite struct ValidityPolicyTests {
+    @Test func responsesSignedUnderAnotherValidityAreResignedOnce() throws {
+        let pki = try TestPKI()
+        let rootID = IssuerID(certificate: pki.root)
+        let storeDefault = OCSPResponder(store: pki.store)  // the issuer's 3600 s
+        try pki.store.addCertificate(issuer: rootID, serial: SerialNumber(bytes: [1]), notAfter: nil, sign: storeDefault.signing(for: rootID).0)
+        let overriding = OCSPResponder(store: pki.store, validityOverride: 120)
+        let request = try OCSPRequestBuilder.build([CertID(issuer: pki.root, serialNumber: SerialNumber(bytes: [1]))])
+        for _ in 0..<3 {
+            let result = overriding.respond(to: request)
+            #expect(result.nextUpdate.map { $0.timeIntervalSince(result.thisUpdate!) } == 120)
+        }
+        #expect(overriding.signatureCount == 1)
+    }
+}
