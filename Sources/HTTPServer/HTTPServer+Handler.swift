@@ -81,7 +81,8 @@ extension HTTPServer {
     func answerOCSP(_ connection: OpaquePointer, key: UnsafeRawBufferPointer, isGET: Bool) -> MHD_Result {
         let cache = threadContext.frontCache
         let now = FrontCache.monotonicNow()
-        cache.validate(generation: responder.store.changeCounter)
+        let generation = responder.store.changeCounter
+        cache.validate(generation: generation)
         // GET and POST answers differ in their headers; keep them apart with a leading byte.
         let hit = withKey(key, isGET: isGET) { cache.lookup($0, now: now) }
         if let hit {
@@ -102,7 +103,14 @@ extension HTTPServer {
         guard result.isCacheable, let etag = result.etag, let response = makeResponse(result, isGET: isGET) else {
             return queue(connection, result, isGET: isGET)
         }
-        withKey(key, isGET: isGET) { cache.insert($0, response: response, etag: etag, now: now) }
+        // Keep it only if it was read from the latest commit (see LMDBEnvironment.lastCommittedTransaction).
+        if result.snapshot == generation {
+            withKey(key, isGET: isGET) { cache.insert($0, response: response, etag: etag, now: now) }
+        } else {
+            defer { MHD_destroy_response(response) }
+            if isGET, ifNoneMatch(connection, etag) { return sendNotModified(connection, etag: etag) }
+            return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
+        }
         if isGET, ifNoneMatch(connection, etag) { return sendNotModified(connection, etag: etag) }
         return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
     }

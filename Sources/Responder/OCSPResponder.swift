@@ -40,6 +40,9 @@ public final class OCSPResponder: Sendable {
         public var certStatuses: [CachedResponse.Kind]
         /// Why the request failed, for the operator's log (never sent to the client).
         public var failure: String?
+        /// For a response served as cached: the store snapshot (``RevocationStore/changeCounter``)
+        /// it was read from. An in-process cache may keep it only while the counter still says so.
+        public var snapshot: Int?
 
         /// Whether intermediaries (and the HTTP front cache) may keep this response.
         public var isCacheable: Bool { etag != nil }
@@ -79,7 +82,8 @@ public final class OCSPResponder: Sendable {
             guard request.certIDs.count == 1, let certID = request.certIDs[0] else {
                 return try respondLive(to: request, now: now)
             }
-            switch try store.lookupCached(certID, now: now) {
+            let (lookup, snapshot) = try store.lookupCached(certID, now: now)
+            switch lookup {
             case .unknownIssuer:
                 return .error(.unauthorized, "request names an issuer this responder does not serve")
             case .hit(let key, let cached):
@@ -91,7 +95,9 @@ public final class OCSPResponder: Sendable {
                     let record = try store.certificate(issuer: key.issuer, serial: key.serial)
                     return .cached(try signOnce(key, record: record, now: now))
                 }
-                return .cached(cached)
+                var result = Result.cached(cached)
+                result.snapshot = snapshot
+                return result
             case .miss(let key, let record):
                 if request.hasNonce { return try respondToNonce(request, cached: nil, now: now) }
                 guard limiter.tryAcquire(now: now) else {

@@ -72,6 +72,10 @@ package final class LMDBEnvironment: @unchecked Sendable {
     }
 
     /// The id of the last committed write transaction, by any process: a cheap change counter.
+    ///
+    /// > Warning: LMDB writes the meta page before it publishes the id to new readers, so for a
+    /// > moment this can be ahead of what a read transaction begun now sees. Compare it with
+    /// > ``Transaction/id`` before trusting a read as current.
     package var lastCommittedTransaction: Int {
         var info = MDB_envinfo()
         mdb_env_info(env, &info)
@@ -107,6 +111,9 @@ package struct Transaction: ~Copyable {
         guard rc == 0 else { throw StoreError.lmdb(rc, "cannot read") }
         return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
     }
+
+    /// The id of the snapshot this transaction reads (for a read transaction: the last commit it sees).
+    package var id: Int { mdb_txn_id(handle) }
 
     /// A copy of the value stored under `key`, or nil.
     package func get(_ db: Database, _ key: [UInt8]) throws -> [UInt8]? {

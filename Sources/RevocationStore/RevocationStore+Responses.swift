@@ -38,9 +38,15 @@ extension RevocationStore {
     }
 
     /// Looks up a CertID's cached response, falling back to its status, in one read transaction.
-    public func lookupCached(_ certID: CertID, now: Date) throws -> CacheLookup {
+    /// - Returns: the lookup, and the ``changeCounter`` value of the snapshot it read.
+    public func lookupCached(_ certID: CertID, now: Date) throws -> (CacheLookup, snapshot: Int) {
         let indexKey = [certID.hashAlgorithm.rawValue] + certID.issuerNameHash + certID.issuerKeyHash
-        return try environment.read { txn in
+        return try environment.read { txn in (try lookupCached(txn, certID, indexKey, now), txn.id) }
+    }
+
+    private func lookupCached(_ txn: borrowing Transaction, _ certID: CertID, _ indexKey: [UInt8], _ now: Date) throws
+        -> CacheLookup
+    {
             guard let id = try txn.get(issuerIndex, indexKey) else { return .unknownIssuer }
             let key = ResponseKey(issuer: IssuerID(bytes: id), algorithm: certID.hashAlgorithm, serial: certID.serialNumber)
             let cached = try key.bytes.withUnsafeBytes { k in
@@ -48,7 +54,6 @@ extension RevocationStore {
             }
             if let cached, cached.nextUpdate > now { return .hit(key, cached) }
             return .miss(key, try record(txn, issuer: key.issuer, serial: key.serial))
-        }
     }
 
     /// The cached response for a key, or nil.
