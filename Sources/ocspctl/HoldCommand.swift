@@ -20,7 +20,7 @@ struct HoldCommand: ParsableCommand {
         if let current = try store.certificate(issuer: issuer.id, serial: serial),
             case .revoked(_, let reason, _) = current.status, reason != .certificateHold
         {
-            throw ValidationError("\(serial.hex) is revoked (\(reason?.name ?? "no reason")); a revoked certificate cannot be put on hold")
+            throw CLIError("\(serial.hex) is revoked (\(reason?.name ?? "no reason")); a revoked certificate cannot be put on hold")
         }
         try store.setStatus(
             issuer: issuer.id, serial: serial, .revoked(time: time, reason: .certificateHold, invalidityDate: nil),
@@ -42,7 +42,7 @@ struct UnholdCommand: ParsableCommand {
         guard let current = try store.certificate(issuer: issuer.id, serial: serial),
             case .revoked(_, .certificateHold, _) = current.status
         else {
-            throw ValidationError("\(serial.hex) is not on hold; only a certificateHold revocation can be released")
+            throw CLIError("\(serial.hex) is not on hold; only a certificateHold revocation can be released")
         }
         try store.setStatus(issuer: issuer.id, serial: serial, .good, sign: responseSigning(store, issuer: issuer.id))
         print("released \(serial.hex) from hold (good)")

@@ -49,23 +49,23 @@ struct IssuerCommand: ParsableCommand {
         func run() throws {
             let store = try options.open()
             let ca = try Certificate.load(path: cert)
-            guard ca.isCA else { throw ValidationError("\(cert) is not a CA certificate (no basicConstraints CA:TRUE)") }
+            guard ca.isCA else { throw CLIError("\(cert) is not a CA certificate (no basicConstraints CA:TRUE)") }
             if let key {
                 let caKey = try PrivateKey.load(path: key)
-                guard ca.matches(caKey) else { throw ValidationError("\(key) is not the private key of \(cert)") }
+                guard ca.matches(caKey) else { throw CLIError("\(key) is not the private key of \(cert)") }
             }
             var responder: Certificate? = nil
             if let responderCert, let responderKey {
                 let certificate = try Certificate.load(path: responderCert)
                 let privateKey = try PrivateKey.load(path: responderKey)
                 guard certificate.matches(privateKey) else {
-                    throw ValidationError("\(responderKey) is not the private key of \(responderCert)")
+                    throw CLIError("\(responderKey) is not the private key of \(responderCert)")
                 }
                 guard certificate.isIssued(by: ca) else {
-                    throw ValidationError("\(responderCert) was not issued by \(cert); a delegated responder must be")
+                    throw CLIError("\(responderCert) was not issued by \(cert); a delegated responder must be")
                 }
                 guard certificate.hasOCSPSigningUsage else {
-                    throw ValidationError("\(responderCert) lacks extendedKeyUsage OCSPSigning; clients would reject its responses")
+                    throw CLIError("\(responderCert) lacks extendedKeyUsage OCSPSigning; clients would reject its responses")
                 }
                 responder = certificate
             }

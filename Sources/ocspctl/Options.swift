@@ -51,13 +51,13 @@ func parseTime(_ text: String, option: String) throws -> Date {
     if let date = formatter.date(from: text) { return date }
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     if let date = formatter.date(from: text) { return date }
-    throw ValidationError("\(option) \(text): expected a UTC time such as 2026-01-02T03:04:05Z")
+    throw CLIError("\(option) \(text): expected a UTC time such as 2026-01-02T03:04:05Z")
 }
 
 func parseReason(_ name: String?) throws -> RevocationReason? {
     guard let name else { return nil }
     guard let reason = RevocationReason(name: name), reason != .removeFromCRL else {
-        throw ValidationError(
+        throw CLIError(
             "--reason \(name) is not an RFC 5280 reason; use one of: \(RevocationReason.operatorNames.joined(separator: ", "))")
     }
     return reason
@@ -75,4 +75,10 @@ func responseSigning(_ store: RevocationStore, issuer: IssuerID) -> ResponseSign
 
 func warn(_ message: String) {
     FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+}
+
+/// A failure that is the operator's to fix: printed as one `Error: …` line, exit status 1, no usage text.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

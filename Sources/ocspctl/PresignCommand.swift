@@ -26,7 +26,7 @@ struct PresignCommand: ParsableCommand {
         let responder = OCSPResponder(store: store)
         for record in try store.allIssuers() where issuerID == nil || record.id == issuerID {
             if case (nil, let error?) = responder.signing(for: record.id) {
-                throw ValidationError("cannot sign for \(try record.certificate().subject): \(error)")
+                throw CLIError("cannot sign for \(try record.certificate().subject): \(error)")
             }
         }
         let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)

@@ -513,7 +513,8 @@ def start_ocspd(bins: Binaries, store: Path, log_dir: Path, validity: int | None
 # store snapshots (to check that failed commands write nothing)
 # --------------------------------------------------------------------------
 
-_VOLATILE = re.compile(r"(\.lock|-shm|-wal|-journal|\.lck)$")
+# lock / journal files that a reader may legitimately touch (LMDB lock.mdb, SQLite -shm/-wal, ...)
+_VOLATILE = re.compile(r"(\.lock|-shm|-wal|-journal|\.lck|^lock\.mdb)$")
 
 
 def snapshot_tree(root: Path) -> dict[str, str]:

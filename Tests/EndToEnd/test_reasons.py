@@ -3,20 +3,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
-from cryptography.hazmat.primitives import serialization
 
 from ocsp_e2e import (
     REASON_FLAG, SERVER_VALIDITY, assert_openssl_status, assert_signed_by, check_status,
-    check_times, ctl_ok, openssl, parse_ok_response, parse_time, post_ocsp, response_nonce,
-    spki_key_hash, start_ocspd,
+    check_times, ctl_ok, describe, openssl, parse_ok_response, parse_time, post_ocsp,
+    response_nonce, spki_key_hash, start_ocspd,
 )
-import hashlib
 
 REASONS = list(REASON_FLAG)
 ISSUERS = {"ec": ("ec-root", "responder"), "rsa": ("rsa-ca", "rsa-ca")}
@@ -76,12 +75,23 @@ def test_reason_in_ocsp(pki, reason_server, kind, i, reason):
     check_times(resp, reason, SERVER_VALIDITY)
 
 
+# OpenSSL 3.0's OCSP_crl_reason_str() has no names for privilegeWithdrawn (9) and
+# aACompromise (10); it prints "Reason: (UNKNOWN)" for them.  The python test
+# above checks their encoding; here openssl only has to see a revoked status
+# with some reason.
+OPENSSL_UNNAMED = {"privilegeWithdrawn", "aACompromise"}
+
+
 @pytest.mark.parametrize("i,reason", list(enumerate(REASONS)), ids=REASONS)
 def test_reason_openssl(pki, reason_server, i, reason):
     serial_arg = f"0x{_serial(i):X}"
     proc = openssl("ocsp", "-issuer", pki.path("ec-root"), "-serial", serial_arg,
                    "-url", reason_server.url, "-timeout", "10",
                    "-CAfile", pki.path("ec-root"), "-VAfile", pki.path("responder"))
-    assert_openssl_status(proc, serial_arg, "revoked",
-                          reason=None if reason == "unspecified" else reason,
-                          expect_no_reason=(reason == "unspecified"))
+    if reason == "unspecified":
+        assert_openssl_status(proc, serial_arg, "revoked", expect_no_reason=True)
+    elif reason in OPENSSL_UNNAMED:
+        assert_openssl_status(proc, serial_arg, "revoked")
+        assert "\tReason: " in proc.stdout, "revocation reason missing:" + describe(proc)
+    else:
+        assert_openssl_status(proc, serial_arg, "revoked", reason=reason)
