@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "ocspd", targets: ["ocspd"]),
         .executable(name: "ocspctl", targets: ["ocspctl"]),
+        .executable(name: "ocsp-load", targets: ["ocsp-load"]),
         .library(name: "OCSPCore", targets: ["OCSPCore"]),
         .library(name: "RevocationStore", targets: ["RevocationStore"]),
         .library(name: "Responder", targets: ["Responder"]),
@@ -19,6 +20,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C shims: only what Swift cannot call (macros, variadics).
@@ -33,6 +36,12 @@ let package = Package(
         .target(name: "OCSPCore", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         .target(name: "RevocationStore", dependencies: ["CLMDB", "OCSPCore"], swiftSettings: swiftSettings),
 
+        // CRL generation (full, delta, sharded) from the store.
+        .target(
+            name: "CRLService",
+            dependencies: ["OCSPCore", "RevocationStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+
         // The pipeline and the HTTP front.
         .target(
             name: "Responder",
@@ -41,7 +50,9 @@ let package = Package(
         ),
         .target(
             name: "HTTPServer",
-            dependencies: ["CMicroHTTPD", "Responder", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CMicroHTTPD", "Responder", "RevocationStore", "CRLService", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -52,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "ocspd",
             dependencies: [
-                "HTTPServer", "Responder", "RevocationStore",
+                "HTTPServer", "Responder", "RevocationStore", "CRLService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -61,9 +72,25 @@ let package = Package(
         .executableTarget(
             name: "ocspctl",
             dependencies: [
-                "OCSPCore", "RevocationStore", "Responder", "OCSPAdmin",
+                "OCSPCore", "RevocationStore", "Responder", "OCSPAdmin", "CRLService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The load tester. It lives under LoadTests/ but builds with the main package, so CI (and a
+        // new user) builds SwiftNIO once, not twice.
+        .executableTarget(
+            name: "ocsp-load",
+            dependencies: [
+                "OCSPCore", "RevocationStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "LoadTests/Sources/ocsp-load",
             swiftSettings: swiftSettings
         ),
 
@@ -77,6 +104,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ResponderTests", dependencies: ["Responder", "OCSPCore", "RevocationStore", "OCSPTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CRLServiceTests", dependencies: ["CRLService", "OCSPCore", "RevocationStore", "OCSPTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OCSPAdminTests", dependencies: ["OCSPAdmin", "OCSPCore", "RevocationStore"], swiftSettings: swiftSettings),

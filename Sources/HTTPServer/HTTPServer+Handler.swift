@@ -3,6 +3,8 @@ internal import Logging
 internal import Foundation
 internal import OCSPCore
 internal import Responder
+internal import CRLService
+internal import RevocationStore
 
 /// `con_cls` marker for requests without a body (GET, HEAD, …): no allocation.
 private var noBodyMarker: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: 1)! }
@@ -73,6 +75,7 @@ extension HTTPServer {
         }
         let path = UnsafeRawBufferPointer(start: url, count: strlen(url))
         if path.elementsEqual("/healthz".utf8) { return sendPlain(connection, status: 200, "ok\n") }
+        if path.starts(with: "/crl/".utf8) { return serveCRL(connection, path: String(decoding: path, as: UTF8.self)) }
         return answerOCSP(connection, key: path, isGET: true)
     }
 
@@ -161,6 +164,30 @@ extension HTTPServer {
             ("Expires", HTTPDate.format(nextUpdate)),
             ("ETag", etag),
         ]
+    }
+
+    /// Serves the latest stored CRL at `/crl/<slug>.crl`, `/crl/<slug>-delta.crl` or
+    /// `/crl/<slug>/<shard>.crl`, with caching headers and 304 on a matching If-None-Match.
+    func serveCRL(_ connection: OpaquePointer, path: String) -> MHD_Result {
+        guard let (slug, scope) = CRLPaths.parse(path) else { return sendPlain(connection, status: 404, "no such CRL\n") }
+        let stored: StoredCRL?
+        do {
+            stored = try responder.store.storedCRL(slug: slug, scope: scope)
+        } catch {
+            logger.error("CRL lookup failed", metadata: ["path": "\(path)", "error": "\(error)"])
+            return sendPlain(connection, status: 500, "store error\n")
+        }
+        guard let crl = stored else { return sendPlain(connection, status: 404, "no such CRL\n") }
+        let etag = crl.etagHeader
+        if ifNoneMatch(connection, etag) { return sendNotModified(connection, etag: etag) }
+        let maxAge = Int(max(0, min(crl.nextUpdate.timeIntervalSinceNow, configuration.maxAge)))
+        return send(
+            connection, status: 200, body: crl.der, contentType: "application/pkix-crl",
+            extraHeaders: [
+                ("Cache-Control", "max-age=\(maxAge), public, no-transform, must-revalidate"),
+                ("Last-Modified", HTTPDate.format(crl.thisUpdate)), ("Expires", HTTPDate.format(crl.nextUpdate)),
+                ("ETag", etag),
+            ])
     }
 
     private func sendNotModified(_ connection: OpaquePointer, etag: String) -> MHD_Result {

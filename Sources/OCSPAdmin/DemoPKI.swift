@@ -91,6 +91,7 @@ public struct DemoPKI {
                         ("subjectAltName", "DNS:\(name).demo.test,DNS:localhost,IP:127.0.0.1"),
                         ("authorityKeyIdentifier", "keyid:always"),
                         ("authorityInfoAccess", "OCSP;URI:\(responderURL)"),
+                        ("crlDistributionPoints", "URI:\(crlURL(issuer))"),
                     ]),
                 subjectKey: key, issuer: issuer, issuerKey: issuerKey)
             try write(leaf, key, as: "leaves/" + name)
@@ -102,6 +103,12 @@ public struct DemoPKI {
             }
         }
         return true
+    }
+
+    /// Where `ocspd` serves the complete CRL of `issuer` (see CRLService.CRLPaths).
+    public func crlURL(_ issuer: Certificate) -> String {
+        let base = responderURL.hasSuffix("/") ? responderURL : responderURL + "/"
+        return base + "crl/\(IssuerID(certificate: issuer).slug).crl"
     }
 
     private func twoDigits(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }

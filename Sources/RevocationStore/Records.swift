@@ -49,15 +49,27 @@ public struct CertificateRecord: Hashable, Sendable {
     public var status: Status
     /// The certificate's notAfter, when known (CRLs drop expired entries).
     public var notAfter: Date?
+    /// When the status last changed (delta CRLs list what changed since their base).
+    public var changedAt: Date?
+    /// When a hold was last released (delta CRLs list it with reason removeFromCRL).
+    public var releasedFromHoldAt: Date?
 
     public enum Status: Hashable, Sendable {
         case good
         case revoked(time: Date, reason: RevocationReason?, invalidityDate: Date?)
     }
 
-    public init(status: Status, notAfter: Date?) {
+    public init(status: Status, notAfter: Date?, changedAt: Date? = nil, releasedFromHoldAt: Date? = nil) {
         self.status = status
         self.notAfter = notAfter
+        self.changedAt = changedAt
+        self.releasedFromHoldAt = releasedFromHoldAt
+    }
+
+    /// Whether the certificate is on hold (revoked with reason certificateHold).
+    public var isOnHold: Bool {
+        if case .revoked(_, .certificateHold, _) = status { return true }
+        return false
     }
 
     /// The OCSP status this record answers.
@@ -68,12 +80,13 @@ public struct CertificateRecord: Hashable, Sendable {
         }
     }
 
-    // Encoding: version(1) status(1) reason(1, 0xFF = none) revocationTime(8) notAfter(8) invalidityDate(8),
-    // integers big-endian seconds since 1970, 0 = absent.
-    static let encodedCount = 27
+    // Encoding v2: version(1) status(1) reason(1, 0xFF = none) revocationTime(8) notAfter(8)
+    // invalidityDate(8) changedAt(8) releasedFromHoldAt(8), integers big-endian seconds since
+    // 1970, 0 = absent. Version 1 (the first 27 bytes) still decodes.
+    static let encodedCount = 43
 
     var encoded: [UInt8] {
-        var out: [UInt8] = [1]
+        var out: [UInt8] = [2]
         var revocationTime: Int64 = 0
         var invalidity: Int64 = 0
         switch status {
@@ -82,28 +95,35 @@ public struct CertificateRecord: Hashable, Sendable {
         case .revoked(let time, let reason, let invalidityDate):
             out += [1, reason.map { UInt8($0.rawValue) } ?? 0xFF]
             revocationTime = Int64(time.timeIntervalSince1970)
-            invalidity = invalidityDate.map { Int64($0.timeIntervalSince1970) } ?? 0
+            invalidity = invalidityDate.map(Self.seconds) ?? 0
         }
-        for value in [revocationTime, notAfter.map { Int64($0.timeIntervalSince1970) } ?? 0, invalidity] {
+        let fields: [Int64] = [
+            revocationTime, notAfter.map(Self.seconds) ?? 0, invalidity, changedAt.map(Self.seconds) ?? 0,
+            releasedFromHoldAt.map(Self.seconds) ?? 0,
+        ]
+        for value in fields {
             withUnsafeBytes(of: value.bigEndian) { out += $0 }
         }
         return out
     }
 
+    private static func seconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
+
     init(encoded bytes: UnsafeRawBufferPointer) throws {
-        guard bytes.count == Self.encodedCount, bytes[0] == 1 else {
+        guard (bytes.count == 27 && bytes[0] == 1) || (bytes.count == Self.encodedCount && bytes[0] == 2) else {
             throw StoreError(.corrupt, "certificate record has an unknown format")
         }
         func int64(at offset: Int) -> Int64 {
-            var value: Int64 = 0
-            withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 8])) }
-            return Int64(bigEndian: value)
+            Int64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: Int64.self))
         }
         func date(at offset: Int) -> Date? {
+            guard offset + 8 <= bytes.count else { return nil }
             let seconds = int64(at: offset)
             return seconds == 0 ? nil : Date(timeIntervalSince1970: TimeInterval(seconds))
         }
         notAfter = date(at: 11)
+        changedAt = date(at: 27)
+        releasedFromHoldAt = date(at: 35)
         switch bytes[1] {
         case 0: status = .good
         case 1:

@@ -73,15 +73,19 @@ extension RevocationStore {
     @discardableResult
     public func setStatus(
         issuer: IssuerID, serial: SerialNumber, _ status: CertificateRecord.Status, notAfter: Date? = nil,
-        sign: ResponseSigning? = nil
+        sign: ResponseSigning? = nil, now: Date = Date()
     ) throws -> CertificateRecord? {
         try environment.write { txn in
             guard try txn.get(issuers, issuer.bytes) != nil else {
                 throw StoreError(.unknownIssuer, "issuer \(issuer) is not in the store")
             }
             let previous = try record(txn, issuer: issuer, serial: serial)
-            let updated = CertificateRecord(status: status, notAfter: notAfter ?? previous?.notAfter)
+            let released = status == .good && previous?.isOnHold == true
+            let updated = CertificateRecord(
+                status: status, notAfter: notAfter ?? previous?.notAfter, changedAt: now,
+                releasedFromHoldAt: released ? now : previous?.releasedFromHoldAt)
             try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
+            try bumpRevocationSequence(txn, issuer: issuer)
             try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: sign)
             try appendAudit(
                 txn,

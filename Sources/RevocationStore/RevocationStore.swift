@@ -13,6 +13,8 @@ public import OCSPCore
 /// | `audit` | sequence (UInt64, big-endian) | one JSON line per change |
 /// | `responses` | issuer id ‖ hash algorithm ‖ serial | ``CachedResponse`` (signed DER + times + ETag) |
 /// | `refresh_queue` | refreshAt (big-endian seconds) ‖ response key | empty: the refresher's work list |
+/// | `crls` | issuer slug ‖ scope | ``StoredCRL``: the latest signed CRLs `ocspd` serves |
+/// | `meta` also holds | `crl_number:` ‖ issuer id, `revocation_seq:` ‖ issuer id | UInt64 counters |
 ///
 /// Every change is one write transaction, committed durably before the call returns.
 public final class RevocationStore: Sendable {
@@ -24,6 +26,7 @@ public final class RevocationStore: Sendable {
     let audit: Database
     let responses: Database
     let refreshQueue: Database
+    let crls: Database
 
     public static let schemaVersion: [UInt8] = [1]
     /// 16 GiB of address space by default: LMDB's file grows only as data is written.
@@ -38,6 +41,7 @@ public final class RevocationStore: Sendable {
         audit = try environment.openDatabase("audit", create: create)
         responses = try environment.openDatabase("responses", create: create)
         refreshQueue = try environment.openDatabase("refresh_queue", create: create)
+        crls = try environment.openDatabase("crls", create: create)
     }
 
     /// A number that changes whenever any process commits a write to the store (LMDB's last

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CRLService
 import OCSPAdmin
 import Responder
 import RevocationStore
@@ -16,8 +17,14 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let demo = DemoPKI(directory: dir, responderURL: url)
         if try demo.createIfAbsent() {
-            let signed = try OCSPResponder(store: RevocationStore.open(at: demo.storePath)).presign()
-            print("created demo PKI and store in \(dir) (\(signed) responses pre-signed)")
+            let store = try RevocationStore.open(at: demo.storePath)
+            let signed = try OCSPResponder(store: store).presign()
+            var policy = CRLPolicy()
+            policy.baseURL = url
+            for issuer in try store.allIssuers() {
+                _ = try CRLGenerator(store: store).generateFull(issuer, policy: policy)
+            }
+            print("created demo PKI and store in \(dir) (\(signed) responses pre-signed, CRLs generated)")
         } else {
             print("demo PKI already present in \(dir); unchanged")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CRLService
 import Foundation
 import HTTPServer
 import Logging
@@ -29,6 +30,24 @@ struct OCSPDaemon: ParsableCommand {
     @Option(help: "When the live-signing limit is reached, nonce requests get: try-later, or cached (RFC 5019: the cached response, without the nonce).")
     var nonceOverflow: String = "try-later"
 
+    @Option(help: "Regenerate each issuer's complete CRL this often (issuers with a CA key), e.g. 1h.")
+    var crlInterval: String = "1h"
+
+    @Option(help: "CRL validity (nextUpdate - thisUpdate), e.g. 7d.")
+    var crlValidity: String = "7d"
+
+    @Option(help: "After status changes, publish a delta CRL once they have settled this long, e.g. 2s.")
+    var crlDebounce: String = "2s"
+
+    @Option(help: "Split complete CRLs into this many shards (1: one CRL per issuer, plus deltas).")
+    var crlShards: Int = 1
+
+    @Option(help: "Public base URL of this server, for CRL shards' Issuing Distribution Points (default: http://LISTEN/).")
+    var publicURL: String?
+
+    @Flag(help: "Do not generate CRLs (still serve the ones ocspctl stores).")
+    var noCRL = false
+
     @Option(help: "HTTP worker threads, each with its own epoll loop.")
     var threads: Int = 1
 
@@ -44,6 +63,11 @@ struct OCSPDaemon: ParsableCommand {
         guard ["try-later", "cached"].contains(nonceOverflow) else {
             throw ValidationError("--nonce-overflow \(nonceOverflow): use try-later or cached")
         }
+        for (name, value) in [("--crl-interval", crlInterval), ("--crl-validity", crlValidity), ("--crl-debounce", crlDebounce)]
+        where Durations.parse(value) == nil {
+            throw ValidationError("\(name) \(value): expected a duration such as 2s, 1h or 7d")
+        }
+        guard (1...4096).contains(crlShards) else { throw ValidationError("--crl-shards must be 1…4096") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1…256") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): use trace, debug, info, notice, warning, error or critical")
@@ -71,6 +95,15 @@ struct OCSPDaemon: ParsableCommand {
         let responder = OCSPResponder(store: revocationStore, configuration: configuration)
         let refresher = Refresher(responder: responder, logger: logger)
         refresher.start()
+        var crlConfiguration = CRLScheduler.Configuration()
+        crlConfiguration.interval = Durations.parse(crlInterval)!
+        crlConfiguration.debounce = Durations.parse(crlDebounce)!
+        crlConfiguration.policy.validity = Durations.parse(crlValidity)!
+        crlConfiguration.policy.shards = crlShards
+        crlConfiguration.policy.baseURL = publicURL ?? "http://\(listen)/"
+        let crls = noCRL ? nil : CRLScheduler(store: revocationStore, configuration: crlConfiguration, logger: logger)
+        crls?.start()
+
         var http = try HTTPServer.Configuration(listen: listen)
         http.threads = threads
         let server = HTTPServer(configuration: http, responder: responder, logger: logger)
@@ -85,5 +118,6 @@ struct OCSPDaemon: ParsableCommand {
         logger.info("stopping", metadata: ["signal": "\(received)"])
         server.stop()
         refresher.stop()
+        crls?.stop()
     }
 }

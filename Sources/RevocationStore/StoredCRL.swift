@@ -1,0 +1,115 @@
+public import Foundation
+public import OCSPCore
+
+/// Which CRL of an issuer: the complete one, its delta, or one shard.
+public enum CRLScope: Hashable, Sendable, CustomStringConvertible {
+    case full
+    case delta
+    case shard(Int)
+
+    var keyBytes: [UInt8] {
+        switch self {
+        case .full: [0, 0, 0]
+        case .delta: [1, 0, 0]
+        case .shard(let index): [2, UInt8(truncatingIfNeeded: index >> 8), UInt8(truncatingIfNeeded: index)]
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .full: "full"
+        case .delta: "delta"
+        case .shard(let index): "shard \(index)"
+        }
+    }
+}
+
+/// A signed CRL kept in the store for `ocspd` to serve.
+public struct StoredCRL: Hashable, Sendable {
+    public var der: [UInt8]
+    public var number: UInt64
+    public var thisUpdate: Date
+    public var nextUpdate: Date
+    /// 64 bits of SHA-256 of ``der``, for the HTTP ETag.
+    public var etag: UInt64
+
+    public init(der: [UInt8], number: UInt64, thisUpdate: Date, nextUpdate: Date) {
+        self.der = der
+        self.number = number
+        self.thisUpdate = thisUpdate
+        self.nextUpdate = nextUpdate
+        etag = sha256(der).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    public var etagHeader: String { "\"" + withUnsafeBytes(of: etag.bigEndian) { Array($0) }.hexString + "\"" }
+
+    // version(1) number(8) thisUpdate(8) nextUpdate(8) etag(8) der
+    var encoded: [UInt8] {
+        var out: [UInt8] = [1]
+        for value in [Int64(bitPattern: number), CachedResponse.seconds(thisUpdate), CachedResponse.seconds(nextUpdate), Int64(bitPattern: etag)] {
+            withUnsafeBytes(of: value.bigEndian) { out += $0 }
+        }
+        return out + der
+    }
+
+    init(encoded bytes: UnsafeRawBufferPointer) throws {
+        guard bytes.count > 33, bytes[0] == 1 else { throw StoreError(.corrupt, "stored CRL has an unknown format") }
+        number = UInt64(bitPattern: CachedResponse.int64(bytes, at: 1))
+        thisUpdate = Date(timeIntervalSince1970: TimeInterval(CachedResponse.int64(bytes, at: 9)))
+        nextUpdate = Date(timeIntervalSince1970: TimeInterval(CachedResponse.int64(bytes, at: 17)))
+        etag = UInt64(bitPattern: CachedResponse.int64(bytes, at: 25))
+        der = Array(bytes[33...])
+    }
+}
+
+extension IssuerID {
+    /// The short name of the issuer in CRL URLs: the first 8 bytes of its id, lower-case hex.
+    public var slug: String { Array(bytes.prefix(8)).hexString.lowercased() }
+}
+
+extension RevocationStore {
+    /// Reserves `count` CRL numbers for `issuer`, durably, before any CRL carries them: a crash
+    /// can skip numbers but never reuse one. Returns the first.
+    public func reserveCRLNumbers(issuer: IssuerID, count: Int = 1) throws -> UInt64 {
+        let key = Array("crl_number:".utf8) + issuer.bytes
+        return try environment.write { txn in
+            let last = try txn.get(meta, key).map { bytes in bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) } } ?? 0
+            let next = last + UInt64(count)
+            try txn.put(meta, key, withUnsafeBytes(of: next.bigEndian) { Array($0) })
+            return last + 1
+        }
+    }
+
+    /// Stores generated CRLs (replacing those of the same scopes) in one transaction.
+    public func storeCRLs(issuer: IssuerID, _ crls: [(CRLScope, StoredCRL)]) throws {
+        try environment.write { txn in
+            for (scope, crl) in crls {
+                try txn.put(self.crls, Array(issuer.slug.utf8) + scope.keyBytes, crl.encoded)
+            }
+        }
+    }
+
+    /// The stored CRL of an issuer (by its URL slug) and scope, or nil.
+    public func storedCRL(slug: String, scope: CRLScope) throws -> StoredCRL? {
+        try environment.read { txn in
+            try (Array(slug.utf8) + scope.keyBytes).withUnsafeBytes { key in
+                try txn.withValue(crls, key: key) { try $0.map(StoredCRL.init(encoded:)) }
+            }
+        }
+    }
+
+    /// A counter that moves whenever a certificate of `issuer` changes status.
+    public func revocationSequence(issuer: IssuerID) throws -> UInt64 {
+        try environment.read { txn in
+            try txn.get(meta, Array("revocation_seq:".utf8) + issuer.bytes).map { bytes in
+                bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) }
+            } ?? 0
+        }
+    }
+
+    func bumpRevocationSequence(_ txn: borrowing Transaction, issuer: IssuerID) throws {
+        let key = Array("revocation_seq:".utf8) + issuer.bytes
+        let current = try txn.get(meta, key).map { bytes in bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) } } ?? 0
+        try txn.put(meta, key, withUnsafeBytes(of: (current + 1).bigEndian) { Array($0) })
+    }
+}
