@@ -97,6 +97,25 @@ extension RevocationStore {
         }
     }
 
+    /// Writes many certificate records at once (a bulk import), in one transaction: existing
+    /// records are replaced and their cached responses dropped (ocspd or `ocspctl presign` signs
+    /// anew). Returns how many records were written.
+    @discardableResult
+    public func importRecords(issuer: IssuerID, _ items: [(SerialNumber, CertificateRecord)]) throws -> Int {
+        try environment.write { txn in
+            guard try txn.get(issuers, issuer.bytes) != nil else {
+                throw StoreError(.unknownIssuer, "issuer \(issuer) is not in the store")
+            }
+            for (serial, record) in items {
+                try txn.put(certs, issuer.bytes + serial.bytes, record.encoded)
+                try replaceResponses(txn, issuer: issuer, serial: serial, record: record, sign: nil)
+            }
+            try bumpRevocationSequence(txn, issuer: issuer)
+            try appendAudit(txn, ["action": "cert.import", "issuer": issuer.description, "count": String(items.count)])
+            return items.count
+        }
+    }
+
     /// How many certificates the store holds, across issuers.
     public func certificateCount() throws -> Int {
         try environment.read { txn in try txn.count(certs) }

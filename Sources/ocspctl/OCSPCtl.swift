@@ -7,6 +7,7 @@ struct OCSPCtl: ParsableCommand {
         abstract: "Administer an OCSP responder's revocation store.",
         subcommands: [
             InitCommand.self, IssuerCommand.self, CertCommand.self, RevokeCommand.self, HoldCommand.self,
-            UnholdCommand.self, StatusCommand.self, PresignCommand.self, CRLCommand.self, DemoCommand.self,
+            UnholdCommand.self, StatusCommand.self, ImportCommand.self, PresignCommand.self, CRLCommand.self,
+            DemoCommand.self,
         ])
 }
