@@ -31,10 +31,16 @@ public enum OpenSSLIndex {
             }
             var reason: RevocationReason? = nil
             if parts.count > 1 {
-                guard let named = RevocationReason(name: String(parts[1])) else { throw bad("unknown reason '\(parts[1])'") }
+                // openssl ca writes keyTime / CAkeyTime (compromise with a time) and holdInstruction.
+                let aliases: [Substring: RevocationReason] = [
+                    "keyTime": .keyCompromise, "CAkeyTime": .cACompromise, "holdInstruction": .certificateHold,
+                ]
+                guard let named = aliases[parts[1]] ?? RevocationReason(name: String(parts[1])) else {
+                    throw bad("unknown reason '\(parts[1])'")
+                }
                 reason = named
             }
-            // For keyCompromise/CACompromise the third part is the compromise (invalidity) time.
+            // For keyTime/CAkeyTime the third part is the compromise (invalidity) time; for a hold, an OID.
             let invalidity = parts.count > 2 ? parseTime(parts[2]) : nil
             return Entry(
                 serial: serial,
