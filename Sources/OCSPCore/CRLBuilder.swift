@@ -54,6 +54,7 @@ public final class CRLBuilder {
     private let parameters: CRLParameters
     /// How many entries were added.
     public private(set) var count = 0
+    private let cache = TimeCache()
 
     /// Starts a CRL for `issuer`, to be signed with `key` (the CA's own: RFC 5280 does not let a
     /// delegated OCSP responder sign CRLs).
@@ -79,7 +80,7 @@ public final class CRLBuilder {
 
     /// Adds one revoked certificate.
     public func add(_ entry: CRLEntry) throws {
-        try Self.add(entry, to: crl)
+        try Self.add(entry, to: crl, times: cache)
         count += 1
     }
 
@@ -107,7 +108,13 @@ public final class CRLBuilder {
         guard X509_CRL_sign(crl, key.ref, key.signingDigest) > 0 else {
             throw OCSPError.openSSL(.signFailed, "could not sign the CRL")
         }
-        return try encodeDER("CRL") { i2d_X509_CRL(crl, $0) }
+        // One encoding pass into a buffer OpenSSL sizes (encodeDER's size-then-write would make
+        // two more passes over a possibly million-entry list).
+        var buffer: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_X509_CRL(crl, &buffer)
+        guard length > 0, let buffer else { throw OCSPError.openSSL(.encodeFailed, "could not encode the CRL") }
+        defer { COpenSSL_free(buffer) }
+        return Array(UnsafeBufferPointer(start: buffer, count: Int(length)))
     }
 
     /// Builds and signs a CRL in one call.
@@ -128,24 +135,22 @@ public final class CRLBuilder {
         return try withMemoryBIO { PEM_write_bio_X509_CRL($0, crl) }
     }
 
-    private static func add(_ entry: CRLEntry, to crl: OpaquePointer) throws {
+    private static func add(_ entry: CRLEntry, to crl: OpaquePointer, times: TimeCache) throws {
         guard let revoked = X509_REVOKED_new() else { throw OCSPError.openSSL(.encodeFailed, "out of memory") }
         var owned = true
         defer { if owned { X509_REVOKED_free(revoked) } }
-        let serial = try entry.serialNumber.makeASN1Integer()
-        defer { ASN1_INTEGER_free(serial) }
-        guard X509_REVOKED_set_serialNumber(revoked, serial) == 1 else { throw fail("entry serial") }
-        try withTime(entry.revocationDate) { time in
-            guard X509_REVOKED_set_revocationDate(revoked, UnsafeMutablePointer(mutating: time)) == 1 else {
-                throw fail("revocation date")
-            }
+        // The serial is embedded in X509_REVOKED: set its bytes in place rather than build an
+        // ASN1_INTEGER (via a BIGNUM) only for OpenSSL to copy it. Serials are positive magnitudes.
+        guard let serial = X509_REVOKED_get0_serialNumber(revoked),
+            entry.serialNumber.bytes.withUnsafeBytes({ ASN1_STRING_set(UnsafeMutablePointer(mutating: serial), $0.baseAddress, Int32($0.count)) }) == 1
+        else { throw fail("entry serial") }
+        guard X509_REVOKED_set_revocationDate(revoked, try times.time(for: entry.revocationDate)) == 1 else {
+            throw fail("revocation date")
         }
         if let reason = entry.reason {
-            guard let code = ASN1_ENUMERATED_new() else { throw fail("reason") }
-            defer { ASN1_ENUMERATED_free(code) }
-            guard ASN1_ENUMERATED_set(code, reason.rawValue) == 1,
-                X509_REVOKED_add1_ext_i2d(revoked, NID_crl_reason, code, 0, 0) == 1
-            else { throw fail("reason") }
+            guard X509_REVOKED_add1_ext_i2d(revoked, NID_crl_reason, try times.reason(reason), 0, 0) == 1 else {
+                throw fail("reason")
+            }
         }
         if let invalidity = entry.invalidityDate {
             let time = try makeGeneralizedTime(invalidity)
@@ -175,5 +180,40 @@ public final class CRLBuilder {
 
     private static func fail(_ what: String) -> OCSPError {
         OCSPError.openSSL(.encodeFailed, "could not set the CRL's \(what)")
+    }
+}
+
+/// Reuses OpenSSL objects across a CRL's entries: the last revocation time (entries revoked in the
+/// same second share it; OpenSSL copies it into each entry) and one reason code per reason.
+private final class TimeCache {
+    private var lastSeconds: time_t = -1
+    private var lastTime: UnsafeMutablePointer<ASN1_TIME>? = nil
+    private var reasons: [Int: UnsafeMutablePointer<ASN1_ENUMERATED>] = [:]
+
+    deinit {
+        if let lastTime { ASN1_TIME_free(lastTime) }
+        for code in reasons.values { ASN1_ENUMERATED_free(code) }
+    }
+
+    func time(for date: Date) throws -> UnsafeMutablePointer<ASN1_TIME> {
+        let seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        if seconds == lastSeconds, let lastTime { return lastTime }
+        guard let time = ASN1_TIME_set(lastTime, seconds) else {
+            throw OCSPError.openSSL(.encodeFailed, "could not set the CRL's revocation date")
+        }
+        lastTime = time
+        lastSeconds = seconds
+        return time
+    }
+
+    func reason(_ reason: RevocationReason) throws -> UnsafeMutablePointer<ASN1_ENUMERATED> {
+        if let code = reasons[reason.rawValue] { return code }
+        guard let code = ASN1_ENUMERATED_new() else { throw OCSPError.openSSL(.encodeFailed, "out of memory") }
+        guard ASN1_ENUMERATED_set(code, reason.rawValue) == 1 else {
+            ASN1_ENUMERATED_free(code)
+            throw OCSPError.openSSL(.encodeFailed, "could not set the CRL's reason")
+        }
+        reasons[reason.rawValue] = code
+        return code
     }
 }

@@ -14,6 +14,14 @@ public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
         self.bytes = trimmed.isEmpty ? [0] : trimmed
     }
 
+    /// Wraps magnitude bytes read from memory (a store key), dropping leading zeros: the fast
+    /// path for bulk reads, free of generic collection machinery.
+    public init(bytes raw: UnsafeRawBufferPointer) {
+        var start = 0
+        while start < raw.count - 1, raw[start] == 0 { start += 1 }
+        bytes = raw.isEmpty ? [0] : Array(UnsafeRawBufferPointer(rebasing: raw[start...]))
+    }
+
     /// Parses hexadecimal (`0x` prefix, `:` separators and either case accepted).
     /// - Throws: ``OCSPError/Code/invalidSerial`` for anything else or more than 20 octets.
     public init(hex: String) throws {

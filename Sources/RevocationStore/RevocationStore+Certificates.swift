@@ -134,7 +134,8 @@ extension RevocationStore {
                 guard items.count < limit else { return false }
                 guard key.count > 32 else { return true }
                 items.append(
-                    (IssuerID(bytes: Array(key[0..<32])), SerialNumber(bytes: key[32...]), try CertificateRecord(encoded: value)))
+                    (IssuerID(bytes: Array(key[0..<32])), SerialNumber(bytes: UnsafeRawBufferPointer(rebasing: key[32...])),
+                     try CertificateRecord(encoded: value)))
                 last = Array(key)
                 return true
             }
@@ -148,7 +149,9 @@ extension RevocationStore {
     ) throws {
         try environment.read { txn in
             try txn.forEach(certs, prefix: issuer.bytes) { key, value in
-                try body(SerialNumber(bytes: key.dropFirst(issuer.bytes.count)), CertificateRecord(encoded: value))
+                try body(
+                    SerialNumber(bytes: UnsafeRawBufferPointer(rebasing: key[issuer.bytes.count...])),
+                    CertificateRecord(encoded: value))
                 return true
             }
         }
