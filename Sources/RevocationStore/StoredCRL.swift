@@ -71,13 +71,7 @@ extension RevocationStore {
     /// Reserves `count` CRL numbers for `issuer`, durably, before any CRL carries them: a crash
     /// can skip numbers but never reuse one. Returns the first.
     public func reserveCRLNumbers(issuer: IssuerID, count: Int = 1) throws -> UInt64 {
-        let key = Array("crl_number:".utf8) + issuer.bytes
-        return try environment.write { txn in
-            let last = try txn.get(meta, key).map { bytes in bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) } } ?? 0
-            let next = last + UInt64(count)
-            try txn.put(meta, key, withUnsafeBytes(of: next.bigEndian) { Array($0) })
-            return last + 1
-        }
+        try environment.write { txn in try advanceCounter(txn, Array("crl_number:".utf8) + issuer.bytes, by: UInt64(count)) }
     }
 
     /// Stores generated CRLs (replacing those of the same scopes) in one transaction.
@@ -100,16 +94,24 @@ extension RevocationStore {
 
     /// A counter that moves whenever a certificate of `issuer` changes status.
     public func revocationSequence(issuer: IssuerID) throws -> UInt64 {
-        try environment.read { txn in
-            try txn.get(meta, Array("revocation_seq:".utf8) + issuer.bytes).map { bytes in
-                bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) }
-            } ?? 0
-        }
+        try environment.read { txn in try counter(txn, Array("revocation_seq:".utf8) + issuer.bytes) }
     }
 
     func bumpRevocationSequence(_ txn: borrowing Transaction, issuer: IssuerID) throws {
-        let key = Array("revocation_seq:".utf8) + issuer.bytes
-        let current = try txn.get(meta, key).map { bytes in bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) } } ?? 0
-        try txn.put(meta, key, withUnsafeBytes(of: (current + 1).bigEndian) { Array($0) })
+        _ = try advanceCounter(txn, Array("revocation_seq:".utf8) + issuer.bytes, by: 1)
+    }
+
+    /// A big-endian UInt64 counter in `meta` (0 when absent).
+    private func counter(_ txn: borrowing Transaction, _ key: [UInt8]) throws -> UInt64 {
+        try txn.get(meta, key).map { bytes in
+            bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) }
+        } ?? 0
+    }
+
+    /// Adds `amount` to a counter in `meta`; returns the first new value.
+    private func advanceCounter(_ txn: borrowing Transaction, _ key: [UInt8], by amount: UInt64) throws -> UInt64 {
+        let last = try counter(txn, key)
+        try txn.put(meta, key, withUnsafeBytes(of: (last + amount).bigEndian) { Array($0) })
+        return last + 1
     }
 }
