@@ -16,10 +16,10 @@ public enum HashAlgorithm: UInt8, Sendable, CaseIterable, CustomStringConvertibl
 
     var digest: OpaquePointer? {
         switch self {
-        case .sha1: EVP_sha1()
-        case .sha256: EVP_sha256()
-        case .sha384: EVP_sha384()
-        case .sha512: EVP_sha512()
+        case .sha1: Digests.sha1
+        case .sha256: Digests.sha256
+        case .sha384: Digests.sha384
+        case .sha512: Digests.sha512
         }
     }
 

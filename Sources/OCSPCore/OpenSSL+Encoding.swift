@@ -70,7 +70,7 @@ package func sha256(_ bytes: [UInt8]) -> [UInt8] {
     var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
     var length: UInt32 = 0
     _ = bytes.withUnsafeBytes { raw in
-        EVP_Digest(raw.baseAddress, raw.count, &digest, &length, EVP_sha256(), nil)
+        EVP_Digest(raw.baseAddress, raw.count, &digest, &length, Digests.sha256, nil)
     }
     return Array(digest.prefix(Int(length)))
 }

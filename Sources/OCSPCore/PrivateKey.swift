@@ -75,8 +75,8 @@ public final class PrivateKey: @unchecked Sendable {
     var signingDigest: OpaquePointer? {
         switch algorithm {
         case .ed25519: return nil
-        case .ecP384: return EVP_sha384()
-        default: return EVP_sha256()
+        case .ecP384: return Digests.sha384
+        default: return Digests.sha256
         }
     }
 }
