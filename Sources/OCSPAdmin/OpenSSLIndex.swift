@@ -14,30 +14,44 @@ public enum OpenSSLIndex {
     /// Parses one line. Returns nil for blank lines.
     /// - Throws: ``StoreError/Code/corrupt`` naming the line.
     public static func parse(line: Substring, number: Int, now: Date = Date()) throws -> Entry? {
-        if line.allSatisfy(\.isWhitespace) { return nil }
-        let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+        try parse(line: Array(line.utf8)[...], number: number, now: now)
+    }
+
+    /// Parses every line of an index file's bytes.
+    public static func parse(contents: [UInt8], now: Date = Date()) throws -> [Entry] {
+        var entries: [Entry] = []
+        var number = 0
+        for line in contents.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            number += 1
+            if let entry = try parse(line: line, number: number, now: now) { entries.append(entry) }
+        }
+        return entries
+    }
+
+    static func parse(line: ArraySlice<UInt8>, number: Int, now: Date) throws -> Entry? {
+        if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }) { return nil }
+        let fields = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
+        func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
         func bad(_ why: String) -> StoreError { StoreError(.corrupt, "index line \(number): \(why)") }
         guard fields.count >= 4 else { throw bad("expected 6 tab-separated fields, found \(fields.count)") }
-        guard let expiry = parseTime(fields[1]) else { throw bad("expiry '\(fields[1])' is not YYMMDDHHMMSSZ") }
-        let serial: SerialNumber
-        do { serial = try SerialNumber(hex: String(fields[3])) } catch { throw bad("serial '\(fields[3])' is not hex") }
-        switch fields[0] {
-        case "V", "E":
+        guard let expiry = parseTime(fields[1]) else { throw bad("expiry '\(text(fields[1]))' is not YYMMDDHHMMSSZ") }
+        guard let serial = parseSerial(fields[3]) else { throw bad("serial '\(text(fields[3]))' is not hex") }
+        switch fields[0].first {
+        case UInt8(ascii: "V"), UInt8(ascii: "E"):
             return Entry(serial: serial, record: CertificateRecord(status: .good, notAfter: expiry, changedAt: now))
-        case "R":
-            let parts = fields[2].split(separator: ",")
+        case UInt8(ascii: "R"):
+            let parts = fields[2].split(separator: UInt8(ascii: ","))
             guard let first = parts.first, let time = parseTime(first) else {
-                throw bad("revocation '\(fields[2])' does not start with YYMMDDHHMMSSZ")
+                throw bad("revocation '\(text(fields[2]))' does not start with YYMMDDHHMMSSZ")
             }
             var reason: RevocationReason? = nil
             if parts.count > 1 {
                 // openssl ca writes keyTime / CAkeyTime (compromise with a time) and holdInstruction.
-                let aliases: [Substring: RevocationReason] = [
+                let name = text(parts[1])
+                let aliases: [String: RevocationReason] = [
                     "keyTime": .keyCompromise, "CAkeyTime": .cACompromise, "holdInstruction": .certificateHold,
                 ]
-                guard let named = aliases[parts[1]] ?? RevocationReason(name: String(parts[1])) else {
-                    throw bad("unknown reason '\(parts[1])'")
-                }
+                guard let named = aliases[name] ?? RevocationReason(name: name) else { throw bad("unknown reason '\(name)'") }
                 reason = named
             }
             // For keyTime/CAkeyTime the third part is the compromise (invalidity) time; for a hold, an OID.
@@ -47,13 +61,38 @@ public enum OpenSSLIndex {
                 record: CertificateRecord(
                     status: .revoked(time: time, reason: reason, invalidityDate: invalidity), notAfter: expiry, changedAt: now))
         default:
-            throw bad("status '\(fields[0])' is not V, R or E")
+            throw bad("status '\(text(fields[0]))' is not V, R or E")
         }
     }
 
+    /// Hexadecimal serial of at most 20 octets.
+    static func parseSerial(_ hex: ArraySlice<UInt8>) -> SerialNumber? {
+        guard !hex.isEmpty, hex.count <= 42 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(hex.count / 2 + 1)
+        var pending: UInt8? = hex.count % 2 == 1 ? 0 : nil
+        for c in hex {
+            let value: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if let high = pending {
+                bytes.append(high << 4 | value)
+                pending = nil
+            } else {
+                pending = value
+            }
+        }
+        let serial = SerialNumber(bytes: bytes)
+        return serial.bytes.count <= 20 ? serial : nil
+    }
+
     /// UTCTime `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ`.
-    static func parseTime(_ text: Substring) -> Date? {
-        let utf8 = Array(text.utf8)
+    static func parseTime(_ text: ArraySlice<UInt8>) -> Date? {
+        let utf8 = Array(text)
         guard utf8.last == UInt8(ascii: "Z"), utf8.count == 13 || utf8.count == 15 else { return nil }
         var values: [Int32] = []
         var index = 0

@@ -28,15 +28,7 @@ struct ImportCommand: ParsableCommand {
             throw CLIError("cannot read \(index)")
         }
         // Parse everything first: a bad line stops the import before anything is written.
-        let now = Date()
-        var entries: [(SerialNumber, CertificateRecord)] = []
-        var number = 0
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
-            number += 1
-            if let entry = try OpenSSLIndex.parse(line: line, number: number, now: now) {
-                entries.append((entry.serial, entry.record))
-            }
-        }
+        let entries = try OpenSSLIndex.parse(contents: [UInt8](data)).map { ($0.serial, $0.record) }
         let start = Date()
         var written = 0
         var batch = entries[...]
