@@ -25,11 +25,13 @@ deps:
 build: deps
 	swift build
 
+# The demo needs only the two binaries (not the load tester's SwiftNIO).
 build-release: deps
-	swift build -c release
+	swift build -c release --product ocspctl
+	swift build -c release --product ocspd
 
 demo: build-release
-	bin=$$(swift build -c release --show-bin-path)
+	bin=$$(swift build -c release --product ocspd --show-bin-path)
 	url=http://127.0.0.1:$(PORT)/
 	"$$bin/ocspctl" demo --dir $(DEMO_DIR) --url "$$url"
 	log=$$(mktemp)

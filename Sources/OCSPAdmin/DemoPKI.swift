@@ -1,6 +1,6 @@
-public import Foundation
+internal import Foundation
 public import OCSPCore
-public import RevocationStore
+internal import RevocationStore
 
 /// A self-contained demo PKI and store, for trying the responder and for tests:
 ///

@@ -1,5 +1,5 @@
 internal import COpenSSL
-public import Foundation
+internal import Foundation
 
 /// Runs an OpenSSL `i2d_*` function twice (size, then bytes) and returns the DER.
 func encodeDER(_ what: String, _ i2d: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32) throws -> [UInt8] {

@@ -1,5 +1,5 @@
 internal import COpenSSL
-public import Foundation
+internal import Foundation
 
 /// A private key (an owned OpenSSL `EVP_PKEY`).
 ///

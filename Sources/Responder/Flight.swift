@@ -1,5 +1,5 @@
 internal import Foundation
-public import RevocationStore
+internal import RevocationStore
 
 /// One in-progress signature that concurrent requests for the same key wait on (single-flight).
 ///

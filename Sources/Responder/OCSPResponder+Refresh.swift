@@ -1,5 +1,5 @@
 public import Foundation
-public import RevocationStore
+internal import RevocationStore
 
 extension OCSPResponder {
     /// What one refresh pass did.

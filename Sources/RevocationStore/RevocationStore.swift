@@ -1,5 +1,5 @@
-public import Foundation
-public import OCSPCore
+internal import Foundation
+internal import OCSPCore
 
 /// The revocation store: issuers, their CertID index, and certificate status, in one LMDB
 /// environment that `ocspd` and `ocspctl` share (LMDB's lock file serialises writers).

@@ -1,5 +1,5 @@
 public import Foundation
-public import OCSPCore
+internal import OCSPCore
 
 /// Which CRL of an issuer: the complete one, its delta, or one shard.
 public enum CRLScope: Hashable, Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 public import OCSPCore
 public import RevocationStore
 
@@ -29,8 +29,9 @@ public final class TestPKI: @unchecked Sendable {
         rsaKey = try PrivateKey.generateRSA(bits: 2048)
         rsaCA = try Self.ca("Test RSA CA", key: rsaKey)
         for (name, key) in [("root", rootKey), ("responder", responderKey), ("rsa", rsaKey)] {
-            FileManager.default.createFile(
+            guard FileManager.default.createFile(
                 atPath: directory + "/\(name).key", contents: Data(key.pemEncoded), attributes: [.posixPermissions: 0o600])
+            else { throw CocoaError(.fileWriteUnknown) }
         }
         store = try RevocationStore.create(at: directory + "/store")
         try store.addIssuer(
