@@ -37,7 +37,7 @@ demo: build-release
 	log=$$(mktemp)
 	"$$bin/ocspd" --store $(DEMO_DIR)/store --listen 127.0.0.1:$(PORT) > >(tee "$$log") &
 	pid=$$!
-	trap 'kill $$pid 2>/dev/null; rm -f "$$log"' EXIT INT TERM
+	trap 'kill $$pid 2>/dev/null || true; rm -f "$$log"' EXIT INT TERM
 	for _ in $$(seq 100); do grep -q listening "$$log" && break; kill -0 $$pid || exit 1; sleep 0.1; done
 	echo
 	echo "Paste this in another terminal (good leaf, then a revoked one, verified against the demo root):"
@@ -49,7 +49,7 @@ demo: build-release
 	echo
 	echo "Revoke while it runs:  $$bin/ocspctl revoke --store $(DEMO_DIR)/store --cert $(DEMO_DIR)/leaves/leaf-ec-03.pem --reason superseded"
 	echo "ocspd is running (pid $$pid); Ctrl-C stops it."
-	wait $$pid
+	wait $$pid || true
 
 unit: deps
 	swift build --build-tests
