@@ -108,13 +108,7 @@ public final class CRLBuilder {
         guard X509_CRL_sign(crl, key.ref, key.signingDigest) > 0 else {
             throw OCSPError.openSSL(.signFailed, "could not sign the CRL")
         }
-        // One encoding pass into a buffer OpenSSL sizes (encodeDER's size-then-write would make
-        // two more passes over a possibly million-entry list).
-        var buffer: UnsafeMutablePointer<UInt8>? = nil
-        let length = i2d_X509_CRL(crl, &buffer)
-        guard length > 0, let buffer else { throw OCSPError.openSSL(.encodeFailed, "could not encode the CRL") }
-        defer { COpenSSL_free(buffer) }
-        return Array(UnsafeBufferPointer(start: buffer, count: Int(length)))
+        return try encodeDER("CRL") { i2d_X509_CRL(crl, $0) }
     }
 
     /// Builds and signs a CRL in one call.

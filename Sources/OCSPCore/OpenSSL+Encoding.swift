@@ -1,17 +1,14 @@
 internal import COpenSSL
 internal import Foundation
 
-/// Runs an OpenSSL `i2d_*` function twice (size, then bytes) and returns the DER.
+/// Runs an OpenSSL `i2d_*` function once, letting OpenSSL size and allocate the buffer (asking
+/// for the size first would make OpenSSL walk the whole structure one more time), and returns the DER.
 func encodeDER(_ what: String, _ i2d: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32) throws -> [UInt8] {
-    let length = i2d(nil)
-    guard length > 0 else { throw OCSPError.openSSL(.encodeFailed, "could not encode \(what)") }
-    var out = [UInt8](repeating: 0, count: Int(length))
-    let written = out.withUnsafeMutableBufferPointer { buffer -> Int32 in
-        var cursor: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
-        return i2d(&cursor)
-    }
-    guard written == length else { throw OCSPError.openSSL(.encodeFailed, "could not encode \(what)") }
-    return out
+    var buffer: UnsafeMutablePointer<UInt8>? = nil
+    let length = i2d(&buffer)
+    guard length > 0, let buffer else { throw OCSPError.openSSL(.encodeFailed, "could not encode \(what)") }
+    defer { COpenSSL_free(buffer) }
+    return Array(UnsafeBufferPointer(start: buffer, count: Int(length)))
 }
 
 /// Runs an OpenSSL `d2i_*` function over `bytes`, requiring that it consumes all of them.
