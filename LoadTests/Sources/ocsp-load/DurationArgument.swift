@@ -19,14 +19,3 @@ enum DurationArgument {
         return UInt64((value * scale).rounded())
     }
 }
-
-extension String {
-    /// The string without leading and trailing spaces, tabs and line ends.
-    func trimmingWhitespace() -> String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
-            return ""
-        }
-        return String(self[first...last])
-    }
-}

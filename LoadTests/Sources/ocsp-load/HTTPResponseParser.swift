@@ -81,12 +81,6 @@ struct HTTPResponseParser {
         return done
     }
 
-    /// Whether a response has started and is not complete (so a close now loses it).
-    var isMidResponse: Bool {
-        if case .head = state { return partialHead != nil }
-        return true
-    }
-
     // MARK: - Head
 
     /// Parses the head if all of it is there; returns a failure message or nil.
@@ -137,8 +131,14 @@ struct HTTPResponseParser {
         }
     }
 
-    private enum Framing { case length(Int), chunked, close }
-    private enum HeadError: Error { case incomplete, malformed(String) }
+    private enum Framing {
+        case length(Int)
+        case chunked, close
+    }
+    private enum HeadError: Error {
+        case incomplete
+        case malformed(String)
+    }
 
     /// Status line and headers, or why not.
     private static func parse(
@@ -154,7 +154,8 @@ struct HTTPResponseParser {
             return .failure(.incomplete)
         }
         // "HTTP/1.x SSS"
-        guard end >= 12, bytes[5] == UInt8(ascii: "1"), bytes[6] == UInt8(ascii: "."), bytes[8] == UInt8(ascii: " ")
+        guard end >= 12, bytes[0] == UInt8(ascii: "H"), bytes[4] == UInt8(ascii: "/"), bytes[5] == UInt8(ascii: "1"),
+            bytes[6] == UInt8(ascii: "."), bytes[8] == UInt8(ascii: " ")
         else { return .failure(.malformed("bad status line")) }
         var status = 0
         for index in 9..<12 {

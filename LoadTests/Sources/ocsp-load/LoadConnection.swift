@@ -32,7 +32,6 @@ final class LoadConnection {
     private var sentAt: UInt64 = 0
     private var intendedAt: UInt64 = 0
     private var inFlightRequest = 0
-    private var sampled = false
 
     init(worker: LoadWorker, index: Int, quota: Int?, openLoopStart: UInt64) {
         self.worker = worker
@@ -85,7 +84,7 @@ final class LoadConnection {
     }
 
     /// A protocol or I/O error on the channel (which the handler closes next).
-    func failed(_ kind: String, _ message: String, midResponse: Bool) {
+    func failed(_ kind: String, _ message: String) {
         worker.statistics.error(kind, message)
         inFlight = false
     }
@@ -101,7 +100,8 @@ final class LoadConnection {
         if interval > 0 {
             if nextIntended > now {
                 if timer == nil {
-                    timer = worker.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(nextIntended - now))) {
+                    timer = worker.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(nextIntended - now)))
+                    {
                         [self] in
                         timer = nil
                         sendNext(at: MonotonicClock.now())
@@ -133,7 +133,7 @@ final class LoadConnection {
         case .post: post = true
         case .mix: post = worker.random.chance(plan.postFraction)
         }
-        sampled = worker.random.chance(plan.verifySample)
+        let sampled = worker.random.chance(plan.verifySample)
         inFlight = true
         sentAt = now
         intendedAt = intended
@@ -147,8 +147,9 @@ final class LoadConnection {
             return
         }
         inFlight = false
-        worker.record(response, latency: now &- intendedAt, measured: intendedAt >= worker.plan.measureStart,
-                      request: inFlightRequest, at: now)
+        worker.record(
+            response, latency: now &- intendedAt, measured: intendedAt >= worker.plan.measureStart,
+            request: inFlightRequest, at: now)
         if !response.keepAlive, case .connected(let handler) = phase {
             return handler.close()  // `closed` reconnects
         }

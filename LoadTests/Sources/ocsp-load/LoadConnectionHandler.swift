@@ -78,7 +78,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
 
     /// Counts a protocol or I/O error against the connection, then closes it.
     private func fail(_ kind: String, _ message: String) {
-        connection.failed(kind, message, midResponse: parser.isMidResponse)
+        connection.failed(kind, message)
         close()
     }
 }

@@ -7,10 +7,12 @@ extension LoadReport {
         var lines: [String] = []
         let mode =
             c.rate.map { "open loop at \(format($0, 0)) req/s" } ?? "closed loop"
-        let method = c.method == .mix ? "mix (\(format((c.postFraction ?? 0) * 100, 0))% POST)" : c.method.rawValue.uppercased()
+        let method =
+            c.method == .mix ? "mix (\(format((c.postFraction ?? 0) * 100, 0))% POST)" : c.method.rawValue.uppercased()
         lines.append("ocsp-load  \(c.url)  \(mode), \(c.connections) connections on \(c.threads) thread(s), \(method)")
         lines.append("  requests from \(c.requestSource)")
-        let warm = c.warmupSeconds > 0 ? " after \(format(c.warmupSeconds, 1)) s warm-up (\(warmupResponses) responses)" : ""
+        let warm =
+            c.warmupSeconds > 0 ? " after \(format(c.warmupSeconds, 1)) s warm-up (\(warmupResponses) responses)" : ""
         lines.append("")
         lines.append("  requests     \(requests) in \(format(durationSeconds, 2)) s\(warm)")
         lines.append("  throughput   \(format(requestsPerSecond, 1)) req/s")
@@ -50,9 +52,4 @@ extension LoadReport {
     private func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text + " " : String(repeating: " ", count: width - text.count) + text
     }
-}
-
-/// `value` with `decimals` digits after the point.
-func format(_ value: Double, _ decimals: Int) -> String {
-    String(format: "%.\(decimals)f", value)
 }

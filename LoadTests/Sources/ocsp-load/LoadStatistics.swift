@@ -29,8 +29,9 @@ struct LoadStatistics: Sendable {
 
     init() {
         // 1 ns … 10 s at 3 significant digits, growing if a latency goes past that.
-        histogram = Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000,
-                              numberOfSignificantValueDigits: .three)
+        histogram = Histogram(
+            lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000,
+            numberOfSignificantValueDigits: .three)
         histogram.autoResize = true
     }
 
@@ -51,7 +52,8 @@ struct LoadStatistics: Sendable {
         successes += other.successes
         warmupResponses += other.warmupResponses
         errors.merge(other.errors, uniquingKeysWith: +)
-        for sample in other.errorSamples where errorSamples.count < Self.maximumSamples && !errorSamples.contains(sample) {
+        for sample in other.errorSamples
+        where errorSamples.count < Self.maximumSamples && !errorSamples.contains(sample) {
             errorSamples.append(sample)
         }
         bytesReceived += other.bytesReceived

@@ -47,7 +47,8 @@ extension OCSPLoad {
 
         let threadCount = min(threads ?? System.coreCount, connections)
         let warmupNanos = DurationArgument.nanoseconds(warmup) ?? 0
-        let windowNanos = DurationArgument.nanoseconds(duration ?? (requestsTotal == nil ? "5s" : "60s")) ?? 5_000_000_000
+        let windowNanos =
+            DurationArgument.nanoseconds(duration ?? (requestsTotal == nil ? "5s" : "60s")) ?? 5_000_000_000
         let timeoutNanos = DurationArgument.nanoseconds(timeout) ?? 5_000_000_000
         let startedAt = Date()
         let start = MonotonicClock.now()

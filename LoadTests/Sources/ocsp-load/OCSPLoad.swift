@@ -27,13 +27,16 @@ struct OCSPLoad: ParsableCommand {
     @Option(help: "Make the requests from this store: one per certificate, all issuers.")
     var store: String?
 
-    @Option(help: ArgumentHelp(
-        "Read the requests from FILE: one base64 DER OCSPRequest per line.",
-        discussion: "With --store too, sampled answers are checked against that store.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Read the requests from FILE: one base64 DER OCSPRequest per line.",
+            discussion: "With --store too, sampled answers are checked against that store.", valueName: "file"))
     var requests: String?
 
-    @Option(help: ArgumentHelp("With --store: only the certificates of this issuer (certificate file).",
-                               valueName: "cert.pem"))
+    @Option(
+        help: ArgumentHelp(
+            "With --store: only the certificates of this issuer (certificate file).",
+            valueName: "cert.pem"))
     var issuer: String?
 
     @Flag(help: "With --store: give each request a nonce, so the responder must sign each answer live.")
@@ -54,7 +57,8 @@ struct OCSPLoad: ParsableCommand {
     @Option(help: "Event-loop threads (default: one per core).")
     var threads: Int?
 
-    @Option(help: "Measured run time, e.g. 5s, 500ms, 1m (with --requests-total: an upper bound, default 60s).")
+    @Option(
+        help: "Measured run time, e.g. 5s, 500ms, 1m (default 5s; with --requests-total an upper bound, default 60s).")
     var duration: String?
 
     @Option(help: "Stop after N measured requests instead of after --duration.")
@@ -81,8 +85,10 @@ struct OCSPLoad: ParsableCommand {
     @Option(help: "Name of this run in the plot legend and JSON.")
     var label: String?
 
-    @Option(help: ArgumentHelp(
-        "Draw --plot from these --json reports (repeatable) instead of running.", valueName: "report.json"))
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Draw --plot from these --json reports instead of running.", valueName: "report.json"))
     var plotFrom: [String] = []
 
     @Option(help: ArgumentHelp("Write the request set to FILE in the --requests format and exit.", valueName: "file"))

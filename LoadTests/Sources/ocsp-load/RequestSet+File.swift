@@ -25,7 +25,8 @@ extension RequestSet {
         var requests: [PreparedRequest] = []
         var checked = 0
         let text = String(decoding: data, as: UTF8.self)
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        for (number, rawLine) in lines.enumerated() {
             if let limit, requests.count >= limit { break }
             let line = String(rawLine).trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }

@@ -52,7 +52,8 @@ extension RequestSet {
         let issuers = perIssuer.filter { !$0.isEmpty }.count
         return RequestSet(
             requests: requests,
-            source: "store \(path): \(requests.count) requests over \(issuers) issuer(s)\(nonce ? ", with nonces" : "")")
+            source: "store \(path): \(requests.count) requests over \(issuers) issuer(s)\(nonce ? ", with nonces" : "")"
+        )
     }
 
     /// Round-robin over the lists: the first of each, then the second of each, …, at most `limit`.

@@ -65,7 +65,9 @@ final class ResponseVerifier: Sendable {
     }
 
     /// Why `body` is not a correct answer to `request`, or nil when it is.
-    static func check(_ body: [UInt8], answering request: PreparedRequest, now: Date) -> (kind: String, message: String)? {
+    static func check(_ body: [UInt8], answering request: PreparedRequest, now: Date) -> (
+        kind: String, message: String
+    )? {
         let response: OCSPResponse
         do { response = try OCSPResponse(derEncoded: body) } catch {
             return ("verify-decode", "\(request.label): the body is not an OCSPResponse (\(error))")

@@ -35,7 +35,9 @@ struct TargetURL: Sendable, CustomStringConvertible {
             }
             hostPart = authority[authority.index(after: authority.startIndex)..<close]
             let after = authority[authority.index(after: close)...]
-            if after.hasPrefix(":") { portPart = after.dropFirst() } else if !after.isEmpty {
+            if after.hasPrefix(":") {
+                portPart = after.dropFirst()
+            } else if !after.isEmpty {
                 throw ValidationError("--url \(text): unexpected \(after) after the IPv6 literal")
             }
         } else if let colon = authority.lastIndex(of: ":") {

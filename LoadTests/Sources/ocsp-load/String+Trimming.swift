@@ -1,0 +1,8 @@
+extension String {
+    /// The string without leading and trailing whitespace (spaces, tabs, line ends including `\r\n`).
+    func trimmingWhitespace() -> String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace })
+        else { return "" }
+        return String(self[first...last])
+    }
+}
