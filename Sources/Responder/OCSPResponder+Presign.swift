@@ -11,7 +11,7 @@ extension OCSPResponder {
     /// - Returns: how many responses were signed and stored.
     public func presign(
         issuer: IssuerID? = nil, workers: Int = ProcessInfo.processInfo.activeProcessorCount, pageSize: Int = 4096,
-        progress: (Int, Int) -> Void = { _, _ in }
+        progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) throws -> Int {
         var total = try store.certificateCount()
         var cursor: [UInt8]? = nil
@@ -24,16 +24,17 @@ extension OCSPResponder {
             } while cursor != nil
         }
 
-        var done = 0
+        // Sign page n+1 while page n is written (the write ends in an fsync): at most one page
+        // waits for the store, so memory stays at two pages.
+        let writer = PageWriter(store: store, total: total, progress: progress)
         cursor = nil
         repeat {
             let page = try store.certificatesPage(issuer: issuer, after: cursor, limit: pageSize)
             cursor = page.next
             let signed = try signConcurrently(page.items, workers: workers)
-            done += try store.storeResponses(signed)
-            progress(done, total)
+            try writer.enqueue(signed)
         } while cursor != nil
-        return done
+        return try writer.finish()
     }
 
     private func signConcurrently(
@@ -57,6 +58,49 @@ extension OCSPResponder {
         return try items.indices.map { index in
             let (issuer, serial, record) = items[index]
             return (ResponseKey(issuer: issuer, algorithm: .sha1, serial: serial), try signed[index]!.get(), record)
+        }
+    }
+}
+
+/// Writes signed pages on a background queue, one at a time, in order.
+private final class PageWriter: @unchecked Sendable {
+    // @unchecked: `done` and `failure` are only touched on `queue`, or after `queue.sync`.
+    private let store: RevocationStore
+    private let total: Int
+    private let progress: @Sendable (Int, Int) -> Void
+    private let queue = DispatchQueue(label: "presign-writer")
+    private let slot = DispatchSemaphore(value: 1)
+    private var done = 0
+    private var failure: (any Error)?
+
+    init(store: RevocationStore, total: Int, progress: @escaping @Sendable (Int, Int) -> Void) {
+        self.store = store
+        self.total = total
+        self.progress = progress
+    }
+
+    func enqueue(_ page: [(ResponseKey, CachedResponse, CertificateRecord?)]) throws {
+        slot.wait()
+        if let failure = queue.sync(execute: { self.failure }) {
+            slot.signal()
+            throw failure
+        }
+        queue.async {
+            defer { self.slot.signal() }
+            guard self.failure == nil else { return }
+            do {
+                self.done += try self.store.storeResponses(page)
+                self.progress(self.done, self.total)
+            } catch {
+                self.failure = error
+            }
+        }
+    }
+
+    func finish() throws -> Int {
+        try queue.sync {
+            if let failure { throw failure }
+            return done
         }
     }
 }
