@@ -111,15 +111,6 @@ public final class CRLBuilder {
         return try encodeDER("CRL") { i2d_X509_CRL(crl, $0) }
     }
 
-    /// Builds and signs a CRL in one call.
-    public static func sign(
-        _ entries: some Sequence<CRLEntry>, parameters: CRLParameters, issuer: Certificate, key: PrivateKey
-    ) throws -> [UInt8] {
-        let builder = try CRLBuilder(parameters: parameters, issuer: issuer, key: key)
-        for entry in entries { try builder.add(entry) }
-        return try builder.sign()
-    }
-
     /// PEM armour for a DER CRL.
     public static func pem(_ der: [UInt8]) throws -> [UInt8] {
         guard let crl = decodeDER(der, { d2i_X509_CRL(nil, $0, $1) }) else {

@@ -5,7 +5,7 @@ internal import CLMDB
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
-            case noStore, storeExists, unknownIssuer, unknownCertificate, issuerExists, corrupt, lmdb, io
+            case noStore, storeExists, unknownIssuer, issuerExists, corrupt, lmdb, io
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -16,8 +16,6 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let storeExists = Code(.storeExists)
         /// No issuer with that certificate or id.
         public static let unknownIssuer = Code(.unknownIssuer)
-        /// No certificate with that serial under the issuer.
-        public static let unknownCertificate = Code(.unknownCertificate)
         /// The issuer is already in the store.
         public static let issuerExists = Code(.issuerExists)
         /// A record that does not decode.
