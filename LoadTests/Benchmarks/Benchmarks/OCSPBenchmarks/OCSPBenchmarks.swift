@@ -29,6 +29,19 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // Only with OCSP_BENCH_STORE and OCSP_BENCH_ISSUER set: a random certificate of a large store
+    // per lookup, so most lookups touch B-tree pages the previous ones did not.
+    if let large = try? LargeStore.fromEnvironment() {
+        let count = (try? large.store.certificateCount()) ?? 0
+        Benchmark("RevocationStore.lookup (\(count) certificates, random serial)", configuration: quick) { benchmark in
+            var index = 0
+            for _ in benchmark.scaledIterations {
+                blackHole(try large.store.lookup(large.certIDs[index]))
+                index = index + 1 == large.certIDs.count ? 0 : index + 1
+            }
+        }
+    }
+
     Benchmark("RevocationStore.lookup (unknown serial)", configuration: quick) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(try fixture.store.lookup(fixture.unknownCertID))
