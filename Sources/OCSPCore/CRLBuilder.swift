@@ -125,9 +125,9 @@ public final class CRLBuilder {
         var owned = true
         defer { if owned { X509_REVOKED_free(revoked) } }
         // The serial is embedded in X509_REVOKED: set its bytes in place rather than build an
-        // ASN1_INTEGER (via a BIGNUM) only for OpenSSL to copy it. Serials are positive magnitudes.
+        // ASN1_INTEGER (via a BIGNUM) only for OpenSSL to copy it.
         guard let serial = X509_REVOKED_get0_serialNumber(revoked),
-            entry.serialNumber.bytes.withUnsafeBytes({ ASN1_STRING_set(UnsafeMutablePointer(mutating: serial), $0.baseAddress, Int32($0.count)) }) == 1
+            entry.serialNumber.write(into: UnsafeMutablePointer(mutating: serial))
         else { throw fail("entry serial") }
         guard X509_REVOKED_set_revocationDate(revoked, try times.time(for: entry.revocationDate)) == 1 else {
             throw fail("revocation date")

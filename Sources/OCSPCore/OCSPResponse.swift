@@ -81,6 +81,12 @@ public final class OCSPResponse {
         }
     }
 
+    /// Whether the response carries a nonce extension at all.
+    public var hasNonce: Bool {
+        guard let basic else { return false }
+        return OCSP_BASICRESP_get_ext_by_NID(basic, NID_id_pkix_OCSP_Nonce, -1) >= 0
+    }
+
     /// Whether the response carries the nonce of `request`.
     public func echoesNonce(of request: [UInt8]) -> Bool {
         guard let basic, let parsed = decodeDER(request, { d2i_OCSP_REQUEST(nil, $0, $1) }) else { return false }

@@ -70,6 +70,14 @@ public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
         return integer
     }
 
+    /// Overwrites an existing `ASN1_INTEGER` (a CertID's or CRL entry's, reused across many
+    /// signatures) with this serial. OpenSSL keeps the magnitude and the sign apart, so the bytes
+    /// are set as they are. Returns false if OpenSSL could not grow its buffer.
+    func write(into integer: UnsafeMutablePointer<ASN1_INTEGER>) -> Bool {
+        integer.pointee.type = V_ASN1_INTEGER
+        return bytes.withUnsafeBytes { ASN1_STRING_set(integer, $0.baseAddress, Int32($0.count)) } == 1
+    }
+
     /// A random positive 16-octet serial (RFC 5280: at most 20 octets, unpredictable for CAs).
     public static func random() -> SerialNumber {
         var bytes = [UInt8](repeating: 0, count: 16)

@@ -28,17 +28,20 @@ extension OCSPResponder {
         // waits for the store, so memory stays at two pages.
         let writer = PageWriter(store: store, total: total, progress: progress)
         cursor = nil
+        var ranked = 0
         repeat {
             let page = try store.certificatesPage(issuer: issuer, after: cursor, limit: pageSize)
             cursor = page.next
-            let signed = try signConcurrently(page.items, workers: workers)
+            let signed = try signConcurrently(page.items, workers: workers, first: ranked, of: total)
+            ranked += page.items.count
             try writer.enqueue(signed)
         } while cursor != nil
         return try writer.finish()
     }
 
+    /// Signs a page; item i is number `first + i` of `total`, which places its refresh.
     private func signConcurrently(
-        _ items: [(IssuerID, SerialNumber, CertificateRecord)], workers: Int
+        _ items: [(IssuerID, SerialNumber, CertificateRecord)], workers: Int, first: Int, of total: Int
     ) throws -> [(ResponseKey, CachedResponse, CertificateRecord?)] {
         let now = Date()
         let results = Mutex<[Int: Swift.Result<CachedResponse, any Error>]>([:])
@@ -50,7 +53,8 @@ extension OCSPResponder {
             for index in range {
                 let (issuer, serial, record) = items[index]
                 let key = ResponseKey(issuer: issuer, algorithm: .sha1, serial: serial)
-                local[index] = Swift.Result { try sign(key, record: record, now: now) }
+                let spread = Double(first + index) / Double(max(total, 1))
+                local[index] = Swift.Result { try sign(key, record: record, now: now, spread: min(spread, 1)) }
             }
             results.withLock { $0.merge(local) { a, _ in a } }
         }
@@ -90,6 +94,7 @@ private final class PageWriter: @unchecked Sendable {
             guard self.failure == nil else { return }
             do {
                 self.done += try self.store.storeResponses(page)
+                self.store.releaseMappedPages()
                 self.progress(self.done, self.total)
             } catch {
                 self.failure = error

@@ -153,9 +153,14 @@ public final class OCSPResponder: Sendable {
     // MARK: - Signing for the cache
 
     /// Signs the response for `key` from `record` (nil: not in the store → `unknown`).
-    public func sign(_ key: ResponseKey, record: CertificateRecord?, now: Date = Date()) throws -> CachedResponse {
+    /// - Parameter spread: where in the refresh window (0…1) to schedule its refresh; random if
+    ///   nil. Presign passes each response's rank in the batch, which spreads refreshes as evenly
+    ///   as random jitter does but keeps the refresh queue's writes in order.
+    public func sign(_ key: ResponseKey, record: CertificateRecord?, now: Date = Date(), spread: Double? = nil) throws
+        -> CachedResponse
+    {
         let issuer = try signer(for: key.issuer)
-        let certID = try CertID(issuer: issuer.certificate, serialNumber: key.serial, hashAlgorithm: key.algorithm)
+        let certID = try issuer.certID(key.serial, key.algorithm)
         let status = record?.certStatus ?? .unknown
         let nextUpdate = now.addingTimeInterval(issuer.validity)
         let der = try issuer.signer.sign([
@@ -165,7 +170,7 @@ public final class OCSPResponder: Sendable {
         // Refresh somewhere in the second half of the time before only `refreshFraction` remains,
         // so a batch signed together is refreshed spread out rather than all at once.
         let refreshAfter = issuer.validity * (1 - configuration.refreshFraction)
-        let refreshAt = now.addingTimeInterval(refreshAfter * Double.random(in: 0.5...1.0))
+        let refreshAt = now.addingTimeInterval(refreshAfter * (0.5 + 0.5 * (spread ?? Double.random(in: 0...1))))
         return CachedResponse(der: der, kind: status.cacheKind, thisUpdate: now, nextUpdate: nextUpdate, refreshAt: refreshAt)
     }
 
@@ -207,7 +212,7 @@ public final class OCSPResponder: Sendable {
         guard let record = try store.issuer(id: id) else {
             throw StoreError(.unknownIssuer, "issuer \(id) vanished from the store")
         }
-        let loaded = IssuerSigner(
+        let loaded = try IssuerSigner(
             signer: try Self.makeSigner(record), certificate: try record.certificate(),
             validity: configuration.validityOverride ?? record.responseValidity)
         signers.withLock { $0[id] = loaded }
@@ -234,6 +239,23 @@ struct IssuerSigner: Sendable {
     let signer: OCSPResponseSigner
     let certificate: Certificate
     let validity: TimeInterval
+    /// The issuer name and key hashes of its CertIDs, for each hash algorithm.
+    let hashes: [HashAlgorithm: (nameHash: [UInt8], keyHash: [UInt8])]
+
+    init(signer: OCSPResponseSigner, certificate: Certificate, validity: TimeInterval) throws {
+        self.signer = signer
+        self.certificate = certificate
+        self.validity = validity
+        hashes = try Dictionary(uniqueKeysWithValues: HashAlgorithm.allCases.map { ($0, try certificate.issuerHashes($0)) })
+    }
+
+    /// The CertID of one of this issuer's serials.
+    func certID(_ serial: SerialNumber, _ algorithm: HashAlgorithm) throws -> CertID {
+        guard let hashes = hashes[algorithm] else {
+            throw OCSPError(.unsupported, "hash algorithm \(algorithm) is not supported")
+        }
+        return CertID(hashAlgorithm: algorithm, issuerNameHash: hashes.nameHash, issuerKeyHash: hashes.keyHash, serialNumber: serial)
+    }
 }
 
 extension OCSPResponder.Result {

@@ -34,12 +34,15 @@ public struct CachedResponse: Hashable, Sendable {
     static let headerCount = 34
 
     var encoded: [UInt8] {
-        var out: [UInt8] = [1, kind.rawValue]
+        var out = [UInt8]()
         out.reserveCapacity(Self.headerCount + der.count)
+        out.append(1)
+        out.append(kind.rawValue)
         for value in [Self.seconds(thisUpdate), Self.seconds(nextUpdate), Self.seconds(refreshAt), Int64(bitPattern: etag)] {
             withUnsafeBytes(of: value.bigEndian) { out += $0 }
         }
-        return out + der
+        out += der
+        return out
     }
 
     init(encoded bytes: UnsafeRawBufferPointer) throws {

@@ -13,6 +13,8 @@ package struct Database: Sendable {
 /// ``write(_:)`` and never escape them. Therefore Sendable.
 package final class LMDBEnvironment: @unchecked Sendable {
     let env: OpaquePointer  // MDB_env*, owned
+    /// The absolute path of the map file, as /proc/self/maps names it.
+    private let dataFile: String?
 
     /// Opens (and with `create`, makes) the environment in directory `path`.
     package init(path: String, mapSize: Int, maxDatabases: UInt32, readOnly: Bool) throws {
@@ -29,6 +31,10 @@ package final class LMDBEnvironment: @unchecked Sendable {
             throw StoreError.lmdb(rc, "cannot open the store at \(path)")
         }
         self.env = env
+        dataFile = realpath(path, nil).map { resolved in
+            defer { free(resolved) }
+            return String(cString: resolved) + "/data.mdb"
+        }
     }
 
     deinit { mdb_env_close(env) }
@@ -80,6 +86,24 @@ package final class LMDBEnvironment: @unchecked Sendable {
         var info = MDB_envinfo()
         mdb_env_info(env, &info)
         return info.me_last_txnid
+    }
+
+    /// Unmaps, from this process only, the store pages it has touched (`madvise(MADV_DONTNEED)`).
+    ///
+    /// The map is shared and file-backed, so nothing is lost: the pages stay in the page cache and
+    /// the next access maps them again. Bulk jobs that sweep the whole store (presign, import)
+    /// call this between transactions so their resident set is their working set, not the store.
+    package func releaseMappedPages() {
+        // LMDB does not expose where it mapped the file (me_mapaddr is only set for MDB_FIXEDMAP);
+        // the kernel's list of this process's mappings does.
+        guard let file = dataFile, let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return }
+        for line in maps.split(separator: "\n") where line.hasSuffix(" " + file) {
+            let range = line.prefix(while: { $0 != " " }).split(separator: "-")
+            guard range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16),
+                let base = UnsafeMutableRawPointer(bitPattern: start)
+            else { continue }
+            _ = madvise(base, Int(end - start), MADV_DONTNEED)
+        }
     }
 
     private func begin(flags: UInt32) throws -> OpaquePointer {

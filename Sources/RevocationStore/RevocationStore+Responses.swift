@@ -129,9 +129,14 @@ extension RevocationStore {
     }
 
     func putResponse(_ txn: borrowing Transaction, _ key: ResponseKey, _ response: CachedResponse) throws {
-        try deleteResponse(txn, key)
-        try txn.put(responses, key.bytes, response.encoded)
-        try txn.put(refreshQueue, Self.queueKey(response.refreshAt, key), [])
+        let keyBytes = key.bytes
+        let old = try keyBytes.withUnsafeBytes { k in
+            try txn.withValue(responses, key: k) { $0.flatMap(CachedResponse.refreshAt(encoded:)) }
+        }
+        // The put replaces the old response; only its refresh-queue entry needs deleting.
+        if let old { try txn.delete(refreshQueue, Self.queueKey(old, keyBytes)) }
+        try txn.put(responses, keyBytes, response.encoded)
+        try txn.put(refreshQueue, Self.queueKey(response.refreshAt, keyBytes), [])
     }
 
     func deleteResponse(_ txn: borrowing Transaction, _ key: ResponseKey) throws {
@@ -139,7 +144,7 @@ extension RevocationStore {
             try txn.withValue(responses, key: k) { $0.flatMap(CachedResponse.refreshAt(encoded:)) }
         }
         guard let old else { return }
-        try txn.delete(refreshQueue, Self.queueKey(old, key))
+        try txn.delete(refreshQueue, Self.queueKey(old, key.bytes))
         try txn.delete(responses, key.bytes)
     }
 
@@ -160,7 +165,10 @@ extension RevocationStore {
         }
     }
 
-    static func queueKey(_ refreshAt: Date, _ key: ResponseKey) -> [UInt8] {
-        withUnsafeBytes(of: CachedResponse.seconds(refreshAt).bigEndian) { Array($0) } + key.bytes
+    static func queueKey(_ refreshAt: Date, _ key: [UInt8]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(8 + key.count)
+        withUnsafeBytes(of: CachedResponse.seconds(refreshAt).bigEndian) { out += $0 }
+        return out + key
     }
 }

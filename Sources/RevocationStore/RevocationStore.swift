@@ -49,6 +49,10 @@ public final class RevocationStore: Sendable {
     /// before trusting what they hold.
     public var changeCounter: Int { environment.lastCommittedTransaction }
 
+    /// Lets go of this process's mapping of store pages it has read or written (they stay in the
+    /// page cache): bulk jobs call it between batches so their RSS does not grow with the store.
+    public func releaseMappedPages() { environment.releaseMappedPages() }
+
     /// Creates a new, empty store in directory `path` (created if needed).
     /// - Throws: ``StoreError/Code/storeExists`` if one is already there.
     public static func create(at path: String, mapSize: Int = defaultMapSize) throws -> RevocationStore {

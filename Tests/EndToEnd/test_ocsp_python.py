@@ -8,8 +8,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 
 from ocsp_e2e import (
-    EXPECTED, SKEW, assert_signed_by, build_multi_request, build_request, check_single,
-    parse_ok_response, post_ocsp, response_nonce, utcnow,
+    EXPECTED, SKEW, _split_request, assert_signed_by, build_multi_request, build_request, check_single,
+    der_children, der_read, der_tlv, parse_ok_response, post_ocsp, response_nonce, utcnow,
 )
 
 
@@ -66,3 +66,49 @@ def test_three_certids_in_one_request(pki, server, items):
         key = (pki.cert(leaf).serial_number, algo.name)
         assert key in by_key, f"no SingleResponse for {leaf} ({algo.name}); got {sorted(by_key)}"
         check_single(by_key[key], pki, leaf, algo)
+
+
+def _certid_without_hash_parameters(req_der: bytes) -> tuple[bytes, bytes]:
+    """Rewrite the single CertID of a request so its AlgorithmIdentifier omits the NULL
+    parameters (RFC 5754 lets SHA-2 ids do so; some clients do it for SHA-1 too).
+    -> (new request DER, the new CertID TLV)."""
+    requests, exts = _split_request(req_der)
+    assert len(requests) == 1
+    _, request, _ = der_read(requests[0])
+    (_, cert_id, _), *rest = der_children(request)
+    (_, algorithm, _), *hashes_and_serial = der_children(cert_id)
+    (_, _, oid), *params = der_children(algorithm)
+    assert params and params[0][2] == b"\x05\x00", "expected NULL hash parameters to remove"
+    new_cert_id = der_tlv(0x30, der_tlv(0x30, oid) + b"".join(full for _, _, full in hashes_and_serial))
+    new_request = der_tlv(0x30, new_cert_id + b"".join(full for _, _, full in rest))
+    tbs = der_tlv(0x30, new_request) + (exts or b"")
+    return der_tlv(0x30, der_tlv(0x30, tbs)), new_cert_id
+
+
+def _response_cert_id(resp_der: bytes) -> bytes:
+    """The CertID TLV of the first SingleResponse, as the responder encoded it."""
+    _, response, _ = der_read(resp_der)
+    (_, _, _), (_, response_bytes, _) = der_children(response)
+    (_, inner, _), = der_children(response_bytes)
+    (_, _, _), (_, basic_der, _) = der_children(inner)
+    _, basic, _ = der_read(basic_der)
+    (_, tbs, _), *_ = der_children(basic)
+    responses = [inner for tag, inner, _ in der_children(tbs) if tag == 0x30][0]
+    (_, single, _), *_ = der_children(responses)
+    return der_children(single)[0][2]
+
+
+@pytest.mark.parametrize("algorithm", [hashes.SHA1(), hashes.SHA256()], ids=["sha1", "sha256"])
+@pytest.mark.parametrize("leaf", ["ec-good", "rsa-revoked"])
+def test_certid_echoed_byte_for_byte_without_hash_parameters(pki, server, leaf, algorithm):
+    """A nonce request is signed live from the CertID as received: one whose AlgorithmIdentifier
+    lacks parameters must come back encoded the same way, not re-encoded with NULL."""
+    nonce = os.urandom(16)
+    original = build_request(pki.cert(leaf), pki.cert(pki.issuer_of(leaf)), algorithm, nonce=nonce)
+    der, cert_id = _certid_without_hash_parameters(original)
+    res = post_ocsp(server.port, der)
+    resp = parse_ok_response(res)
+    assert response_nonce(resp) == nonce
+    assert_signed_by(resp, pki.cert(pki.signer_of(leaf)))
+    check_single(resp, pki, leaf, algorithm)
+    assert _response_cert_id(res.body) == cert_id, "CertID not echoed as received"

@@ -37,6 +37,9 @@ public struct OCSPResponseSigner: Sendable {
         template = try SigningContext(key: key)
     }
 
+    /// Templates of responses signed before, re-signed with new contents (see ``ResponseTemplate``).
+    private let templates = TemplatePool()
+
     /// Builds and signs an `OCSPResponse` with status `successful`.
     /// - Parameters:
     ///   - responses: the SingleResponses, in request order.
@@ -44,6 +47,9 @@ public struct OCSPResponseSigner: Sendable {
     /// - Returns: DER of the whole `OCSPResponse`.
     public func sign(_ responses: [SingleResponse], nonceFrom request: OCSPRequest? = nil) throws -> [UInt8] {
         ERR_clear_error()
+        if responses.count == 1, let der = try signFromTemplate(responses[0], nonceFrom: request) {
+            return der
+        }
         guard let basic = OCSP_BASICRESP_new() else { throw OCSPError.openSSL(.signFailed, "out of memory") }
         defer { OCSP_BASICRESP_free(basic) }
         for response in responses {
@@ -52,11 +58,33 @@ public struct OCSPResponseSigner: Sendable {
         if let request, request.hasNonce, OCSP_copy_nonce(basic, request.ref) != 1 {
             throw OCSPError.openSSL(.signFailed, "could not copy the request nonce")
         }
+        try signFully(basic)
+        return try Self.encodeSuccessful(basic)
+    }
+
+    /// Signs one SingleResponse with a template of its shape (made on first use), or returns nil
+    /// when its CertID encoding needs the full path.
+    private func signFromTemplate(_ response: SingleResponse, nonceFrom request: OCSPRequest?) throws -> [UInt8]? {
+        let shape = TemplateShape(response)
+        let template = try templates.take(shape) ?? ResponseTemplate(response, signer: self)
+        // A template whose signing failed part-way is dropped rather than given back.
+        let der = try template.sign(response, nonceFrom: request, signing: self.template)
+        templates.giveBack(template)
+        return der
+    }
+
+    /// Signs `basic` with OpenSSL's full checks: the key against the certificate, the ResponderID
+    /// (byKey), the signer certificate added, producedAt set to now.
+    func signFully(_ basic: OpaquePointer) throws {
         guard let context = EVP_MD_CTX_new() else { throw OCSPError.openSSL(.signFailed, "out of memory") }
         defer { EVP_MD_CTX_free(context) }
         guard EVP_MD_CTX_copy_ex(context, template.ref) == 1,
             OCSP_basic_sign_ctx(basic, certificate.ref, context, nil, UInt(OCSP_RESPID_KEY)) == 1
         else { throw OCSPError.openSSL(.signFailed, "could not sign the OCSP response") }
+    }
+
+    /// DER of a `successful` OCSPResponse wrapping the signed `basic`.
+    static func encodeSuccessful(_ basic: OpaquePointer) throws -> [UInt8] {
         guard let response = OCSP_response_create(Int32(OCSP_RESPONSE_STATUS_SUCCESSFUL), basic) else {
             throw OCSPError.openSSL(.encodeFailed, "could not wrap the OCSP response")
         }
@@ -64,7 +92,7 @@ public struct OCSPResponseSigner: Sendable {
         return try encodeDER("OCSPResponse") { i2d_OCSP_RESPONSE(response, $0) }
     }
 
-    private func add(_ response: SingleResponse, to basic: OpaquePointer) throws {
+    func add(_ response: SingleResponse, to basic: OpaquePointer) throws {
         let certID = try response.certID.makeOpenSSLCertID()
         defer { OCSP_CERTID_free(certID) }
         let thisUpdate = try makeGeneralizedTime(response.thisUpdate)
