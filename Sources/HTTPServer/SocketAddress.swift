@@ -26,4 +26,29 @@ struct SocketAddress {
     func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>) -> R) -> R {
         withUnsafeBytes(of: storage) { body($0.baseAddress!.assumingMemoryBound(to: sockaddr.self)) }
     }
+
+    var length: socklen_t { socklen_t(isIPv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size) }
+
+    /// The port (host byte order). Both families keep it at the same offset.
+    var port: UInt16 {
+        get { withUnsafeBytes(of: storage) { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) } }
+        set { withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue.bigEndian, toByteOffset: 2, as: UInt16.self) } }
+    }
+
+    /// Binds a plain socket (without SO_REUSEPORT) to this address and closes it again. That fails
+    /// when any socket holds the port, which a bind with SO_REUSEPORT would not notice if the
+    /// holder set it too. Returns the port, the one the kernel picked if this one is 0.
+    func probePort() -> UInt16? {
+        let fd = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard withSockaddr({ bind(fd, $0, length) }) == 0 else { return nil }
+        var bound = sockaddr_storage()
+        var size = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutableBytes(of: &bound) {
+            getsockname(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), &size)
+        }
+        guard named == 0 else { return nil }
+        return withUnsafeBytes(of: bound) { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
+    }
 }

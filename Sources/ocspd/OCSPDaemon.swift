@@ -48,8 +48,8 @@ struct OCSPDaemon: ParsableCommand {
     @Flag(help: "Do not generate CRLs (still serve the ones ocspctl stores).")
     var noCRL = false
 
-    @Option(help: "HTTP worker threads, each with its own epoll loop.")
-    var threads: Int = 1
+    @Option(help: "HTTP worker threads, each with its own listening socket (SO_REUSEPORT) and epoll loop; live signatures are made on them (default: one per core).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
@@ -93,21 +93,23 @@ struct OCSPDaemon: ParsableCommand {
         configuration.liveSigningRate = liveSignRate
         configuration.nonceOverflowServesCached = nonceOverflow == "cached"
         let responder = OCSPResponder(store: revocationStore, configuration: configuration)
-        let refresher = Refresher(responder: responder, logger: logger)
-        refresher.start()
         var crlConfiguration = CRLScheduler.Configuration()
         crlConfiguration.interval = Durations.parse(crlInterval)!
         crlConfiguration.debounce = Durations.parse(crlDebounce)!
         crlConfiguration.policy.validity = Durations.parse(crlValidity)!
         crlConfiguration.policy.shards = crlShards
         crlConfiguration.policy.baseURL = publicURL ?? "http://\(listen)/"
-        let crls = noCRL ? nil : CRLScheduler(store: revocationStore, configuration: crlConfiguration, logger: logger)
-        crls?.start()
 
+        // Bind first: if the port is taken, exit before any background thread starts (one still
+        // signing while the process exits would race OpenSSL's and Swift's exit-time cleanup).
         var http = try HTTPServer.Configuration(listen: listen)
         http.threads = threads
         let server = HTTPServer(configuration: http, responder: responder, logger: logger)
         let port = try server.start()
+        let refresher = Refresher(responder: responder, logger: logger)
+        refresher.start()
+        let crls = noCRL ? nil : CRLScheduler(store: revocationStore, configuration: crlConfiguration, logger: logger)
+        crls?.start()
         let host = http.host.contains(":") ? "[\(http.host)]" : http.host
         // The readiness line scripts wait for; written unbuffered so it arrives at once.
         FileHandle.standardOutput.write(Data("ocspd listening on http://\(host):\(port)/\n".utf8))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import signal
 import subprocess
 
 from cryptography.hazmat.primitives import hashes
 
 from ocsp_e2e import (
-    DEFAULT_VALIDITY, READY_RE, STOP_TIMEOUT, build_request, check_single, parse_ok_response,
+    DEFAULT_VALIDITY, READY_RE, STOP_TIMEOUT, Ocspd, build_request, check_single, parse_ok_response,
     post_ocsp, start_ocspd,
 )
 
@@ -36,3 +37,43 @@ def test_default_validity_and_sigterm(bins, pki, store, log_dir):
     finally:
         d.stop()
 
+
+
+def test_port_in_use_fails_cleanly(bins, pki, store, log_dir):
+    """A second ocspd on a port another one serves exits with a one-line error (not a crash, and
+    not silently sharing the port through SO_REUSEPORT); the first keeps answering."""
+    first = Ocspd(bins, store, log_dir, extra=["--threads", "2"])
+    try:
+        first.wait_ready()
+        for threads in ("1", "2"):
+            proc = subprocess.run(
+                [str(bins.ocspd), "--store", str(store), "--listen", f"127.0.0.1:{first.port}", "--threads", threads],
+                capture_output=True, text=True, timeout=STOP_TIMEOUT * 3)
+            assert proc.returncode == 1, f"--threads {threads}: exit {proc.returncode}\n{proc.stderr}"
+            assert "in use" in proc.stderr and "crashed" not in proc.stderr, proc.stderr
+            assert "listening" not in proc.stdout, proc.stdout
+        der = build_request(pki.cert("ec-good"), pki.cert("ec-root"))
+        check_single(parse_ok_response(post_ocsp(first.port, der)), pki, "ec-good", hashes.SHA1(),
+                     validity=DEFAULT_VALIDITY)
+    finally:
+        first.stop()
+
+
+def test_several_threads_answer_many_connections(bins, pki, store, log_dir):
+    """--threads 4: four listening sockets on one port; 32 keep-alive connections, each asking
+    three times, all answered correctly."""
+    d = Ocspd(bins, store, log_dir, extra=["--threads", "4"])
+    try:
+        d.wait_ready()
+        der = build_request(pki.cert("rsa-revoked"), pki.cert("rsa-ca"))
+        connections = [http.client.HTTPConnection("127.0.0.1", d.port, timeout=10) for _ in range(32)]
+        try:
+            for _ in range(3):
+                for conn in connections:
+                    check_single(parse_ok_response(post_ocsp(d.port, der, conn=conn)), pki, "rsa-revoked",
+                                 hashes.SHA1(), validity=DEFAULT_VALIDITY)
+        finally:
+            for conn in connections:
+                conn.close()
+    finally:
+        d.stop()
