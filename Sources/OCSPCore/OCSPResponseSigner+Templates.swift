@@ -49,6 +49,11 @@ final class ResponseTemplate: @unchecked Sendable {
     private let responseData: OpaquePointer
     private let signatureAlgorithm: UnsafeMutablePointer<X509_ALGOR>
     private let signature: UnsafeMutablePointer<ASN1_BIT_STRING>
+    /// For EC and RSA keys: a signing operation set up once (EVP_PKEY_sign_init) that signs the
+    /// digest of each new tbsResponseData, as `openssl speed` does. The signature algorithm
+    /// stays the one the first, full signature wrote. Nil for other keys (Ed25519 signs the
+    /// message itself): those go through ASN1_item_sign_ctx each time.
+    private let prehash: Prehash?
 
     /// Builds and signs `response` the full way, keeping the result to re-sign. The CertID is
     /// encoded from its parts, whatever encoding `response` arrived in, so that responses built
@@ -97,6 +102,7 @@ final class ResponseTemplate: @unchecked Sendable {
         self.responseData = responseData
         self.signatureAlgorithm = UnsafeMutablePointer(mutating: signatureAlgorithm)
         self.signature = UnsafeMutablePointer(mutating: signature)
+        prehash = try Prehash(key: signer.key)
     }
 
     deinit {
@@ -127,13 +133,19 @@ final class ResponseTemplate: @unchecked Sendable {
         }
         defer { if nonce { removeNonce() } }
 
-        // The FINALISE flag lets OpenSSL finish the copy itself instead of duplicating it again.
-        guard EVP_MD_CTX_copy_ex(context, signing.ref) == 1 else {
-            throw OCSPError.openSSL(.signFailed, "could not copy the signing context")
+        if let prehash {
+            try prehash.sign(responseData, into: signature)
+        } else {
+            // The FINALISE flag lets OpenSSL finish the copy itself instead of duplicating it again.
+            guard EVP_MD_CTX_copy_ex(context, signing.ref) == 1 else {
+                throw OCSPError.openSSL(.signFailed, "could not copy the signing context")
+            }
+            EVP_MD_CTX_set_flags(context, Int32(EVP_MD_CTX_FLAG_FINALISE))
+            guard
+                ASN1_item_sign_ctx(
+                    OCSP_RESPDATA_it(), signatureAlgorithm, nil, signature, UnsafeRawPointer(responseData), context) > 0
+            else { throw OCSPError.openSSL(.signFailed, "could not sign the OCSP response") }
         }
-        EVP_MD_CTX_set_flags(context, Int32(EVP_MD_CTX_FLAG_FINALISE))
-        guard ASN1_item_sign_ctx(OCSP_RESPDATA_it(), signatureAlgorithm, nil, signature, UnsafeRawPointer(responseData), context) > 0
-        else { throw OCSPError.openSSL(.signFailed, "could not sign the OCSP response") }
         return try OCSPResponseSigner.encodeSuccessful(basic)
     }
 
@@ -147,6 +159,54 @@ final class ResponseTemplate: @unchecked Sendable {
         let index = OCSP_BASICRESP_get_ext_by_NID(basic, NID_id_pkix_OCSP_Nonce, -1)
         guard index >= 0 else { return }
         X509_EXTENSION_free(OCSP_BASICRESP_delete_ext(basic, index))
+    }
+}
+
+/// Signs the digest of a tbsResponseData with an EC or RSA key (PKCS#1 v1.5), reusing one
+/// EVP_PKEY_CTX. Belongs to one ``ResponseTemplate``, so to one thread at a time.
+final class Prehash {
+    private let context: OpaquePointer  // EVP_PKEY_CTX*, owned
+    private let digest: OpaquePointer  // EVP_MD*, process-wide (``Digests``)
+    private var signatureBuffer: [UInt8]
+
+    /// Nil for keys that must sign the whole message (Ed25519) or whose padding or curve this
+    /// responder does not set up (RSA-PSS, other curves).
+    init?(key: PrivateKey) throws {
+        guard [.ecP256, .ecP384, .rsa].contains(key.algorithm), let digest = key.signingDigest else { return nil }
+        guard let context = EVP_PKEY_CTX_new_from_pkey(nil, key.ref, nil) else {
+            throw OCSPError.openSSL(.signFailed, "out of memory")
+        }
+        guard EVP_PKEY_sign_init(context) == 1, EVP_PKEY_CTX_set_signature_md(context, digest) == 1,
+            key.algorithm != .rsa || EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_PADDING) == 1
+        else {
+            EVP_PKEY_CTX_free(context)
+            throw OCSPError.openSSL(.signFailed, "cannot sign with a \(key.algorithm.rawValue) key")
+        }
+        self.context = context
+        self.digest = digest
+        signatureBuffer = [UInt8](repeating: 0, count: Int(EVP_PKEY_get_size(key.ref)))
+    }
+
+    deinit { EVP_PKEY_CTX_free(context) }
+
+    /// Encodes `responseData`, hashes and signs it, and sets the BIT STRING `signature`.
+    func sign(_ responseData: OpaquePointer, into signature: UnsafeMutablePointer<ASN1_BIT_STRING>) throws {
+        var encoded: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_OCSP_RESPDATA(responseData, &encoded)
+        guard length > 0, let encoded else { throw OCSPError.openSSL(.encodeFailed, "could not encode tbsResponseData") }
+        defer { COpenSSL_free(encoded) }
+        var hash = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var hashLength: UInt32 = 0
+        guard EVP_Digest(encoded, Int(length), &hash, &hashLength, digest, nil) == 1 else {
+            throw OCSPError.openSSL(.signFailed, "could not hash tbsResponseData")
+        }
+        var signatureLength = signatureBuffer.count
+        guard EVP_PKEY_sign(context, &signatureBuffer, &signatureLength, hash, Int(hashLength)) == 1,
+            ASN1_BIT_STRING_set(signature, &signatureBuffer, Int32(signatureLength)) == 1
+        else { throw OCSPError.openSSL(.signFailed, "could not sign the OCSP response") }
+        // A signature is whole octets: no unused bits (what ASN1_item_sign_ctx sets too).
+        signature.pointee.flags &= ~Int(ASN1_STRING_FLAG_BITS_LEFT | 0x07)
+        signature.pointee.flags |= Int(ASN1_STRING_FLAG_BITS_LEFT)
     }
 }
 
