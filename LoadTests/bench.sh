@@ -7,6 +7,7 @@
 #
 # Environment: BENCH_SECONDS (per row, default 5), BENCH_ROUNDS (GET/POST alternations, default 2),
 # BENCH_CONNECTIONS (default 64), OCSPD_THREADS (default 1, like the single nginx worker),
+# SIGN_THREADS (ocspd threads for the live-signing rows, default one per core),
 # OCSP_LOAD_THREADS (default 1, like wrk -t1).
 # Results (this output, one JSON per ocsp-load row, raw wrk/ab output, the table as TSV, a plot)
 # go to LoadTests/results/<UTC time>/ (git-ignored), or --out DIR.
@@ -18,13 +19,14 @@ SECS=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_ROUNDS:-2}
 CONNS=${BENCH_CONNECTIONS:-64}
 OCSPD_THREADS=${OCSPD_THREADS:-1}
+SIGN_THREADS=${SIGN_THREADS:-$(nproc)}
 LOAD_THREADS=${OCSP_LOAD_THREADS:-1}
 BIN=""
 OUT=""
 INSTALL=1
 
 usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     echo "Options: --bin DIR, --out DIR, --no-install, -h"
 }
 while [ $# -gt 0 ]; do
@@ -315,7 +317,15 @@ for round in $(seq "$ROUNDS"); do
     load_row "ocspd" "POST #$round" - "$OCSPD" --store "$WORK/demo/store" --method post --verify-sample 0.001
 done
 
-say "ocspd with nonces (every answer signed live)"
+stop "$OCSPD_PID"
+
+# Live signing is CPU-bound: measure it with a thread per core (ocspd's default), not the single
+# thread that matches nginx's one worker above.
+say "ocspd with nonces (every answer signed live), --threads $SIGN_THREADS"
+OCSPD_ARGS[5]=$SIGN_THREADS
+start ocspd-sign "$BIN/ocspd" "${OCSPD_ARGS[@]}"
+OCSPD_PID=$LAST_PID
+wait_port "$OCSPD_PORT"
 load_row "ocspd" "POST nonce, EC P-256" - "$OCSPD" --store "$WORK/demo/store" --issuer "$WORK/demo/ec-root.pem" \
     --nonce --method post --verify-sample 0.01
 load_row "ocspd" "POST nonce, RSA-2048" - "$OCSPD" --store "$WORK/demo/store" --issuer "$WORK/demo/rsa-ca.pem" \
@@ -403,5 +413,17 @@ print(text)
 open(sys.argv[2], "w").write(text + "\n")
 EOF
 echo "$SPEED"
+python3 - "$ROWS" "$OUT/openssl-speed.txt" <<'EOF'
+import csv, re, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+text = open(sys.argv[2]).read()
+speed = {"EC P-256": re.search(r"256 bits ecdsa \(nistp256\)\s+\S+\s+\S+\s+([\d.]+)", text),
+         "RSA-2048": re.search(r"^rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)", text, re.M)}
+for r in rows:
+    for key, m in speed.items():
+        if r["request"].endswith(key) and m:
+            print(f"live signing, {key}: {float(r['req_per_s']):.0f} req/s = "
+                  f"{float(r['req_per_s']) / float(m.group(1)):.2f} x openssl speed (one core)")
+EOF
 echo
 echo "results in $OUT"

@@ -35,14 +35,18 @@ struct SocketAddress {
         set { withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue.bigEndian, toByteOffset: 2, as: UInt16.self) } }
     }
 
-    /// Binds a plain socket (without SO_REUSEPORT) to this address and closes it again. That fails
-    /// when any socket holds the port, which a bind with SO_REUSEPORT would not notice if the
-    /// holder set it too. Returns the port, the one the kernel picked if this one is 0.
+    /// Binds a socket without SO_REUSEPORT to this address and closes it again. That fails when
+    /// another socket listens on the port, which a bind with SO_REUSEPORT would not notice if the
+    /// listener set it too. SO_REUSEADDR, as libmicrohttpd sets it, lets the connections of a
+    /// previous run still in TIME_WAIT not count. Returns the port, the kernel's pick for port 0.
     func probePort() -> UInt16? {
         let fd = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        guard withSockaddr({ bind(fd, $0, length) }) == 0 else { return nil }
+        var on: Int32 = 1
+        guard setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size)) == 0,
+            withSockaddr({ bind(fd, $0, length) }) == 0
+        else { return nil }
         var bound = sockaddr_storage()
         var size = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let named = withUnsafeMutableBytes(of: &bound) {

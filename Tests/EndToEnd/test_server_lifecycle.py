@@ -77,3 +77,27 @@ def test_several_threads_answer_many_connections(bins, pki, store, log_dir):
                 conn.close()
     finally:
         d.stop()
+
+
+def test_restart_on_the_same_port(bins, pki, store, log_dir):
+    """Stopping ocspd leaves its closed connections in TIME_WAIT on the server's port; a restart
+    on that port (what `systemctl restart` does) must still bind, with one thread or several."""
+    der = build_request(pki.cert("ec-good"), pki.cert("ec-root"))
+    first = Ocspd(bins, store, log_dir, extra=["--threads", "2"])
+    try:
+        first.wait_ready()
+        port = first.port
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(4)]
+        for conn in conns:
+            parse_ok_response(post_ocsp(port, der, conn=conn))
+    finally:
+        first.stop()
+    for threads in ("2", "1"):
+        again = Ocspd(bins, store, log_dir, extra=["--threads", threads, "--listen", f"127.0.0.1:{port}"])
+        try:
+            assert again.wait_ready() == port
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            parse_ok_response(post_ocsp(port, der, conn=conn))
+            conn.close()
+        finally:
+            again.stop()
