@@ -62,6 +62,8 @@ final class ResponseTemplate: @unchecked Sendable {
         var response = response
         response.certID = response.certID.builtFromParts
         shape = TemplateShape(response)
+        // First, as it may throw: after the allocations below, a throw must free them by hand.
+        prehash = try Prehash(key: signer.key)
         guard let basic = OCSP_BASICRESP_new() else { throw OCSPError.openSSL(.signFailed, "out of memory") }
         guard let context = EVP_MD_CTX_new() else {
             OCSP_BASICRESP_free(basic)
@@ -102,7 +104,6 @@ final class ResponseTemplate: @unchecked Sendable {
         self.responseData = responseData
         self.signatureAlgorithm = UnsafeMutablePointer(mutating: signatureAlgorithm)
         self.signature = UnsafeMutablePointer(mutating: signature)
-        prehash = try Prehash(key: signer.key)
     }
 
     deinit {

@@ -34,6 +34,7 @@ struct ImportCommand: ParsableCommand {
         var batch = entries[...]
         while !batch.isEmpty {
             written += try store.importRecords(issuer: record.id, Array(batch.prefix(50_000)))
+            store.releaseMappedPages()
             batch = batch.dropFirst(50_000)
         }
         let revoked = entries.filter { if case .revoked = $0.1.status { true } else { false } }.count

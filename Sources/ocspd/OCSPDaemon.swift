@@ -49,7 +49,7 @@ struct OCSPDaemon: ParsableCommand {
     var noCRL = false
 
     @Option(help: "HTTP worker threads, each with its own listening socket (SO_REUSEPORT) and epoll loop; live signatures are made on them (default: one per core).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    var threads: Int = min(ProcessInfo.processInfo.activeProcessorCount, 64)
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
