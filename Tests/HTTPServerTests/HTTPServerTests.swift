@@ -61,6 +61,30 @@ import Testing
         #expect(put.headers["allow"] == "GET, HEAD, POST")
     }
 
+    @Test func severalThreadsShareOnePortAndAPortInUseIsRefused() throws {
+        var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0)
+        configuration.threads = 3
+        let pooled = HTTPServer(configuration: configuration, responder: OCSPResponder(store: pki.store), logger: Logger(label: "test"))
+        let pooledPort = try pooled.start()
+        defer { pooled.stop() }
+        #expect(pooledPort != 0)
+        // Many connections, so that every one of the three listening sockets gets some.
+        for _ in 0..<24 {
+            let response = try LoopbackHTTPClient(port: pooledPort).send(method: "GET", path: "/healthz")
+            #expect(response.status == 200)
+        }
+        // Neither one thread nor several may bind a port a server listens on (SO_REUSEPORT would
+        // let the second share it, were the port not probed first).
+        for threads in [1, 2] {
+            for taken in [pooledPort, port] {
+                var second = HTTPServer.Configuration(host: "127.0.0.1", port: taken)
+                second.threads = threads
+                let other = HTTPServer(configuration: second, responder: OCSPResponder(store: pki.store), logger: Logger(label: "test"))
+                #expect(throws: HTTPServerError(.bindFailed, "")) { try other.start() }
+            }
+        }
+    }
+
     @Test func listenAddressesParse() throws {
         #expect(try HTTPServer.Configuration(listen: "127.0.0.1:8080").port == 8080)
         #expect(try HTTPServer.Configuration(listen: "[::1]:0").host == "::1")
