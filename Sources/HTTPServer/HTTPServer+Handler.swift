@@ -49,12 +49,15 @@ let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _
     return server.handleWithoutBody(connection, method: method, url: url)
 }
 
-let requestCompleted: MHD_RequestCompletedCallback = { cls, _, state, _ in
+let requestCompleted: MHD_RequestCompletedCallback = { cls, _, state, reason in
     guard let cls, let state, let current = state.pointee else { return }
     if current != noBodyMarker {
-        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
         let post = Unmanaged<PostState>.fromOpaque(current)
-        server.threadContext.recycle(post.takeUnretainedValue())
+        // Only a worker thread's own completed requests feed its pool: at shutdown libmicrohttpd
+        // may call this on the stopping thread, which must not grow a pool it never uses.
+        if reason == .REQUEST_TERMINATED_COMPLETED_OK {
+            Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().threadContext.recycle(post.takeUnretainedValue())
+        }
         post.release()
     }
     state.pointee = nil
