@@ -5,6 +5,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .ONESHELL:
 .PHONY: demo test deps build build-release unit e2e clean
+# The dependency check and the demo script print what matters themselves; their text is noise.
+.SILENT: deps demo
 
 PORT ?= 8080
 DEMO_DIR ?= Data/demo
