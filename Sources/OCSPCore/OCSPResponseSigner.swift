@@ -25,7 +25,9 @@ public struct OCSPResponseSigner: Sendable {
     public let key: PrivateKey
     /// A signing context initialised once; each signature starts from a copy of it, which spares
     /// OpenSSL 3 its per-call algorithm fetches (several times the cost of the ECDSA itself).
-    private let template: SigningContext
+    private let signingContext: SigningContext
+    /// Responses signed before, re-signed with new contents (see ``ResponseTemplate``).
+    private let templates = TemplatePool()
 
     /// - Throws: ``OCSPError/Code/keyMismatch`` if `key` does not belong to `certificate`.
     public init(certificate: Certificate, key: PrivateKey) throws {
@@ -34,11 +36,8 @@ public struct OCSPResponseSigner: Sendable {
         }
         self.certificate = certificate
         self.key = key
-        template = try SigningContext(key: key)
+        signingContext = try SigningContext(key: key)
     }
-
-    /// Templates of responses signed before, re-signed with new contents (see ``ResponseTemplate``).
-    private let templates = TemplatePool()
 
     /// Builds and signs an `OCSPResponse` with status `successful`.
     /// - Parameters:
@@ -68,7 +67,7 @@ public struct OCSPResponseSigner: Sendable {
         let shape = TemplateShape(response)
         let template = try templates.take(shape) ?? ResponseTemplate(response, signer: self)
         // A template whose signing failed part-way is dropped rather than given back.
-        let der = try template.sign(response, nonceFrom: request, signing: self.template)
+        let der = try template.sign(response, nonceFrom: request, signing: signingContext)
         templates.giveBack(template)
         return der
     }
@@ -78,7 +77,7 @@ public struct OCSPResponseSigner: Sendable {
     func signFully(_ basic: OpaquePointer) throws {
         guard let context = EVP_MD_CTX_new() else { throw OCSPError.openSSL(.signFailed, "out of memory") }
         defer { EVP_MD_CTX_free(context) }
-        guard EVP_MD_CTX_copy_ex(context, template.ref) == 1,
+        guard EVP_MD_CTX_copy_ex(context, signingContext.ref) == 1,
             OCSP_basic_sign_ctx(basic, certificate.ref, context, nil, UInt(OCSP_RESPID_KEY)) == 1
         else { throw OCSPError.openSSL(.signFailed, "could not sign the OCSP response") }
     }
