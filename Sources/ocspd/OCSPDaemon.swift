@@ -48,7 +48,7 @@ struct OCSPDaemon: ParsableCommand {
     @Flag(help: "Do not generate CRLs (still serve the ones ocspctl stores).")
     var noCRL = false
 
-    @Option(help: "HTTP worker threads, each with its own listening socket (SO_REUSEPORT) and epoll loop; live signatures are made on them (default: one per core).")
+    @Option(help: "HTTP worker threads, one per core unless set; each has its own listening socket (SO_REUSEPORT) and epoll loop, and makes the live signatures of its connections.")
     var threads: Int = min(ProcessInfo.processInfo.activeProcessorCount, 64)
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
