@@ -39,7 +39,6 @@ struct TemplateShape: Hashable, Sendable {
 final class ResponseTemplate: @unchecked Sendable {
     let shape: TemplateShape
     private let basic: OpaquePointer  // OCSP_BASICRESP*, owned
-    private let context: OpaquePointer  // EVP_MD_CTX*, owned; a fresh copy of the signer's for each signature
     // Borrowed from `basic`, valid as long as it is:
     private let certID: OpaquePointer
     private let thisUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>
@@ -65,18 +64,12 @@ final class ResponseTemplate: @unchecked Sendable {
         // First, as it may throw: after the allocations below, a throw must free them by hand.
         prehash = try Prehash(key: signer.key)
         guard let basic = OCSP_BASICRESP_new() else { throw OCSPError.openSSL(.signFailed, "out of memory") }
-        guard let context = EVP_MD_CTX_new() else {
-            OCSP_BASICRESP_free(basic)
-            throw OCSPError.openSSL(.signFailed, "out of memory")
-        }
         self.basic = basic
-        self.context = context
         do {
             try signer.add(response, to: basic)
             try signer.signFully(basic)
         } catch {
             OCSP_BASICRESP_free(basic)
-            EVP_MD_CTX_free(context)
             throw error
         }
         var revocation: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil
@@ -91,7 +84,6 @@ final class ResponseTemplate: @unchecked Sendable {
             let signature = OCSP_resp_get0_signature(basic)
         else {
             OCSP_BASICRESP_free(basic)
-            EVP_MD_CTX_free(context)
             throw OCSPError.openSSL(.signFailed, "a signed BasicOCSPResponse lacks its parts")
         }
         self.certID = certID
@@ -106,10 +98,7 @@ final class ResponseTemplate: @unchecked Sendable {
         self.signature = UnsafeMutablePointer(mutating: signature)
     }
 
-    deinit {
-        OCSP_BASICRESP_free(basic)
-        EVP_MD_CTX_free(context)
-    }
+    deinit { OCSP_BASICRESP_free(basic) }
 
     /// Rewrites the template with `response` (of this template's shape) and signs it.
     /// - Returns: DER of the `OCSPResponse`, or nil when `response`'s CertID arrived encoded in a
@@ -137,7 +126,10 @@ final class ResponseTemplate: @unchecked Sendable {
         if let prehash {
             try prehash.sign(responseData, into: signature)
         } else {
-            // The FINALISE flag lets OpenSSL finish the copy itself instead of duplicating it again.
+            // Other key types (rare): a fresh copy of the signer's context for each signature. The
+            // FINALISE flag lets OpenSSL finish the copy itself instead of duplicating it again.
+            guard let context = EVP_MD_CTX_new() else { throw OCSPError.openSSL(.signFailed, "out of memory") }
+            defer { EVP_MD_CTX_free(context) }
             guard EVP_MD_CTX_copy_ex(context, signing.ref) == 1 else {
                 throw OCSPError.openSSL(.signFailed, "could not copy the signing context")
             }

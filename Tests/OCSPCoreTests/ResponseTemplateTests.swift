@@ -95,4 +95,34 @@ import Testing
             #expect(response.responses.first?.status == status)
         }
     }
+
+    /// Ed25519 signs the whole message, so its templates re-sign through ASN1_item_sign_ctx.
+    @Test func ed25519IssuerUsesTheGeneralSigningPath() throws {
+        let directory = pki.directory + "/ed25519"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-keyout", directory + "/ca.key", "-out",
+            directory + "/ca.pem", "-subj", "/CN=Ed25519 Test CA", "-days", "2",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0)
+        let ca = try Certificate.load(path: directory + "/ca.pem")
+        let signer = try OCSPResponseSigner(certificate: ca, key: PrivateKey.load(path: directory + "/ca.key"))
+        for i in 0..<6 {
+            let certID = try CertID(issuer: ca, serialNumber: SerialNumber(bytes: [UInt8(i + 1), 7]))
+            let now = Date(timeIntervalSince1970: 1_800_000_000 + Double(i) * 5)
+            let status: CertStatus = i % 2 == 0 ? .good : .revoked(time: now - 60, reason: .cessationOfOperation)
+            let der = try signer.sign([SingleResponse(certID: certID, status: status, thisUpdate: now, nextUpdate: now + 60)])
+            let response = try OCSPResponse(derEncoded: der)
+            try response.verify(issuer: ca)
+            #expect(response.responses.first?.certID == certID)
+            #expect(response.responses.first?.status == status)
+            #expect(response.responses.first?.thisUpdate == now)
+        }
+    }
 }
