@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "ocspd", targets: ["ocspd"]),
         .executable(name: "ocspctl", targets: ["ocspctl"]),
         .executable(name: "ocsp-load", targets: ["ocsp-load"]),
+        .library(name: "OCSPValues", targets: ["OCSPValues"]),
         .library(name: "OCSPCore", targets: ["OCSPCore"]),
         .library(name: "RevocationStore", targets: ["RevocationStore"]),
         .library(name: "Responder", targets: ["Responder"]),
@@ -32,32 +33,37 @@ let package = Package(
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
 
-        // Safe Swift over the C modules.
-        .target(name: "OCSPCore", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
-        .target(name: "RevocationStore", dependencies: ["CLMDB", "OCSPCore"], swiftSettings: swiftSettings),
+        // Plain values every module shares (serial, CertID, statuses, hash algorithms), no C.
+        .target(name: "OCSPValues", swiftSettings: swiftSettings),
+
+        // Safe Swift over the C modules. The store knows nothing of OpenSSL.
+        .target(name: "OCSPCore", dependencies: ["COpenSSL", "OCSPValues"], swiftSettings: swiftSettings),
+        .target(name: "RevocationStore", dependencies: ["CLMDB", "OCSPValues"], swiftSettings: swiftSettings),
 
         // CRL generation (full, delta, sharded) from the store.
         .target(
             name: "CRLService",
-            dependencies: ["OCSPCore", "RevocationStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["OCSPValues", "OCSPCore", "RevocationStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
         // The pipeline and the HTTP front.
         .target(
             name: "Responder",
-            dependencies: ["OCSPCore", "RevocationStore"],
+            dependencies: ["OCSPValues", "OCSPCore", "RevocationStore"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "HTTPServer",
             dependencies: [
-                "CMicroHTTPD", "Responder", "RevocationStore", "CRLService", .product(name: "Logging", package: "swift-log"),
+                "CMicroHTTPD", "OCSPValues", "Responder", "RevocationStore", "CRLService",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
 
         // Operator tasks behind ocspctl (kept out of the executable so tests can call them).
-        .target(name: "OCSPAdmin", dependencies: ["OCSPCore", "RevocationStore"], swiftSettings: swiftSettings),
+        .target(
+            name: "OCSPAdmin", dependencies: ["OCSPValues", "OCSPCore", "RevocationStore"], swiftSettings: swiftSettings),
 
         // Thin executables.
         .executableTarget(
@@ -72,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "ocspctl",
             dependencies: [
-                "OCSPCore", "RevocationStore", "Responder", "OCSPAdmin", "CRLService",
+                "OCSPValues", "OCSPCore", "RevocationStore", "Responder", "OCSPAdmin", "CRLService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -83,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "ocsp-load",
             dependencies: [
-                "OCSPCore", "RevocationStore",
+                "OCSPValues", "OCSPCore", "RevocationStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -96,23 +102,29 @@ let package = Package(
 
         // A throwaway PKI and store for the unit tests.
         .target(
-            name: "OCSPTestSupport", dependencies: ["OCSPCore", "RevocationStore"], path: "Tests/OCSPTestSupport",
-            swiftSettings: swiftSettings),
-        .testTarget(name: "OCSPCoreTests", dependencies: ["OCSPCore", "OCSPTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(
-            name: "RevocationStoreTests", dependencies: ["RevocationStore", "OCSPCore", "OCSPTestSupport"],
+            name: "OCSPTestSupport", dependencies: ["OCSPValues", "OCSPCore", "RevocationStore", "OCSPAdmin"],
+            path: "Tests/OCSPTestSupport",
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "ResponderTests", dependencies: ["Responder", "OCSPCore", "RevocationStore", "OCSPTestSupport"],
+            name: "OCSPCoreTests", dependencies: ["OCSPValues", "OCSPCore", "OCSPTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RevocationStoreTests",
+            dependencies: ["RevocationStore", "OCSPValues", "OCSPCore", "OCSPAdmin", "OCSPTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "CRLServiceTests", dependencies: ["CRLService", "OCSPCore", "RevocationStore", "OCSPTestSupport"],
+            name: "ResponderTests",
+            dependencies: ["Responder", "OCSPValues", "OCSPCore", "RevocationStore", "OCSPTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OCSPAdminTests", dependencies: ["OCSPAdmin", "OCSPCore", "RevocationStore"], swiftSettings: swiftSettings),
+            name: "CRLServiceTests",
+            dependencies: ["CRLService", "OCSPValues", "OCSPCore", "RevocationStore", "OCSPAdmin", "OCSPTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OCSPAdminTests", dependencies: ["OCSPAdmin", "OCSPValues", "OCSPCore", "RevocationStore"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "HTTPServerTests",
-            dependencies: ["HTTPServer", "Responder", "OCSPCore", "RevocationStore", "OCSPTestSupport",
+            dependencies: ["HTTPServer", "Responder", "OCSPValues", "OCSPCore", "RevocationStore", "OCSPTestSupport", "CMicroHTTPD",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
     ],

@@ -1,5 +1,6 @@
 public import Foundation
 public import OCSPCore
+public import OCSPValues
 public import RevocationStore
 
 /// Makes an issuer's CRLs from the store: complete (or sharded) and delta, signed with the CA key,
@@ -12,7 +13,7 @@ public struct CRLGenerator: Sendable {
     /// The issuer's CA key, checked against its certificate.
     /// - Throws: ``CRLError`` saying what to do when it is missing or wrong. Nothing is consumed.
     public func caKey(_ issuer: IssuerRecord) throws -> (Certificate, PrivateKey) {
-        let certificate = try issuer.certificate()
+        let certificate = try Certificate(derEncoded: issuer.certificateDER)
         guard let path = issuer.caKeyPath else {
             throw CRLError(
                 .noCAKey,
@@ -48,7 +49,7 @@ public struct CRLGenerator: Sendable {
         let crls = try builders.enumerated().map { index, builder in
             GeneratedCRL(
                 scope: sharded ? .shard(index) : .full, entries: builder.count,
-                crl: StoredCRL(der: try builder.sign(), number: number, thisUpdate: thisUpdate, nextUpdate: nextUpdate))
+                crl: try Self.stored(builder.sign(), number: number, thisUpdate: thisUpdate, nextUpdate: nextUpdate))
         }
         try store.storeCRLs(issuer: issuer.id, crls.map { ($0.scope, $0.crl) })
         return crls
@@ -77,7 +78,7 @@ public struct CRLGenerator: Sendable {
                 try builder.add(CRLEntry(serialNumber: serial, revocationDate: released, reason: .removeFromCRL))
             }
         }
-        let crl = StoredCRL(der: try builder.sign(), number: number, thisUpdate: now, nextUpdate: nextUpdate)
+        let crl = Self.stored(try builder.sign(), number: number, thisUpdate: now, nextUpdate: nextUpdate)
         try store.storeCRLs(issuer: issuer.id, [(.delta, crl)])
         return GeneratedCRL(scope: .delta, entries: builder.count, crl: crl)
     }
@@ -88,6 +89,13 @@ public struct CRLGenerator: Sendable {
         let digest = sha256(serial.bytes)
         let value = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         return Int(value % UInt64(count))
+    }
+
+    /// A signed CRL as the store keeps it, with its ETag (64 bits of its SHA-256).
+    static func stored(_ der: [UInt8], number: UInt64, thisUpdate: Date, nextUpdate: Date) -> StoredCRL {
+        StoredCRL(
+            der: der, number: number, thisUpdate: thisUpdate, nextUpdate: nextUpdate,
+            etag: sha256(der).prefix(8).reduce(0) { $0 << 8 | UInt64($1) })
     }
 }
 

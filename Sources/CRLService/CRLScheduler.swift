@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+internal import OCSPValues
 public import RevocationStore
 internal import Synchronization
 

@@ -1,9 +1,9 @@
 internal import CMicroHTTPD
-internal import Logging
-internal import Foundation
-internal import OCSPCore
-internal import Responder
 internal import CRLService
+internal import Foundation
+internal import Logging
+internal import OCSPValues
+internal import Responder
 internal import RevocationStore
 
 /// `con_cls` marker for requests without a body (GET, HEAD, …): no allocation.
@@ -64,7 +64,13 @@ let requestCompleted: MHD_RequestCompletedCallback = { cls, _, state, reason in
 }
 
 extension HTTPServer {
-    var threadContext: ThreadContext { threadContextKey.current }
+    var threadContext: ThreadContext {
+        if let context = threadContextKey.current { return context }
+        let context = ThreadContext(responder: responder, logger: logger)
+        threadContextKey.install(context)
+        counters.withLock { $0.append(context.counters) }
+        return context
+    }
 
     /// The request's Content-Length, or 0 when absent or unparsable (chunked bodies are counted as read).
     func declaredLength(_ connection: OpaquePointer) -> Int {
@@ -82,23 +88,54 @@ extension HTTPServer {
         return answerOCSP(connection, key: path, isGET: true)
     }
 
-    /// Answers an OCSP request given as its GET path or POST body: from this thread's front
-    /// cache when it can, otherwise through the responder (whose cacheable answers fill the cache).
+    /// Answers an OCSP request given as its GET path or POST body, by the cheapest way that
+    /// knows the answer:
+    /// 1. this thread's front cache of ready responses (after dropping what the store's change
+    ///    feed says changed);
+    /// 2. the signature cache, for simple requests: decoded on the stack, looked up through the
+    ///    thread's reused read transaction, the stored response and HTTP values copied into a
+    ///    libmicrohttpd response (which the front cache then keeps);
+    /// 3. the responder's full path: any request, signing when it must.
     func answerOCSP(_ connection: OpaquePointer, key: UnsafeRawBufferPointer, isGET: Bool) -> MHD_Result {
-        let cache = threadContext.frontCache
+        let context = threadContext
+        defer { context.counters.publish(context.frontCache.statistics) }
         let now = FrontCache.monotonicNow()
-        let generation = responder.store.changeCounter
-        cache.validate(generation: generation)
+        let useFrontCache = context.synchronize(logger: logger)
         // GET and POST answers differ in their headers; keep them apart with a leading byte.
-        let hit = withKey(key, isGET: isGET) { cache.lookup($0, now: now) }
-        if let hit {
-            if isGET, ifNoneMatch(connection, hit.etag) { return sendNotModified(connection, etag: hit.etag) }
-            return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), hit.response)
+        return withFrontCacheKey(key, isGET: isGET) { cacheKey in
+            if useFrontCache, let response = context.frontCache.lookup(cacheKey, now: now) {
+                return queue(connection, response, isGET: isGET)
+            }
+            if let reader = context.reader,
+                let answered = withRequestDER(key, isGET: isGET, { der in
+                    try? reader.withCachedAnswer(toRequest: der, now: Int64(time(nil))) { answer in
+                        guard let response = makeResponse(answer, isGET: isGET) else { return MHD_Result.NO }
+                        defer {
+                            context.frontCache.insert(
+                                cacheKey, response: response, issuer: answer.issuerIdentity,
+                                certificate: answer.certificateIdentity, now: now,
+                                validFor: FrontCache.remaining(until: answer.response.nextUpdate))
+                        }
+                        Counters.bump(context.counters.storeAnswers)
+                        return queue(connection, response, isGET: isGET)
+                    }
+                }) ?? nil
+            {
+                return answered
+            }
+            Counters.bump(context.counters.fullPathAnswers)
+            return answerFully(connection, key: key, cacheKey: cacheKey, isGET: isGET, context: useFrontCache ? context : nil)
         }
+    }
 
+    /// The full path: ``OCSPResponder/respond(to:now:)``, for every request the caches could not answer.
+    private func answerFully(
+        _ connection: OpaquePointer, key: UnsafeRawBufferPointer, cacheKey: UnsafeRawBufferPointer, isGET: Bool,
+        context: ThreadContext?
+    ) -> MHD_Result {
         let result: OCSPResponder.Result
         if isGET {
-            guard let der = GETRequestPath.decode(key) else {
+            guard let der = withRequestDER(key, isGET: true, { Array($0) }) else {
                 return queue(connection, OCSPResponder.Result.error(.malformedRequest, "GET path is not base64"), isGET: isGET)
             }
             result = responder.respond(to: der)
@@ -106,28 +143,50 @@ extension HTTPServer {
             result = responder.respond(to: Array(key))
         }
         log(result)
-        guard result.isCacheable, let etag = result.etag, let response = makeResponse(result, isGET: isGET) else {
-            return queue(connection, result, isGET: isGET)
+        guard let response = makeResponse(result, isGET: isGET) else { return .NO }
+        if let context, let cached = result.cacheKey, result.isCacheable {
+            let issuer = cached.issuer.bytes.withUnsafeBytes { CacheIdentity.issuer($0) }
+            let certificate = cached.issuer.bytes.withUnsafeBytes { issuer in
+                cached.serial.bytes.withUnsafeBytes { CacheIdentity.certificate(issuer: issuer, serial: $0) }
+            }
+            let validFor = FrontCache.remaining(until: Int64((result.nextUpdate ?? .distantPast).timeIntervalSince1970))
+            defer {
+                context.frontCache.insert(
+                    cacheKey, response: response, issuer: issuer, certificate: certificate, now: FrontCache.monotonicNow(),
+                    validFor: validFor)
+            }
+            return queue(connection, response, isGET: isGET)
         }
-        // Keep it only if it was read from the latest commit (see LMDBEnvironment.lastCommittedTransaction).
-        if result.snapshot == generation {
-            withKey(key, isGET: isGET) { cache.insert($0, response: response, etag: etag, now: now) }
-        } else {
-            defer { MHD_destroy_response(response) }
-            if isGET, ifNoneMatch(connection, etag) { return sendNotModified(connection, etag: etag) }
-            return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
-        }
-        if isGET, ifNoneMatch(connection, etag) { return sendNotModified(connection, etag: etag) }
-        return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
+        defer { MHD_destroy_response(response) }
+        return queue(connection, response, isGET: isGET)
     }
 
-    private func withKey<R>(_ key: UnsafeRawBufferPointer, isGET: Bool, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        // Small keys go through a stack buffer; OCSP requests are a few hundred bytes at most.
+    /// Calls `body` with the request's DER: a POST body as it is, a GET path decoded into a
+    /// buffer on the stack. Nil if the GET path is not base64.
+    private func withRequestDER<R>(_ key: UnsafeRawBufferPointer, isGET: Bool, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard isGET else { return body(key) }
+        return withUnsafeTemporaryAllocation(byteCount: GETRequestPath.decodedCapacity(key.count), alignment: 1) { buffer in
+            let slash = UInt8(ascii: "/")
+            let count = withUnsafeBytes(of: slash) { GETRequestPath.decode(key, prefix: $0, into: buffer) }
+            return count.map { body(UnsafeRawBufferPointer(rebasing: buffer[..<$0])) }
+        }
+    }
+
+    private func withFrontCacheKey<R>(_ key: UnsafeRawBufferPointer, isGET: Bool, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        // OCSP requests are a few hundred bytes at most; the bytes go on the stack.
         withUnsafeTemporaryAllocation(byteCount: key.count + 1, alignment: 1) { buffer in
             buffer[0] = isGET ? UInt8(ascii: "G") : UInt8(ascii: "P")
             UnsafeMutableRawBufferPointer(rebasing: buffer[1...]).copyMemory(from: key)
             return body(UnsafeRawBufferPointer(buffer))
         }
+    }
+
+    /// Queues `response` (200), or 304 for a GET whose If-None-Match names its ETag.
+    private func queue(_ connection: OpaquePointer, _ response: OpaquePointer, isGET: Bool) -> MHD_Result {
+        if isGET, let etag = MHD_get_response_header(response, "ETag"), ifNoneMatch(connection, String(cString: etag)) {
+            return sendNotModified(connection, etag: String(cString: etag))
+        }
+        return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
     }
 
     private func ifNoneMatch(_ connection: OpaquePointer, _ etag: String) -> Bool {
@@ -142,6 +201,28 @@ extension HTTPServer {
         return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
     }
 
+    /// A libmicrohttpd response for a cached answer: its DER and the HTTP values stored with it,
+    /// copied; only max-age is computed (into a buffer on the stack).
+    private func makeResponse(_ answer: OCSPResponder.CachedAnswer, isGET: Bool) -> OpaquePointer? {
+        let der = answer.response.der
+        guard
+            let response = MHD_create_response_from_buffer(
+                der.count, UnsafeMutableRawPointer(mutating: der.baseAddress), .RESPMEM_MUST_COPY)
+        else { return nil }
+        MHD_add_response_header(response, "Content-Type", "application/ocsp-response")
+        guard isGET else {
+            MHD_add_response_header(response, "Cache-Control", "no-cache, no-store")
+            return response
+        }
+        withCacheControl(maxAge: maxAge(nextUpdate: answer.response.nextUpdate, now: Int64(time(nil)))) {
+            MHD_add_response_header(response, "Cache-Control", $0)
+        }
+        MHD_add_response_header(response, "Last-Modified", answer.response.lastModified)
+        MHD_add_response_header(response, "Expires", answer.response.expires)
+        MHD_add_response_header(response, "ETag", answer.response.etagHeader)
+        return response
+    }
+
     /// A libmicrohttpd response with the OCSP body and headers. GET answers that may be cached
     /// get RFC 5019 §6 headers; the rest `no-store`.
     private func makeResponse(_ result: OCSPResponder.Result, isGET: Bool) -> OpaquePointer? {
@@ -150,23 +231,58 @@ extension HTTPServer {
         }
         guard let response else { return nil }
         MHD_add_response_header(response, "Content-Type", "application/ocsp-response")
-        for (name, value) in cachingHeaders(result, isGET: isGET) { MHD_add_response_header(response, name, value) }
+        guard isGET, result.isCacheable, let etag = result.etag, let thisUpdate = result.thisUpdate,
+            let nextUpdate = result.nextUpdate
+        else {
+            MHD_add_response_header(response, "Cache-Control", "no-cache, no-store")
+            return response
+        }
+        withCacheControl(maxAge: maxAge(nextUpdate: Int64(nextUpdate.timeIntervalSince1970), now: Int64(time(nil)))) {
+            MHD_add_response_header(response, "Cache-Control", $0)
+        }
+        MHD_add_response_header(response, "Last-Modified", HTTPDate.format(thisUpdate))
+        MHD_add_response_header(response, "Expires", HTTPDate.format(nextUpdate))
+        MHD_add_response_header(response, "ETag", etag)
         return response
     }
 
-    private func cachingHeaders(_ result: OCSPResponder.Result, isGET: Bool) -> [(String, String)] {
-        guard isGET, result.isCacheable, let etag = result.etag, let thisUpdate = result.thisUpdate,
-            let nextUpdate = result.nextUpdate
-        else { return [("Cache-Control", "no-cache, no-store")] }
-        // Served from the front cache for up to its lifetime, so count that against max-age.
-        let lifetime = TimeInterval(FrontCache.lifetime) / 1e9
-        let maxAge = Int(max(0, min(nextUpdate.timeIntervalSinceNow - lifetime, configuration.maxAge)))
-        return [
-            ("Cache-Control", "max-age=\(maxAge), public, no-transform, must-revalidate"),
-            ("Last-Modified", HTTPDate.format(thisUpdate)),
-            ("Expires", HTTPDate.format(nextUpdate)),
-            ("ETag", etag),
-        ]
+    /// Seconds an HTTP cache may keep a response: until its nextUpdate, less the front cache's
+    /// lifetime (it may have served the response that long already), at most `maxAge`.
+    private func maxAge(nextUpdate: Int64, now: Int64) -> Int {
+        let lifetime = Int64(FrontCache.lifetime / 1_000_000_000)
+        return Int(max(0, min(nextUpdate - now - lifetime, Int64(configuration.maxAge))))
+    }
+
+    /// `max-age=N, public, no-transform, must-revalidate` (RFC 5019 §6.2), NUL-terminated on the stack.
+    private func withCacheControl(maxAge: Int, _ body: (UnsafePointer<CChar>) -> Void) {
+        let suffix: StaticString = ", public, no-transform, must-revalidate"
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 96) { buffer in
+            var count = 0
+            for byte in "max-age=".utf8 {
+                buffer[count] = CChar(bitPattern: byte)
+                count += 1
+            }
+            var digits = 1
+            var rest = maxAge
+            while rest >= 10 {
+                digits += 1
+                rest /= 10
+            }
+            rest = maxAge
+            for place in stride(from: count + digits - 1, through: count, by: -1) {
+                buffer[place] = CChar(UInt8(ascii: "0") + UInt8(rest % 10))
+                rest /= 10
+            }
+            count += digits
+            suffix.withUTF8Buffer { bytes in
+                for byte in bytes {
+                    buffer[count] = CChar(bitPattern: byte)
+                    count += 1
+                }
+            }
+            buffer[count] = 0
+            body(UnsafePointer(buffer.baseAddress!))
+        }
     }
 
     /// Serves the latest stored CRL at `/crl/<slug>.crl`, `/crl/<slug>-delta.crl` or
@@ -175,7 +291,7 @@ extension HTTPServer {
         guard let (slug, scope) = CRLPaths.parse(path) else { return sendPlain(connection, status: 404, "no such CRL\n") }
         let stored: StoredCRL?
         do {
-            stored = try responder.store.storedCRL(slug: slug, scope: scope)
+            stored = try responder.storedCRL(slug: slug, scope: scope)
         } catch {
             logger.error("CRL lookup failed", metadata: ["path": "\(path)", "error": "\(error)"])
             return sendPlain(connection, status: 500, "store error\n")

@@ -1,5 +1,6 @@
 internal import Foundation
 public import OCSPCore
+internal import OCSPValues
 internal import RevocationStore
 
 /// A self-contained demo PKI and store, for trying the responder and for tests:
@@ -70,11 +71,11 @@ public struct DemoPKI {
 
         let store = try RevocationStore.create(at: storePath)
         try store.addIssuer(
-            IssuerRecord(
+            try IssuerRecord(
                 certificate: root, responderCertificate: responder, caKeyPath: absolute("ec-root.key"),
                 responderKeyPath: absolute("responder.key"), responseValidity: day))
         try store.addIssuer(
-            IssuerRecord(
+            try IssuerRecord(
                 certificate: rsaCA, responderCertificate: nil, caKeyPath: absolute("rsa-ca.key"),
                 responderKeyPath: nil, responseValidity: day))
 

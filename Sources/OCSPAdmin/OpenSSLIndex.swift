@@ -1,5 +1,6 @@
 public import Foundation
-public import OCSPCore
+internal import OCSPCore
+public import OCSPValues
 public import RevocationStore
 
 /// Reads an OpenSSL CA database (`index.txt`, as `openssl ca` writes it): one certificate a

@@ -1,5 +1,6 @@
 internal import COpenSSL
 public import Foundation
+public import OCSPValues
 
 /// One entry of a CRL (RFC 5280 §5.3): the serial, when it was revoked, and why.
 public struct CRLEntry: Sendable {

@@ -1,5 +1,6 @@
 internal import COpenSSL
 public import Foundation
+public import OCSPValues
 
 /// An X.509 certificate (an owned OpenSSL `X509`).
 ///

@@ -1,5 +1,6 @@
 internal import COpenSSL
 public import Foundation
+public import OCSPValues
 
 /// What goes into a certificate that ``CertificateBuilder`` issues.
 public struct CertificateTemplate: Sendable {

@@ -1,4 +1,5 @@
 internal import COpenSSL
+public import OCSPValues
 
 /// A decoded `OCSPRequest` (RFC 6960 §4.1.1).
 ///

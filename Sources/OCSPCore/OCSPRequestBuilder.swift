@@ -1,4 +1,5 @@
 internal import COpenSSL
+public import OCSPValues
 
 /// Builds DER `OCSPRequest`s (for clients: the stapling fetcher, the load tester, tests).
 public enum OCSPRequestBuilder {

@@ -1,5 +1,6 @@
 internal import COpenSSL
 public import Foundation
+public import OCSPValues
 
 /// A decoded `OCSPResponse` (RFC 6960 §4.2.1), for clients: what a responder said, and whether
 /// the signature and the signer's authority check out.

@@ -1,6 +1,7 @@
 internal import COpenSSL
 internal import Foundation
 internal import Synchronization
+internal import OCSPValues
 
 // Signing one response the straightforward way (OCSP_basic_add1_status, OCSP_basic_sign_ctx)
 // spends more CPU around the signature than in it: a new BasicOCSPResponse, a decoded CertID,

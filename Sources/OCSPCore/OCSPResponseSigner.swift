@@ -1,5 +1,6 @@
 internal import COpenSSL
 public import Foundation
+public import OCSPValues
 
 /// One SingleResponse to sign (RFC 6960 §4.2.1).
 public struct SingleResponse: Sendable {
@@ -18,24 +19,32 @@ public struct SingleResponse: Sendable {
 
 /// Signs BasicOCSPResponses with one key: the CA's own, or a delegated responder's (RFC 6960 §4.2.2.2).
 ///
-/// The ResponderID is byKey (RFC 5019 §2.2.3) and the signer certificate is always included, so
-/// clients can verify without extra configuration.
+/// The ResponderID is byKey (RFC 5019 §2.2.3). A delegated responder's certificate is included
+/// (the client needs it to verify); a CA signing its own responses leaves its certificate out,
+/// since the client holds the issuer already (RFC 6960 §4.2.2.2), which saves ~40 % of an RSA
+/// response.
 public struct OCSPResponseSigner: Sendable {
     public let certificate: Certificate
     public let key: PrivateKey
+    /// Whether responses carry ``certificate`` in their `certs` field.
+    public let includesCertificate: Bool
     /// A signing context initialised once; each signature starts from a copy of it, which spares
     /// OpenSSL 3 its per-call algorithm fetches (several times the cost of the ECDSA itself).
     private let signingContext: SigningContext
     /// Responses signed before, re-signed with new contents (see ``ResponseTemplate``).
     private let templates = TemplatePool()
 
+    /// - Parameters:
+    ///   - includesCertificate: put `certificate` in each response's `certs` (needed for a
+    ///     delegated responder; pass false when `certificate` is the issuer itself).
     /// - Throws: ``OCSPError/Code/keyMismatch`` if `key` does not belong to `certificate`.
-    public init(certificate: Certificate, key: PrivateKey) throws {
+    public init(certificate: Certificate, key: PrivateKey, includesCertificate: Bool = true) throws {
         guard certificate.matches(key) else {
             throw OCSPError(.keyMismatch, "the private key does not match certificate \(certificate.subject)")
         }
         self.certificate = certificate
         self.key = key
+        self.includesCertificate = includesCertificate
         signingContext = try SigningContext(key: key)
     }
 
@@ -73,12 +82,13 @@ public struct OCSPResponseSigner: Sendable {
     }
 
     /// Signs `basic` with OpenSSL's full checks: the key against the certificate, the ResponderID
-    /// (byKey), the signer certificate added, producedAt set to now.
+    /// (byKey), the signer certificate added (unless left out), producedAt set to now.
     func signFully(_ basic: OpaquePointer) throws {
         guard let context = EVP_MD_CTX_new() else { throw OCSPError.openSSL(.signFailed, "out of memory") }
         defer { EVP_MD_CTX_free(context) }
         guard EVP_MD_CTX_copy_ex(context, signingContext.ref) == 1,
-            OCSP_basic_sign_ctx(basic, certificate.ref, context, nil, UInt(OCSP_RESPID_KEY)) == 1
+            OCSP_basic_sign_ctx(
+                basic, certificate.ref, context, nil, UInt(OCSP_RESPID_KEY) | (includesCertificate ? 0 : UInt(OCSP_NOCERTS))) == 1
         else { throw OCSPError.openSSL(.signFailed, "could not sign the OCSP response") }
     }
 

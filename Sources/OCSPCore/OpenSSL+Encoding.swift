@@ -1,5 +1,6 @@
 internal import COpenSSL
 internal import Foundation
+internal import OCSPValues
 
 /// Runs an OpenSSL `i2d_*` function once, letting OpenSSL size and allocate the buffer (asking
 /// for the size first would make OpenSSL walk the whole structure one more time), and returns the DER.
@@ -79,18 +80,4 @@ func readFile(_ path: String, what: String) throws -> [UInt8] {
         throw OCSPError(.io, exists ? "cannot read \(what) \(path): permission denied" : "\(what) \(path) does not exist")
     }
     return [UInt8](data)
-}
-
-extension Array where Element == UInt8 {
-    /// Upper-case hexadecimal, two digits a byte.
-    package var hexString: String {
-        let digits = Array("0123456789ABCDEF".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(count * 2)
-        for byte in self {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }

@@ -1,5 +1,6 @@
 internal import COpenSSL
 internal import Foundation
+internal import OCSPValues
 
 /// A private key (an owned OpenSSL `EVP_PKEY`).
 ///

@@ -4,46 +4,91 @@
 /// Tolerant of what real clients send: percent-encoding or none (so the base64 may contain `/`),
 /// `+` left raw or turned into a space, the URL-safe alphabet, and missing padding.
 public enum GETRequestPath {
-    /// The DER request bytes in `path` after `prefix`, or nil if it is not base64 of anything.
-    public static func decode(_ path: some Collection<UInt8>, prefix: [UInt8] = [UInt8(ascii: "/")]) -> [UInt8]? {
-        guard path.starts(with: prefix) else { return nil }
-        var text: [UInt8] = []
-        text.reserveCapacity(path.count)
-        var iterator = path.dropFirst(prefix.count).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
-                    return nil
-                }
-                text.append(high << 4 | low)
-            } else {
-                text.append(byte)
-            }
-        }
-        return base64Decode(text)
-    }
+    /// How many bytes ``decode(_:prefix:into:)`` may write for a path of `count` bytes.
+    public static func decodedCapacity(_ count: Int) -> Int { count / 4 * 3 + 3 }
 
-    /// Standard or URL-safe base64, padding optional, `' '` read as `'+'`.
-    static func base64Decode(_ text: [UInt8]) -> [UInt8]? {
-        var end = text.count
-        while end > 0, text[end - 1] == UInt8(ascii: "=") { end -= 1 }
-        guard end > 0, text.count - end <= 2 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(end * 3 / 4)
+    /// Decodes the path after `prefix` into `output`, in one pass and without allocating.
+    /// - Parameters:
+    ///   - output: at least ``decodedCapacity(_:)`` of `path.count` bytes.
+    /// - Returns: how many DER bytes were written, or nil if the path is not `prefix` followed by
+    ///   the base64 of anything.
+    public static func decode(
+        _ path: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) -> Int? {
+        guard path.count >= prefix.count, path.starts(with: prefix),
+            output.count >= decodedCapacity(path.count)
+        else { return nil }
+        var written = 0
         var accumulator: UInt32 = 0
         var bits = 0
-        for index in 0..<end {
-            guard let value = sextet(text[index]) else { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+        var sextets = 0
+        var padding = 0
+        var index = prefix.count
+        return symbols.withUnsafeBufferPointer { symbols -> Int? in
+            while index < path.count {
+                var symbol = symbols[Int(path[index])]
+                index += 1
+                if symbol == Symbol.percent {
+                    guard index + 1 < path.count else { return nil }
+                    let high = symbols[Int(path[index])]
+                    let low = symbols[Int(path[index + 1])]
+                    guard high & Symbol.hexDigit != 0, low & Symbol.hexDigit != 0 else { return nil }
+                    symbol = symbols[Int((high & Symbol.hexValue) << 4 | (low & Symbol.hexValue))]
+                    index += 2
+                }
+                if symbol == Symbol.padding {
+                    padding += 1
+                    continue
+                }
+                // Padding only at the end, and a symbol after it is not base64.
+                guard padding == 0, symbol & Symbol.base64 != 0 else { return nil }
+                sextets += 1
+                accumulator = accumulator << 6 | UInt32(symbol >> 8 & 0x3F)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    output[written] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
+                    written += 1
+                }
+            }
+            // Nothing, too much padding, or a lone leftover sextet (length ≡ 1 mod 4) is not base64.
+            guard sextets > 0, padding <= 2, bits < 6 else { return nil }
+            return written
+        }
+    }
+
+    /// The DER request bytes in `path` after `prefix`, or nil if it is not base64 of anything.
+    /// A convenience over ``decode(_:prefix:into:)``, inlined so it is specialised where it is called.
+    @inlinable
+    public static func decode(_ path: some Collection<UInt8>, prefix: [UInt8] = [UInt8(ascii: "/")]) -> [UInt8]? {
+        let path = Array(path)
+        var output = [UInt8](repeating: 0, count: decodedCapacity(path.count))
+        let count = path.withUnsafeBytes { path in
+            prefix.withUnsafeBytes { prefix in
+                output.withUnsafeMutableBytes { decode(path, prefix: prefix, into: $0) }
             }
         }
-        // A lone leftover sextet (length ≡ 1 mod 4) is not base64.
-        guard bits < 6 else { return nil }
-        return out
+        return count.map { Array(output.prefix($0)) }
+    }
+
+    /// What each byte means, in one table (a lookup per byte): bits 8…13 the base64 value,
+    /// then flags; the low 4 bits a hex digit's value.
+    private enum Symbol {
+        static let base64: UInt16 = 0x4000
+        static let hexDigit: UInt16 = 0x0010
+        static let hexValue: UInt16 = 0x000F
+        static let percent: UInt16 = 0x8000
+        static let padding: UInt16 = 0x2000
+    }
+
+    private static let symbols: [UInt16] = (0...255).map { byte in
+        let c = UInt8(byte)
+        var symbol: UInt16 = 0
+        if let value = sextet(c) { symbol |= Symbol.base64 | UInt16(value) << 8 }
+        if let value = hexValue(c) { symbol |= Symbol.hexDigit | UInt16(value) }
+        if c == UInt8(ascii: "%") { symbol = Symbol.percent }
+        if c == UInt8(ascii: "=") { symbol = Symbol.padding }
+        return symbol
     }
 
     private static func sextet(_ c: UInt8) -> UInt8? {

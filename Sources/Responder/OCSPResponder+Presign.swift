@@ -1,6 +1,7 @@
 public import Foundation
 internal import OCSPCore
-public import RevocationStore
+public import OCSPValues
+internal import RevocationStore
 internal import Synchronization
 
 extension OCSPResponder {

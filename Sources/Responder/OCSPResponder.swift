@@ -1,5 +1,6 @@
 public import Foundation
 public import OCSPCore
+public import OCSPValues
 public import RevocationStore
 internal import Synchronization
 
@@ -40,9 +41,9 @@ public final class OCSPResponder: Sendable {
         public var certStatuses: [CachedResponse.Kind]
         /// Why the request failed, for the operator's log (never sent to the client).
         public var failure: String?
-        /// For a response served as cached: the store snapshot (``RevocationStore/changeCounter``)
-        /// it was read from. An in-process cache may keep it only while the counter still says so.
-        public var snapshot: Int?
+        /// For a cacheable response: the certificate it answers for, so an in-process cache can
+        /// drop it when the change feed names it (see ``CacheIdentity``).
+        public var cacheKey: ResponseKey?
 
         /// Whether intermediaries (and the HTTP front cache) may keep this response.
         public var isCacheable: Bool { etag != nil }
@@ -82,7 +83,7 @@ public final class OCSPResponder: Sendable {
             guard request.certIDs.count == 1, let certID = request.certIDs[0] else {
                 return try respondLive(to: request, now: now)
             }
-            let (lookup, snapshot) = try store.lookupCached(certID, now: now)
+            let (lookup, _) = try store.lookupCached(certID, now: now)
             switch lookup {
             case .unknownIssuer:
                 return .error(.unauthorized, "request names an issuer this responder does not serve")
@@ -93,17 +94,15 @@ public final class OCSPResponder: Sendable {
                 let validity = try signer(for: key.issuer).validity
                 if abs(cached.nextUpdate.timeIntervalSince(cached.thisUpdate) - validity) > 1 {
                     let record = try store.certificate(issuer: key.issuer, serial: key.serial)
-                    return .cached(try signOnce(key, record: record, now: now))
+                    return .cached(try signOnce(key, record: record, now: now), key: key)
                 }
-                var result = Result.cached(cached)
-                result.snapshot = snapshot
-                return result
+                return .cached(cached, key: key)
             case .miss(let key, let record):
                 if request.hasNonce { return try respondToNonce(request, cached: nil, now: now) }
                 guard limiter.tryAcquire(now: now) else {
                     return .error(.tryLater, "live-signing rate limit reached (cache miss)")
                 }
-                return .cached(try signOnce(key, record: record, now: now))
+                return .cached(try signOnce(key, record: record, now: now), key: key)
             }
         } catch {
             return .error(.internalError, "\(error)")
@@ -113,7 +112,7 @@ public final class OCSPResponder: Sendable {
     private func respondToNonce(_ request: OCSPRequest, cached: CachedResponse?, now: Date) throws -> Result {
         if limiter.tryAcquire(now: now) { return try respondLive(to: request, now: now) }
         if configuration.nonceOverflowServesCached, let cached {
-            var result = Result.cached(cached)
+            var result = Result.cached(cached, key: nil)
             result.etag = nil  // answered to a nonce request: not for shared caches
             return result
         }
@@ -147,7 +146,7 @@ public final class OCSPResponder: Sendable {
         signatures.add(1, ordering: .relaxed)
         return Result(
             body: body, status: .successful, thisUpdate: now, nextUpdate: nextUpdate, etag: nil,
-            hasNonce: request.hasNonce, certStatuses: statuses.map(\.cacheKind), failure: nil)
+            hasNonce: request.hasNonce, certStatuses: statuses.map(\.cacheKind), failure: nil, cacheKey: nil)
     }
 
     // MARK: - Signing for the cache
@@ -171,7 +170,14 @@ public final class OCSPResponder: Sendable {
         // so a batch signed together is refreshed spread out rather than all at once.
         let refreshAfter = issuer.validity * (1 - configuration.refreshFraction)
         let refreshAt = now.addingTimeInterval(refreshAfter * (0.5 + 0.5 * (spread ?? Double.random(in: 0...1))))
-        return CachedResponse(der: der, kind: status.cacheKind, thisUpdate: now, nextUpdate: nextUpdate, refreshAt: refreshAt)
+        return CachedResponse(
+            der: der, kind: status.cacheKind, thisUpdate: now, nextUpdate: nextUpdate, refreshAt: refreshAt,
+            etag: Self.etag(der))
+    }
+
+    /// A strong entity tag for a response: the first 64 bits of its SHA-256.
+    static func etag(_ der: [UInt8]) -> UInt64 {
+        sha256(der).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
 
     /// A ``ResponseSigning`` closure for store writes (revoke, add) of `issuer`'s certificates,
@@ -213,24 +219,29 @@ public final class OCSPResponder: Sendable {
             throw StoreError(.unknownIssuer, "issuer \(id) vanished from the store")
         }
         let loaded = try IssuerSigner(
-            signer: try Self.makeSigner(record), certificate: try record.certificate(),
+            signer: try Self.makeSigner(record), certificate: try Certificate(derEncoded: record.certificateDER),
             validity: configuration.validityOverride ?? record.responseValidity)
         signers.withLock { $0[id] = loaded }
         return loaded
     }
 
-    /// The signer an issuer record describes: its delegated responder if it has one, else the CA.
+    /// The signer an issuer record describes: its delegated responder if it has one (whose
+    /// certificate the responses carry), else the CA (whose certificate they leave out: the
+    /// client has it already).
     public static func makeSigner(_ record: IssuerRecord) throws -> OCSPResponseSigner {
-        if let responder = try record.responderCertificate() {
+        if let responderDER = record.responderCertificateDER {
             guard let path = record.responderKeyPath else {
                 throw StoreError(.corrupt, "issuer has a responder certificate but no responder key")
             }
-            return try OCSPResponseSigner(certificate: responder, key: PrivateKey.load(path: path))
+            return try OCSPResponseSigner(
+                certificate: Certificate(derEncoded: responderDER), key: PrivateKey.load(path: path))
         }
         guard let path = record.caKeyPath else {
             throw StoreError(.corrupt, "issuer has neither a responder nor a CA key")
         }
-        return try OCSPResponseSigner(certificate: record.certificate(), key: PrivateKey.load(path: path))
+        return try OCSPResponseSigner(
+            certificate: Certificate(derEncoded: record.certificateDER), key: PrivateKey.load(path: path),
+            includesCertificate: false)
     }
 }
 
@@ -240,7 +251,7 @@ struct IssuerSigner: Sendable {
     let certificate: Certificate
     let validity: TimeInterval
     /// The issuer name and key hashes of its CertIDs, for each hash algorithm.
-    let hashes: [HashAlgorithm: (nameHash: [UInt8], keyHash: [UInt8])]
+    let hashes: [HashAlgorithm: IssuerHashes]
 
     init(signer: OCSPResponseSigner, certificate: Certificate, validity: TimeInterval) throws {
         self.signer = signer
@@ -254,7 +265,7 @@ struct IssuerSigner: Sendable {
         guard let hashes = hashes[algorithm] else {
             throw OCSPError(.unsupported, "hash algorithm \(algorithm) is not supported")
         }
-        return CertID(hashAlgorithm: algorithm, issuerNameHash: hashes.nameHash, issuerKeyHash: hashes.keyHash, serialNumber: serial)
+        return CertID(issuer: hashes, serialNumber: serial)
     }
 }
 
@@ -263,12 +274,19 @@ extension OCSPResponder.Result {
     public static func error(_ status: OCSPResponseStatus, _ why: String) -> Self {
         Self(
             body: status.unsignedResponse, status: status, thisUpdate: nil, nextUpdate: nil, etag: nil, hasNonce: false,
-            certStatuses: [], failure: why)
+            certStatuses: [], failure: why, cacheKey: nil)
     }
 
-    static func cached(_ response: CachedResponse) -> Self {
+    static func cached(_ response: CachedResponse, key: ResponseKey?) -> Self {
         Self(
             body: response.der, status: .successful, thisUpdate: response.thisUpdate, nextUpdate: response.nextUpdate,
-            etag: response.etagHeader, hasNonce: false, certStatuses: [response.kind], failure: nil)
+            etag: response.etagHeader, hasNonce: false, certStatuses: [response.kind], failure: nil, cacheKey: key)
+    }
+}
+
+extension OCSPResponder {
+    /// The latest stored CRL of an issuer (by its URL slug) and scope, for the HTTP front.
+    public func storedCRL(slug: String, scope: CRLScope) throws -> StoredCRL? {
+        try store.storedCRL(slug: slug, scope: scope)
     }
 }

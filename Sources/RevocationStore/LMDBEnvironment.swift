@@ -106,7 +106,7 @@ package final class LMDBEnvironment: @unchecked Sendable {
         }
     }
 
-    private func begin(flags: UInt32) throws -> OpaquePointer {
+    fileprivate func begin(flags: UInt32) throws -> OpaquePointer {
         var txn: OpaquePointer? = nil
         var rc = mdb_txn_begin(env, nil, flags, &txn)
         if rc == MDB_MAP_RESIZED {
@@ -116,6 +116,40 @@ package final class LMDBEnvironment: @unchecked Sendable {
         }
         guard rc == 0, let txn else { throw StoreError.lmdb(rc, "cannot begin a transaction") }
         return txn
+    }
+}
+
+/// A read-only transaction that one thread keeps and reuses: renewed (`mdb_txn_renew`) for each
+/// ``read(_:)`` and reset (`mdb_txn_reset`) after it, so a read costs no allocation and the
+/// thread holds no snapshot between reads (an idle reader would keep LMDB from reusing pages).
+///
+/// Not thread-safe: one per thread (the environment is opened with `MDB_NOTLS`, so the thread
+/// that uses it need not be the one that created it).
+package final class ReusableReadTransaction {
+    private let environment: LMDBEnvironment
+    private var handle: OpaquePointer?  // MDB_txn*, owned; reset between reads
+
+    package init(environment: LMDBEnvironment) {
+        self.environment = environment
+    }
+
+    deinit { handle.map { mdb_txn_abort($0) } }
+
+    /// Runs `body` in a snapshot of the last commit.
+    package func read<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
+        let txn: OpaquePointer
+        if let handle, mdb_txn_renew(handle) == 0 {
+            txn = handle
+        } else {
+            // The first read, or a renew that failed (MDB_MAP_RESIZED: another process grew the
+            // map): a new transaction, which adopts the new size.
+            handle.map { mdb_txn_abort($0) }
+            handle = nil
+            txn = try environment.begin(flags: UInt32(MDB_RDONLY))
+            handle = txn
+        }
+        defer { mdb_txn_reset(txn) }
+        return try body(Transaction(handle: txn))
     }
 }
 
@@ -196,6 +230,44 @@ package struct Transaction: ~Copyable {
             guard rc == MDB_NOTFOUND else { throw StoreError.lmdb(rc, "cannot iterate") }
             }
         }
+    }
+
+    /// Visits the entries from the first key at or after `start`, in key order, until `body`
+    /// returns false. Allocation-free: `start` is a caller's buffer.
+    package func forEach(
+        _ db: Database, startingAt start: UnsafeRawBufferPointer,
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        var cursor: OpaquePointer? = nil
+        var rc = mdb_cursor_open(handle, db.dbi, &cursor)
+        guard rc == 0, let cursor else { throw StoreError.lmdb(rc, "cannot open a cursor") }
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val(mv_size: start.count, mv_data: UnsafeMutableRawPointer(mutating: start.baseAddress))
+        var v = MDB_val()
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+        while rc == 0 {
+            let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+            guard try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) else { return }
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+        }
+        guard rc == MDB_NOTFOUND else { throw StoreError.lmdb(rc, "cannot iterate") }
+    }
+
+    /// Deletes the first entry of `db`; returns whether there was one.
+    @discardableResult
+    package func deleteFirst(_ db: Database) throws -> Bool {
+        var cursor: OpaquePointer? = nil
+        var rc = mdb_cursor_open(handle, db.dbi, &cursor)
+        guard rc == 0, let cursor else { throw StoreError.lmdb(rc, "cannot open a cursor") }
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val()
+        var v = MDB_val()
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+        if rc == MDB_NOTFOUND { return false }
+        guard rc == 0 else { throw StoreError.lmdb(rc, "cannot read") }
+        rc = mdb_cursor_del(cursor, 0)
+        guard rc == 0 else { throw StoreError.lmdb(rc, "cannot delete") }
+        return true
     }
 
     /// The number of entries in `db`.

@@ -1,20 +1,19 @@
 public import Foundation
-public import OCSPCore
-
-/// An issuer's id in the store: SHA-256 of its certificate's DER.
-public struct IssuerID: Hashable, Sendable, CustomStringConvertible {
-    public let bytes: [UInt8]
-    public init(bytes: [UInt8]) { self.bytes = bytes }
-    public init(certificate: Certificate) { bytes = certificate.fingerprint }
-    public var description: String { bytes.hexString }
-}
+public import OCSPValues
 
 /// An issuer (a CA) the responder answers for, and how its responses are signed.
-public struct IssuerRecord: Codable, Sendable {
+///
+/// The store keeps certificates as DER and never parses them: whoever adds an issuer (`ocspctl`,
+/// through OCSPCore) supplies its id, subject and CertID hashes.
+public struct IssuerRecord: Sendable {
+    /// SHA-256 of the CA certificate's DER: the issuer's key in the store.
+    public let id: IssuerID
+    /// The CA certificate's subject, for messages and the audit log.
+    public var subject: String
     /// The CA certificate, DER.
-    public var certificateDER: Data
+    public var certificateDER: [UInt8]
     /// The delegated responder certificate (DER), or nil when the CA signs its own responses.
-    public var responderCertificateDER: Data?
+    public var responderCertificateDER: [UInt8]?
     /// The CA's private key file (absolute), needed when the CA signs responses or CRLs.
     public var caKeyPath: String?
     /// The delegated responder's private key file (absolute).
@@ -22,25 +21,76 @@ public struct IssuerRecord: Codable, Sendable {
     /// nextUpdate − thisUpdate of the responses, in seconds.
     public var responseValidity: Double
     public var addedAt: Date
+    /// The issuer's CertID hashes, one per hash algorithm: what requests name it by.
+    public var certIDHashes: [IssuerHashes]
 
     public init(
-        certificate: Certificate, responderCertificate: Certificate?, caKeyPath: String?, responderKeyPath: String?,
-        responseValidity: Double, addedAt: Date = Date()
+        id: IssuerID, subject: String, certificateDER: [UInt8], responderCertificateDER: [UInt8]?, caKeyPath: String?,
+        responderKeyPath: String?, responseValidity: Double, certIDHashes: [IssuerHashes], addedAt: Date = Date()
     ) {
-        certificateDER = Data(certificate.derEncoded)
-        responderCertificateDER = responderCertificate.map { Data($0.derEncoded) }
+        self.id = id
+        self.subject = subject
+        self.certificateDER = certificateDER
+        self.responderCertificateDER = responderCertificateDER
         self.caKeyPath = caKeyPath
         self.responderKeyPath = responderKeyPath
         self.responseValidity = responseValidity
+        self.certIDHashes = certIDHashes
         self.addedAt = addedAt
     }
 
-    public var id: IssuerID { IssuerID(bytes: sha256([UInt8](certificateDER))) }
+    /// Whether the CA signs its own responses (no delegated responder).
+    public var isSignedByCA: Bool { responderCertificateDER == nil }
+}
 
-    public func certificate() throws -> Certificate { try Certificate(derEncoded: [UInt8](certificateDER)) }
+extension IssuerRecord {
+    /// The JSON kept in the `issuers` database. Fields added after the first version are optional,
+    /// so older stores still read.
+    private struct Stored: Codable {
+        var certificateDER: Data
+        var responderCertificateDER: Data?
+        var caKeyPath: String?
+        var responderKeyPath: String?
+        var responseValidity: Double
+        var addedAt: Date
+        var subject: String?
+        var certIDHashes: [StoredHashes]?
+    }
 
-    public func responderCertificate() throws -> Certificate? {
-        try responderCertificateDER.map { try Certificate(derEncoded: [UInt8]($0)) }
+    private struct StoredHashes: Codable {
+        var algorithm: UInt8
+        var nameHash: Data
+        var keyHash: Data
+    }
+
+    func encoded() throws -> [UInt8] {
+        let stored = Stored(
+            certificateDER: Data(certificateDER), responderCertificateDER: responderCertificateDER.map { Data($0) },
+            caKeyPath: caKeyPath, responderKeyPath: responderKeyPath, responseValidity: responseValidity,
+            addedAt: addedAt, subject: subject,
+            certIDHashes: certIDHashes.map {
+                StoredHashes(algorithm: $0.hashAlgorithm.rawValue, nameHash: Data($0.nameHash), keyHash: Data($0.keyHash))
+            })
+        return [UInt8](try JSONEncoder().encode(stored))
+    }
+
+    init(id: IssuerID, encoded json: [UInt8]) throws {
+        let stored: Stored
+        do {
+            stored = try JSONDecoder().decode(Stored.self, from: Data(json))
+        } catch {
+            throw StoreError(.corrupt, "the record of issuer \(id) does not decode: \(error)")
+        }
+        self.init(
+            id: id, subject: stored.subject ?? "issuer \(id)", certificateDER: [UInt8](stored.certificateDER),
+            responderCertificateDER: stored.responderCertificateDER.map { [UInt8]($0) }, caKeyPath: stored.caKeyPath,
+            responderKeyPath: stored.responderKeyPath, responseValidity: stored.responseValidity,
+            certIDHashes: (stored.certIDHashes ?? []).compactMap { hashes in
+                HashAlgorithm(rawValue: hashes.algorithm).map {
+                    IssuerHashes(hashAlgorithm: $0, nameHash: [UInt8](hashes.nameHash), keyHash: [UInt8](hashes.keyHash))
+                }
+            },
+            addedAt: stored.addedAt)
     }
 }
 

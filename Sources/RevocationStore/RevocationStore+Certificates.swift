@@ -1,7 +1,11 @@
 public import Foundation
-public import OCSPCore
+public import OCSPValues
 
 extension RevocationStore {
+    /// Beyond this many certificates in one transaction, the change feed gets one entry for the
+    /// whole issuer instead of one per serial (a bulk add or import).
+    static let changesPerSerialLimit = 1024
+
     /// The result of looking up a CertID.
     public enum Lookup: Sendable {
         /// No issuer in the store matches the CertID's issuer hashes.
@@ -12,7 +16,7 @@ extension RevocationStore {
 
     /// Looks up a CertID in one read transaction.
     public func lookup(_ certID: CertID) throws -> Lookup {
-        let indexKey = [certID.hashAlgorithm.rawValue] + certID.issuerNameHash + certID.issuerKeyHash
+        let indexKey = certID.issuer.indexKey
         return try environment.read { txn in
             guard let id = try txn.get(issuerIndex, indexKey) else { return .unknownIssuer }
             let key = id + certID.serialNumber.bytes
@@ -60,8 +64,11 @@ extension RevocationStore {
                 try txn.put(certs, key, record.encoded)
                 try replaceResponses(txn, issuer: issuer, serial: serial, record: record, sign: sign)
                 try appendAudit(txn, ["action": "cert.add", "issuer": issuer.description, "serial": serial.hex])
+                // A serial answered `unknown` until now is `good` from this commit on.
+                if items.count <= Self.changesPerSerialLimit { try recordChange(txn, issuer: issuer, serial: serial) }
                 added += 1
             }
+            if items.count > Self.changesPerSerialLimit, added > 0 { try recordChange(txn, issuer: issuer, serial: nil) }
             return added
         }
     }
@@ -87,6 +94,7 @@ extension RevocationStore {
             try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
             try bumpRevocationSequence(txn, issuer: issuer)
             try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: sign)
+            try recordChange(txn, issuer: issuer, serial: serial)
             try appendAudit(
                 txn,
                 [
@@ -111,6 +119,7 @@ extension RevocationStore {
                 try replaceResponses(txn, issuer: issuer, serial: serial, record: record, sign: nil)
             }
             try bumpRevocationSequence(txn, issuer: issuer)
+            try recordChange(txn, issuer: issuer, serial: nil)
             try appendAudit(txn, ["action": "cert.import", "issuer": issuer.description, "count": String(items.count)])
             return items.count
         }

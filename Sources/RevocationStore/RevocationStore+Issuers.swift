@@ -1,77 +1,47 @@
 internal import Foundation
-public import OCSPCore
+public import OCSPValues
 
 extension RevocationStore {
-    /// Adds an issuer and its CertID index entries (SHA-1, SHA-256, SHA-384, SHA-512).
+    /// Adds an issuer and its CertID index entries (one per hash in ``IssuerRecord/certIDHashes``).
     /// - Throws: ``StoreError/Code/issuerExists`` if it is already there (use `replace` to update).
     public func addIssuer(_ record: IssuerRecord, replace: Bool = false) throws {
-        let certificate = try record.certificate()
-        let id = record.id
-        let json = try JSONEncoder().encode(record)
-        let indexKeys = try HashAlgorithm.allCases.map { algorithm in
-            let hashes = try certificate.issuerHashes(algorithm)
-            return [algorithm.rawValue] + hashes.nameHash + hashes.keyHash
+        guard !record.certIDHashes.isEmpty, record.id.bytes.count == IssuerID.byteCount else {
+            throw StoreError(.corrupt, "issuer \(record.subject): a record needs its id and CertID hashes")
         }
+        let encoded = try record.encoded()
         try environment.write { txn in
-            if !replace, try txn.get(issuers, id.bytes) != nil {
-                throw StoreError(.issuerExists, "issuer \(certificate.subject) is already in the store")
+            if !replace, try txn.get(issuers, record.id.bytes) != nil {
+                throw StoreError(.issuerExists, "issuer \(record.subject) is already in the store")
             }
-            try txn.put(issuers, id.bytes, [UInt8](json))
-            for key in indexKeys { try txn.put(issuerIndex, key, id.bytes) }
-            try appendAudit(txn, ["action": replace ? "issuer.replace" : "issuer.add", "issuer": certificate.subject])
+            try txn.put(issuers, record.id.bytes, encoded)
+            for hashes in record.certIDHashes { try txn.put(issuerIndex, hashes.indexKey, record.id.bytes) }
+            // Whatever was answered for this issuer (its signer, its validity) may change.
+            try recordChange(txn, issuer: record.id, serial: nil)
+            try appendAudit(txn, ["action": replace ? "issuer.replace" : "issuer.add", "issuer": record.subject])
         }
     }
 
     /// The issuer with this id, or nil.
     public func issuer(id: IssuerID) throws -> IssuerRecord? {
         guard let json = try environment.read({ txn in try txn.get(issuers, id.bytes) }) else { return nil }
-        return try decodeIssuer(json)
-    }
-
-    /// The issuer whose certificate this is.
-    /// - Throws: ``StoreError/Code/unknownIssuer`` if it is not in the store.
-    public func issuer(certificate: Certificate) throws -> IssuerRecord {
-        guard let record = try issuer(id: IssuerID(certificate: certificate)) else {
-            throw StoreError(
-                .unknownIssuer,
-                "issuer \(certificate.subject) is not in the store; add it with: ocspctl issuer add --cert CA.pem --key CA.key")
-        }
-        return record
+        return try IssuerRecord(id: id, encoded: json)
     }
 
     /// All issuers, in id order.
     public func allIssuers() throws -> [IssuerRecord] {
-        var jsons: [[UInt8]] = []
+        var stored: [(IssuerID, [UInt8])] = []
         try environment.read { txn in
-            try txn.forEach(issuers) { _, value in
-                jsons.append(Array(value))
+            try txn.forEach(issuers) { key, value in
+                stored.append((IssuerID(bytes: Array(key)), Array(value)))
                 return true
             }
         }
-        return try jsons.map(decodeIssuer)
+        return try stored.map { try IssuerRecord(id: $0, encoded: $1) }
     }
 
     /// The issuer id that a CertID's (hash algorithm, issuerNameHash, issuerKeyHash) names, or nil.
     public func issuerID(for certID: CertID) throws -> IssuerID? {
-        let key = [certID.hashAlgorithm.rawValue] + certID.issuerNameHash + certID.issuerKeyHash
-        return try environment.read { txn in try txn.get(issuerIndex, key) }.map(IssuerID.init(bytes:))
-    }
-
-    /// The issuer in the store that issued `certificate` (signature checked), or nil.
-    public func findIssuer(of certificate: Certificate) throws -> (IssuerRecord, Certificate)? {
-        for record in try allIssuers() {
-            let issuerCertificate = try record.certificate()
-            if certificate.isIssued(by: issuerCertificate) { return (record, issuerCertificate) }
-        }
-        return nil
-    }
-
-    private func decodeIssuer(_ json: [UInt8]) throws -> IssuerRecord {
-        do {
-            return try JSONDecoder().decode(IssuerRecord.self, from: Data(json))
-        } catch {
-            throw StoreError(.corrupt, "an issuer record does not decode: \(error)")
-        }
+        try environment.read { txn in try txn.get(issuerIndex, certID.issuer.indexKey) }.map(IssuerID.init(bytes:))
     }
 
     /// Appends one line to the audit log, in the caller's write transaction.

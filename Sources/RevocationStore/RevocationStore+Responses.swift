@@ -1,5 +1,5 @@
 public import Foundation
-public import OCSPCore
+public import OCSPValues
 
 /// The key of a cached response: issuer id ‖ CertID hash algorithm ‖ serial.
 public struct ResponseKey: Hashable, Sendable {
@@ -40,7 +40,7 @@ extension RevocationStore {
     /// Looks up a CertID's cached response, falling back to its status, in one read transaction.
     /// - Returns: the lookup, and the ``changeCounter`` value of the snapshot it read.
     public func lookupCached(_ certID: CertID, now: Date) throws -> (CacheLookup, snapshot: Int) {
-        let indexKey = [certID.hashAlgorithm.rawValue] + certID.issuerNameHash + certID.issuerKeyHash
+        let indexKey = certID.issuer.indexKey
         return try environment.read { txn in (try lookupCached(txn, certID, indexKey, now), txn.id) }
     }
 

@@ -1,5 +1,4 @@
 internal import Foundation
-internal import OCSPCore
 
 /// The revocation store: issuers, their CertID index, and certificate status, in one LMDB
 /// environment that `ocspd` and `ocspctl` share (LMDB's lock file serialises writers).
@@ -15,6 +14,7 @@ internal import OCSPCore
 /// | `refresh_queue` | refreshAt (big-endian seconds) ‖ response key | empty: the refresher's work list |
 /// | `crls` | issuer slug ‖ scope | ``StoredCRL``: the latest signed CRLs `ocspd` serves |
 /// | `meta` also holds | `crl_number:` ‖ issuer id, `revocation_seq:` ‖ issuer id | UInt64 counters |
+/// | `changes` | sequence (UInt64, big-endian), dense | issuer id ‖ serial (or the issuer id alone: all of its certificates): what a status change makes stale, for in-process caches; the last ``changeRetention`` kept |
 ///
 /// Every change is one write transaction, committed durably before the call returns.
 public final class RevocationStore: Sendable {
@@ -27,6 +27,7 @@ public final class RevocationStore: Sendable {
     let responses: Database
     let refreshQueue: Database
     let crls: Database
+    let changes: Database
 
     public static let schemaVersion: [UInt8] = [1]
     /// 16 GiB of address space by default: LMDB's file grows only as data is written.
@@ -42,11 +43,13 @@ public final class RevocationStore: Sendable {
         responses = try environment.openDatabase("responses", create: create)
         refreshQueue = try environment.openDatabase("refresh_queue", create: create)
         crls = try environment.openDatabase("crls", create: create)
+        // Added after the first release: a store made before it gets the database on first open.
+        changes = try environment.openDatabase("changes", create: true)
     }
 
     /// A number that changes whenever any process commits a write to the store (LMDB's last
-    /// transaction id, read from shared memory: a few nanoseconds). In-process caches compare it
-    /// before trusting what they hold.
+    /// transaction id, read from shared memory: a few nanoseconds). In-process caches look at the
+    /// change feed (``Reader/Snapshot/changes(after:_:)``) only when it moved.
     public var changeCounter: Int { environment.lastCommittedTransaction }
 
     /// Lets go of this process's mapping of store pages it has read or written (they stay in the

@@ -1,5 +1,5 @@
 public import Foundation
-internal import OCSPCore
+public import OCSPValues
 
 /// Which CRL of an issuer: the complete one, its delta, or one shard.
 public enum CRLScope: Hashable, Sendable, CustomStringConvertible {
@@ -30,15 +30,15 @@ public struct StoredCRL: Hashable, Sendable {
     public var number: UInt64
     public var thisUpdate: Date
     public var nextUpdate: Date
-    /// 64 bits of SHA-256 of ``der``, for the HTTP ETag.
+    /// A strong HTTP entity tag: 64 bits of a hash of ``der`` (the generator computes it).
     public var etag: UInt64
 
-    public init(der: [UInt8], number: UInt64, thisUpdate: Date, nextUpdate: Date) {
+    public init(der: [UInt8], number: UInt64, thisUpdate: Date, nextUpdate: Date, etag: UInt64) {
         self.der = der
         self.number = number
         self.thisUpdate = thisUpdate
         self.nextUpdate = nextUpdate
-        etag = sha256(der).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+        self.etag = etag
     }
 
     public var etagHeader: String { "\"" + withUnsafeBytes(of: etag.bigEndian) { Array($0) }.hexString + "\"" }
@@ -60,11 +60,6 @@ public struct StoredCRL: Hashable, Sendable {
         etag = UInt64(bitPattern: CachedResponse.int64(bytes, at: 25))
         der = Array(bytes[33...])
     }
-}
-
-extension IssuerID {
-    /// The short name of the issuer in CRL URLs: the first 8 bytes of its id, lower-case hex.
-    public var slug: String { Array(bytes.prefix(8)).hexString.lowercased() }
 }
 
 extension RevocationStore {

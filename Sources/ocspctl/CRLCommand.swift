@@ -3,6 +3,7 @@ import CRLService
 import Foundation
 import OCSPAdmin
 import OCSPCore
+import OCSPValues
 import Responder
 import RevocationStore
 

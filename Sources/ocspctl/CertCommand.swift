@@ -1,5 +1,6 @@
 import ArgumentParser
 import OCSPCore
+import OCSPValues
 import RevocationStore
 
 struct CertCommand: ParsableCommand {

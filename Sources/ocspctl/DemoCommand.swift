@@ -3,6 +3,7 @@ import CRLService
 import OCSPAdmin
 import Responder
 import RevocationStore
+import OCSPValues
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OCSPAdmin
 import OCSPCore
+import OCSPValues
 import Responder
 import RevocationStore
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RevocationStore
+import OCSPValues
 
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "init", abstract: "Create an empty store.")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OCSPAdmin
 import OCSPCore
+import OCSPValues
 import Responder
 import RevocationStore
 
@@ -72,7 +73,7 @@ struct IssuerCommand: ParsableCommand {
             for path in [key, responderKey].compactMap({ $0 }) where KeyFiles.isExposed(path) {
                 warn("\(path) is readable by group or others; chmod 600 \(path)")
             }
-            let record = IssuerRecord(
+            let record = try IssuerRecord(
                 certificate: ca, responderCertificate: responder, caKeyPath: key.map(absolutePath),
                 responderKeyPath: responderKey.map(absolutePath), responseValidity: Durations.parse(validity)!)
             try store.addIssuer(record, replace: replace)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import OCSPCore
+import OCSPAdmin
+import OCSPValues
 import Responder
 import RevocationStore
 

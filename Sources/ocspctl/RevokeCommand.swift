@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OCSPCore
+import OCSPValues
 import RevocationStore
 
 struct RevokeCommand: ParsableCommand {

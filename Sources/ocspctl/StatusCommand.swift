@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import OCSPCore
+import OCSPAdmin
+import OCSPValues
 import RevocationStore
 
 struct StatusCommand: ParsableCommand {
@@ -16,7 +18,7 @@ struct StatusCommand: ParsableCommand {
         let store = try options.open()
         let (issuer, serial, _) = try selection.resolve(in: store)
         let status = try store.certificate(issuer: issuer.id, serial: serial)?.certStatus ?? .unknown
-        let subject = try issuer.certificate().subject
+        let subject = issuer.subject
         var fields: [String: String] = ["issuer": subject, "serial": serial.hex, "status": status.name]
         if case .revoked(let time, let reason) = status {
             fields["revocationTime"] = ISO8601DateFormatter().string(from: time)

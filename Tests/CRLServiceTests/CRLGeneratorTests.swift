@@ -1,6 +1,8 @@
 import CRLService
 import Foundation
+import OCSPAdmin
 import OCSPCore
+import OCSPValues
 import OCSPTestSupport
 import RevocationStore
 import Testing

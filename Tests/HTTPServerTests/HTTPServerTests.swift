@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import Logging
 import OCSPCore
+import OCSPValues
 import OCSPTestSupport
 import Responder
 import RevocationStore

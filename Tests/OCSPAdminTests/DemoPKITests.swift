@@ -1,6 +1,7 @@
 import Foundation
 import OCSPAdmin
 import OCSPCore
+import OCSPValues
 import RevocationStore
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import OCSPCore
+import OCSPValues
 import OCSPTestSupport
 import Synchronization
 import Testing

@@ -1,4 +1,5 @@
 import OCSPCore
+import OCSPValues
 import Testing
 
 @Suite struct SerialNumberTests {

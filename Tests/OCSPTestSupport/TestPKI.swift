@@ -1,4 +1,5 @@
 internal import Foundation
+internal import OCSPAdmin
 public import OCSPCore
 public import RevocationStore
 
@@ -35,11 +36,11 @@ public final class TestPKI: @unchecked Sendable {
         }
         store = try RevocationStore.create(at: directory + "/store")
         try store.addIssuer(
-            IssuerRecord(
+            try IssuerRecord(
                 certificate: root, responderCertificate: responder, caKeyPath: directory + "/root.key",
                 responderKeyPath: directory + "/responder.key", responseValidity: 3600))
         try store.addIssuer(
-            IssuerRecord(
+            try IssuerRecord(
                 certificate: rsaCA, responderCertificate: nil, caKeyPath: directory + "/rsa.key", responderKeyPath: nil,
                 responseValidity: 7200))
     }

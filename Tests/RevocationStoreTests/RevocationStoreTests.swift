@@ -1,5 +1,7 @@
 import Foundation
+import OCSPAdmin
 import OCSPCore
+import OCSPValues
 import OCSPTestSupport
 import RevocationStore
 import Testing

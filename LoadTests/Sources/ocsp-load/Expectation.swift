@@ -1,4 +1,5 @@
 import OCSPCore
+import OCSPValues
 
 /// What a correct answer to one request says, from the store: checked on sampled responses.
 struct Expectation: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import OCSPCore
+import OCSPValues
 import RevocationStore
 
 extension RequestSet {
@@ -54,7 +55,7 @@ extension RequestSet {
     ) throws -> Expectation? {
         do {
             guard case .known(let id, let record) = try store.lookup(certID) else { return nil }
-            if issuers[id] == nil { issuers[id] = try store.issuer(id: id)?.certificate() }
+            if issuers[id] == nil { issuers[id] = try store.issuer(id: id).map { try Certificate(derEncoded: $0.certificateDER) } }
             guard let issuer = issuers[id] else { return nil }
             return Expectation(certID: certID, status: record?.certStatus ?? .unknown, issuer: issuer)
         } catch {

@@ -1,5 +1,6 @@
 import Foundation
 import OCSPCore
+import OCSPValues
 import RevocationStore
 
 extension RequestSet {
@@ -25,7 +26,7 @@ extension RequestSet {
         var perIssuer: [[PreparedRequest]] = []
         do {
             for record in try store.allIssuers() where only == nil || record.id == only {
-                let issuer = try record.certificate()
+                let issuer = try Certificate(derEncoded: record.certificateDER)
                 var entries: [(SerialNumber, CertificateRecord)] = []
                 try store.forEachCertificate(issuer: record.id) { serial, certificate in
                     entries.append((serial, certificate))

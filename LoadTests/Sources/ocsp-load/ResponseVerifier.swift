@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import OCSPCore
+import OCSPValues
 import Synchronization
 
 /// Decodes and checks a sample of responses off the event loops, so the check's cost (a

@@ -1,57 +1,7 @@
 internal import COpenSSL
+public import OCSPValues
 
-/// The hash algorithms a CertID may use.
-public enum HashAlgorithm: UInt8, Sendable, CaseIterable, CustomStringConvertible {
-    case sha1 = 1, sha256 = 2, sha384 = 3, sha512 = 4
-
-    init?(nid: Int32) {
-        switch nid {
-        case NID_sha1: self = .sha1
-        case NID_sha256: self = .sha256
-        case NID_sha384: self = .sha384
-        case NID_sha512: self = .sha512
-        default: return nil
-        }
-    }
-
-    var digest: OpaquePointer? {
-        switch self {
-        case .sha1: Digests.sha1
-        case .sha256: Digests.sha256
-        case .sha384: Digests.sha384
-        case .sha512: Digests.sha512
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .sha1: "SHA-1"
-        case .sha256: "SHA-256"
-        case .sha384: "SHA-384"
-        case .sha512: "SHA-512"
-        }
-    }
-}
-
-/// ```
-/// CertID ::= SEQUENCE {
-///     hashAlgorithm       AlgorithmIdentifier,
-///     issuerNameHash      OCTET STRING, -- Hash of issuer's DN
-///     issuerKeyHash       OCTET STRING, -- Hash of issuer's public key
-///     serialNumber        CertificateSerialNumber }
-/// ```
-/// A CertID read from a request keeps its DER, so the response echoes it byte for byte; one built
-/// here from its parts is encoded the way OpenSSL encodes it (hash parameters NULL).
-///
-/// Equality compares the four fields: two encodings of one CertID name the same certificate.
-public struct CertID: Hashable, Sendable {
-    public let hashAlgorithm: HashAlgorithm
-    public let issuerNameHash: [UInt8]
-    public let issuerKeyHash: [UInt8]
-    public let serialNumber: SerialNumber
-    /// The DER encoding as received, or nil for one built from its parts.
-    public let derEncoded: [UInt8]?
-
+extension CertID {
     /// Reads an `OCSP_CERTID`. Returns nil for a hash algorithm this responder does not know.
     init?(borrowing certID: OpaquePointer) throws {
         var nameHash: UnsafeMutablePointer<ASN1_OCTET_STRING>? = nil
@@ -62,45 +12,14 @@ public struct CertID: Hashable, Sendable {
             let nameHash, let keyHash, let serial
         else { throw OCSPError.openSSL(.malformedRequest, "CertID has missing fields") }
         guard let hashAlgorithm = HashAlgorithm(nid: OBJ_obj2nid(algorithm)) else { return nil }
-        self.hashAlgorithm = hashAlgorithm
-        self.issuerNameHash = Self.bytes(of: nameHash)
-        self.issuerKeyHash = Self.bytes(of: keyHash)
-        self.serialNumber = SerialNumber(asn1: serial)
-        self.derEncoded = try encodeDER("CertID") { i2d_OCSP_CERTID(certID, $0) }
+        self.init(
+            hashAlgorithm: hashAlgorithm, issuerNameHash: Self.bytes(of: nameHash), issuerKeyHash: Self.bytes(of: keyHash),
+            serialNumber: SerialNumber(asn1: serial), derEncoded: try encodeDER("CertID") { i2d_OCSP_CERTID(certID, $0) })
     }
 
     /// Builds the CertID of serial `serialNumber` issued by `issuer`.
     public init(issuer: Certificate, serialNumber: SerialNumber, hashAlgorithm: HashAlgorithm = .sha1) throws {
-        let hashes = try issuer.issuerHashes(hashAlgorithm)
-        self.init(
-            hashAlgorithm: hashAlgorithm, issuerNameHash: hashes.nameHash, issuerKeyHash: hashes.keyHash,
-            serialNumber: serialNumber)
-    }
-
-    /// A CertID from its parts (the issuer hashes computed once, for signing many responses).
-    public init(hashAlgorithm: HashAlgorithm, issuerNameHash: [UInt8], issuerKeyHash: [UInt8], serialNumber: SerialNumber) {
-        self.hashAlgorithm = hashAlgorithm
-        self.issuerNameHash = issuerNameHash
-        self.issuerKeyHash = issuerKeyHash
-        self.serialNumber = serialNumber
-        self.derEncoded = nil
-    }
-
-    /// The same CertID without its received DER: encoded the way OpenSSL encodes it.
-    var builtFromParts: CertID {
-        CertID(hashAlgorithm: hashAlgorithm, issuerNameHash: issuerNameHash, issuerKeyHash: issuerKeyHash, serialNumber: serialNumber)
-    }
-
-    public static func == (lhs: CertID, rhs: CertID) -> Bool {
-        lhs.hashAlgorithm == rhs.hashAlgorithm && lhs.serialNumber == rhs.serialNumber
-            && lhs.issuerNameHash == rhs.issuerNameHash && lhs.issuerKeyHash == rhs.issuerKeyHash
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(hashAlgorithm)
-        hasher.combine(issuerNameHash)
-        hasher.combine(issuerKeyHash)
-        hasher.combine(serialNumber)
+        self.init(issuer: try issuer.issuerHashes(hashAlgorithm), serialNumber: serialNumber)
     }
 
     /// A new `OCSP_CERTID` owned by the caller: decoded from ``derEncoded``, or built from the parts.
@@ -152,7 +71,7 @@ public struct CertID: Hashable, Sendable {
 
 extension Certificate {
     /// The issuerNameHash and issuerKeyHash that CertIDs of certificates issued by this one carry.
-    public func issuerHashes(_ algorithm: HashAlgorithm) throws -> (nameHash: [UInt8], keyHash: [UInt8]) {
+    public func issuerHashes(_ algorithm: HashAlgorithm) throws -> IssuerHashes {
         let serial = try SerialNumber(bytes: [1]).makeASN1Integer()
         defer { ASN1_INTEGER_free(serial) }
         guard
@@ -162,6 +81,11 @@ extension Certificate {
         guard let built = try CertID(borrowing: certID) else {
             throw OCSPError(.unsupported, "hash algorithm \(algorithm) is not supported")
         }
-        return (built.issuerNameHash, built.issuerKeyHash)
+        return built.issuer
     }
+}
+
+extension IssuerID {
+    /// The store id of `certificate` as an issuer: SHA-256 of its DER.
+    public init(certificate: Certificate) { self.init(bytes: certificate.fingerprint) }
 }

@@ -1,6 +1,4 @@
-internal import COpenSSL
-
-/// An error from ``OCSPCore``: a stable ``Code`` to match on, a message for people, and the
+/// An error about OCSP values and messages (``OCSPValues`` and ``OCSPCore``): a stable ``Code`` to match on, a message for people, and the
 /// OpenSSL error queue at the time of failure.
 ///
 /// Equality compares the code only, so callers can write `error == .malformedRequest`-style checks
@@ -50,28 +48,10 @@ public struct OCSPError: Error, Hashable, Sendable, CustomStringConvertible {
         self.openSSLErrors = openSSLErrors
     }
 
-    /// Builds an error and drains OpenSSL's (thread-local) error queue into it.
-    static func openSSL(_ code: Code, _ message: String) -> OCSPError {
-        OCSPError(code, message, openSSLErrors: drainOpenSSLErrors())
-    }
-
     public var description: String {
         openSSLErrors.isEmpty ? message : "\(message) (\(openSSLErrors.joined(separator: "; ")))"
     }
 
     public static func == (lhs: OCSPError, rhs: OCSPError) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }
-}
-
-/// Empties OpenSSL's thread-local error queue, returning its entries oldest first.
-func drainOpenSSLErrors() -> [String] {
-    var entries: [String] = []
-    while true {
-        let code = ERR_get_error()
-        if code == 0 { break }
-        var buffer = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(code, &buffer, buffer.count)
-        entries.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-    }
-    return entries
 }
