@@ -38,7 +38,7 @@ extension OCSPResponder {
         /// the last call this reads one number from shared memory; otherwise it visits what the
         /// change feed names: `drop` gets the issuer identity and, unless the change concerns all
         /// of the issuer's certificates, the certificate identity. `dropAll` is called when the
-        /// feed cannot tell (this reader fell more than ``RevocationStore/changeRetention`` changes behind).
+        /// feed cannot tell (this reader fell more than the store's ``RevocationStore/changeRetention`` changes behind).
         ///
         /// What a cache holds stays right as long as it calls this before each lookup: an entry
         /// read in a later snapshot than the one applied here can only be dropped needlessly.

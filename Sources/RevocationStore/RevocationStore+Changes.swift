@@ -2,9 +2,10 @@ internal import CLMDB
 internal import OCSPValues
 
 extension RevocationStore {
-    /// How many entries the change feed keeps. A reader that falls further behind than this (a
-    /// thread idle through 65 536 status changes) cannot tell what changed and drops its cache.
-    public static let changeRetention = 65_536
+    /// How many entries the change feed keeps by default. A reader that falls further behind
+    /// than ``changeRetention`` (a thread idle through 65 536 status changes) cannot tell what
+    /// changed and drops its cache.
+    public static let defaultChangeRetention = 65_536
 
     /// Notes in the change feed that what was answered for `serial` of `issuer` (for every
     /// serial of the issuer when nil) may be stale. In the caller's write transaction, so the
@@ -15,7 +16,7 @@ extension RevocationStore {
             next = last.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) } + 1
         }
         try txn.put(changes, withUnsafeBytes(of: next.bigEndian) { Array($0) }, issuer.bytes + (serial?.bytes ?? []))
-        if try txn.count(changes) > Self.changeRetention { try txn.deleteFirst(changes) }
+        if try txn.count(changes) > changeRetention { try txn.deleteFirst(changes) }
     }
 }
 

@@ -28,13 +28,16 @@ public final class RevocationStore: Sendable {
     let refreshQueue: Database
     let crls: Database
     let changes: Database
+    /// How many entries this handle keeps in the change feed when it writes.
+    public let changeRetention: Int
 
     public static let schemaVersion: [UInt8] = [1]
     /// 16 GiB of address space by default: LMDB's file grows only as data is written.
     public static let defaultMapSize = 16 << 30
 
-    private init(environment: LMDBEnvironment, create: Bool) throws {
+    private init(environment: LMDBEnvironment, create: Bool, changeRetention: Int) throws {
         self.environment = environment
+        self.changeRetention = max(1, changeRetention)
         issuers = try environment.openDatabase("issuers", create: create)
         issuerIndex = try environment.openDatabase("issuer_index", create: create)
         certs = try environment.openDatabase("certs", create: create)
@@ -58,7 +61,11 @@ public final class RevocationStore: Sendable {
 
     /// Creates a new, empty store in directory `path` (created if needed).
     /// - Throws: ``StoreError/Code/storeExists`` if one is already there.
-    public static func create(at path: String, mapSize: Int = defaultMapSize) throws -> RevocationStore {
+    /// - Parameters:
+    ///   - changeRetention: how many entries of the change feed writes through this handle keep.
+    public static func create(
+        at path: String, mapSize: Int = defaultMapSize, changeRetention: Int = defaultChangeRetention
+    ) throws -> RevocationStore {
         if FileManager.default.fileExists(atPath: path + "/data.mdb") {
             throw StoreError(.storeExists, "a store already exists at \(path)")
         }
@@ -70,19 +77,21 @@ public final class RevocationStore: Sendable {
         }
         let store = try RevocationStore(
             environment: LMDBEnvironment(path: path, mapSize: mapSize, maxDatabases: 16, readOnly: false),
-            create: true)
+            create: true, changeRetention: changeRetention)
         try store.environment.write { txn in try txn.put(store.meta, Array("schema".utf8), schemaVersion) }
         return store
     }
 
     /// Opens an existing store.
     /// - Throws: ``StoreError/Code/noStore`` if `path` holds none, saying how to make one.
-    public static func open(at path: String, mapSize: Int = defaultMapSize) throws -> RevocationStore {
+    public static func open(
+        at path: String, mapSize: Int = defaultMapSize, changeRetention: Int = defaultChangeRetention
+    ) throws -> RevocationStore {
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
             throw StoreError(.noStore, "no store at \(path); create one with: ocspctl init --store \(path)")
         }
         return try RevocationStore(
             environment: LMDBEnvironment(path: path, mapSize: mapSize, maxDatabases: 16, readOnly: false),
-            create: false)
+            create: false, changeRetention: changeRetention)
     }
 }

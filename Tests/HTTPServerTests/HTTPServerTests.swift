@@ -1,5 +1,5 @@
 import Foundation
-import HTTPServer
+@testable import HTTPServer
 import Logging
 import OCSPCore
 import OCSPValues
@@ -84,6 +84,42 @@ import Testing
                 #expect(throws: HTTPServerError(.bindFailed, "")) { try other.start() }
             }
         }
+    }
+
+    @Test func aRevocationIsAnsweredAtOnceWhileOtherCertificatesStayInTheFrontCache() throws {
+        let responder = OCSPResponder(store: pki.store)
+        let server = HTTPServer(
+            configuration: HTTPServer.Configuration(host: "127.0.0.1", port: 0), responder: responder,
+            logger: Logger(label: "test"))
+        let port = try server.start()
+        defer { server.stop() }
+        let rootID = IssuerID(certificate: pki.root)
+        for serial in [UInt8(21), 22] {
+            try pki.store.addCertificate(
+                issuer: rootID, serial: SerialNumber(bytes: [serial]), notAfter: nil, sign: responder.signing(for: rootID).0)
+        }
+        let client = try LoopbackHTTPClient(port: port)
+        func status(_ serial: UInt8) throws -> String {
+            let response = try client.send(method: "GET", path: "/" + Data(try requestDER(serial)).base64EncodedString())
+            #expect(response.status == 200)
+            return try #require(try OCSPResponse(derEncoded: response.body).responses.first).status.name
+        }
+
+        #expect(try status(21) == "good" && status(22) == "good")
+        #expect(server.statistics.storeAnswers == 2, "both from the signature cache, by the fast path")
+        #expect(server.statistics.frontCacheInserts == 2)
+        #expect(try status(22) == "good")
+        #expect(server.statistics.frontCacheHits == 1)
+
+        try pki.store.setStatus(
+            issuer: rootID, serial: SerialNumber(bytes: [21]), .revoked(time: Date(), reason: .keyCompromise, invalidityDate: nil),
+            sign: responder.signing(for: rootID).0)
+        #expect(try status(21) == "revoked", "the next request after the revocation returned")
+        #expect(server.statistics.frontCacheInvalidated == 1, "only the revoked certificate's entry was dropped")
+        #expect(server.statistics.frontCacheCleared == 0)
+        #expect(try status(22) == "good")
+        #expect(server.statistics.frontCacheHits == 2, "the other certificate is still served from the front cache")
+        #expect(server.statistics.fullPathAnswers == 0)
     }
 
     @Test func listenAddressesParse() throws {
