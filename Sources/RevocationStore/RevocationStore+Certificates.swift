@@ -105,6 +105,45 @@ extension RevocationStore {
         }
     }
 
+    /// Revokes many certificates of one issuer in one transaction (an incident's batch), like
+    /// ``setStatus(issuer:serial:_:notAfter:sign:now:)`` for each, but skipping those already
+    /// revoked (for any reason, hold included), so running a list again changes nothing.
+    /// - Returns: how many were revoked by this call.
+    @discardableResult
+    public func revoke(
+        issuer: IssuerID, serials: [SerialNumber], time: Date, reason: RevocationReason?, invalidityDate: Date? = nil,
+        sign: ResponseSigning? = nil, now: Date = Date()
+    ) throws -> Int {
+        try environment.write { txn in
+            guard try txn.get(issuers, issuer.bytes) != nil else {
+                throw StoreError(.unknownIssuer, "issuer \(issuer) is not in the store")
+            }
+            var revoked = 0
+            for serial in serials {
+                let previous = try record(txn, issuer: issuer, serial: serial)
+                if case .revoked = previous?.status { continue }
+                let updated = CertificateRecord(
+                    status: .revoked(time: time, reason: reason, invalidityDate: invalidityDate),
+                    notAfter: previous?.notAfter, changedAt: now, releasedFromHoldAt: previous?.releasedFromHoldAt)
+                try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
+                try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: sign)
+                if serials.count <= Self.changesPerSerialLimit { try recordChange(txn, issuer: issuer, serial: serial) }
+                try appendAudit(
+                    txn,
+                    [
+                        "action": "cert.status", "issuer": issuer.description, "serial": serial.hex,
+                        "before": previous.map { $0.certStatus.name } ?? "absent", "after": updated.certStatus.name,
+                    ])
+                revoked += 1
+            }
+            if revoked > 0 {
+                try bumpRevocationSequence(txn, issuer: issuer)
+                if serials.count > Self.changesPerSerialLimit { try recordChange(txn, issuer: issuer, serial: nil) }
+            }
+            return revoked
+        }
+    }
+
     /// Writes many certificate records at once (a bulk import), in one transaction: existing
     /// records are replaced and their cached responses dropped (ocspd or `ocspctl presign` signs
     /// anew). Returns how many records were written.

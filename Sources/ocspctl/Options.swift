@@ -24,15 +24,20 @@ struct CertificateSelection: ParsableArguments {
     @Option(help: "The serial number in hexadecimal (with --issuer).")
     var serial: String?
 
+    static let usage = "name the certificate with --cert LEAF.pem, or with --issuer CA.pem --serial HEX"
+
     func validate() throws {
         switch (cert, issuer, serial) {
-        case (.some, nil, nil), (nil, .some, .some): return
-        default: throw ValidationError("name the certificate with --cert LEAF.pem, or with --issuer CA.pem --serial HEX")
+        // Neither, or --issuer alone: for commands that also take a list of serials (revoke
+        // --serials); the others say what is missing when they resolve the selection.
+        case (.some, nil, nil), (nil, _, nil), (nil, .some, .some): return
+        default: throw ValidationError(Self.usage)
         }
     }
 
     /// The issuer and serial this selection names, and the certificate's notAfter when known.
     func resolve(in store: RevocationStore) throws -> (issuer: IssuerRecord, serial: SerialNumber, notAfter: Date?) {
+        guard cert != nil || (issuer != nil && serial != nil) else { throw CLIError(Self.usage) }
         if let cert {
             let certificate = try Certificate.load(path: cert)
             guard let (record, _) = try store.findIssuer(of: certificate) else {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OCSPAdmin
 import OCSPCore
 import OCSPValues
 import RevocationStore
@@ -21,11 +22,42 @@ struct RevokeCommand: ParsableCommand {
     @Option(help: "Invalidity date: when the key is known or suspected to have been compromised.")
     var invalidityDate: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "With --issuer: revoke every serial listed in FILE (hexadecimal, one per line; # comments).",
+            discussion: "Written in transactions of \(Self.batchSize); serials already revoked are skipped, so a second run changes nothing.",
+            valueName: "file"))
+    var serials: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --serials: revoke one certificate at a time, at most N a second, each durable on its own.",
+            valueName: "N"))
+    var rate: Double?
+
+    static let batchSize = 1000
+
+    func validate() throws {
+        if serials != nil {
+            guard selection.issuer != nil, selection.cert == nil, selection.serial == nil else {
+                throw ValidationError("--serials FILE needs --issuer CA.pem, and no --cert or --serial")
+            }
+        } else if rate != nil {
+            throw ValidationError("--rate paces --serials FILE; add --serials")
+        } else if selection.cert == nil && selection.serial == nil {
+            throw ValidationError(CertificateSelection.usage)
+        }
+        if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number") }
+    }
+
     func run() throws {
         let reason = try parseReason(reason)
         let time = try time.map { try parseTime($0, option: "--time") } ?? Date()
         let invalidity = try invalidityDate.map { try parseTime($0, option: "--invalidity-date") }
         let store = try options.open()
+        if let serials {
+            return try revokeList(serials, store: store, time: time, reason: reason, invalidity: invalidity)
+        }
         let (issuer, serial, notAfter) = try selection.resolve(in: store)
         let previous = try store.setStatus(
             issuer: issuer.id, serial: serial, .revoked(time: time, reason: reason, invalidityDate: invalidity),
@@ -33,4 +65,52 @@ struct RevokeCommand: ParsableCommand {
         let note = previous == nil ? " (it was not in the store; added as revoked)" : ""
         print("revoked \(serial.hex)\(reason.map { " (\($0.name))" } ?? "")\(note)")
     }
+
+    private func revokeList(
+        _ path: String, store: RevocationStore, time: Date, reason: RevocationReason?, invalidity: Date?
+    ) throws {
+        let list = try readSerials(path)
+        let issuer = try store.issuer(certificate: Certificate.load(path: selection.issuer!))
+        let sign = responseSigning(store, issuer: issuer.id)
+        let started = Date()
+        var revoked = 0
+        if let rate {
+            // One transaction per certificate, paced: each revocation acknowledged as it lands.
+            for (index, serial) in list.enumerated() {
+                let due = started.addingTimeInterval(Double(index) / rate)
+                if due > Date() { Thread.sleep(until: due) }
+                revoked += try store.revoke(
+                    issuer: issuer.id, serials: [serial], time: time, reason: reason, invalidityDate: invalidity, sign: sign)
+            }
+        } else {
+            for start in stride(from: 0, to: list.count, by: Self.batchSize) {
+                revoked += try store.revoke(
+                    issuer: issuer.id, serials: Array(list[start..<min(list.count, start + Self.batchSize)]), time: time,
+                    reason: reason, invalidityDate: invalidity, sign: sign)
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        print(
+            "revoked \(revoked) of \(list.count) listed certificates (\(list.count - revoked) already revoked) in "
+                + String(format: "%.2f s (%.0f/s)", seconds, Double(list.count) / max(seconds, 0.001)))
+    }
+}
+
+/// Reads a list of serials: hexadecimal, one per line; blank lines and `#` comments skipped.
+/// Every line is checked before anything is written.
+func readSerials(_ path: String) throws -> [SerialNumber] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CLIError("--serials \(path): cannot read the file")
+    }
+    var serials: [SerialNumber] = []
+    for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let text = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard !text.allSatisfy(\.isWhitespace) else { continue }
+        do {
+            serials.append(try SerialNumber(hex: String(text)))
+        } catch {
+            throw CLIError("--serials \(path) line \(number + 1): \(error)")
+        }
+    }
+    return serials
 }

@@ -9,8 +9,8 @@ import pytest
 from cryptography.x509.oid import NameOID
 
 from ocsp_e2e import (
-    EXPECTED, REASON_FLAG, ctl, ctl_ok, ctl_status_json, describe, parse_time, serial_hex,
-    snapshot_tree, utcnow,
+    EXPECTED, REASON_FLAG, Ocspd, assert_openssl_status, ctl, ctl_ok, ctl_status_json, describe, openssl,
+    parse_time, serial_hex, snapshot_tree, utcnow,
 )
 
 # ---------------------------------------------------------------------------
@@ -227,3 +227,52 @@ def test_init_then_issuer_add_other_ca_succeeds(bins, pki, cstore):
     assert js["status"] == "good", js
     assert int(js["serial"], 16) == pki.cert("other-leaf").serial_number
     assert serial_hex(pki.cert("other-leaf")).lstrip("0") == js["serial"].lstrip("0")
+
+
+# ---------------------------------------------------------------------------
+# revoke --serials: an incident's list, batched, idempotent, checked by openssl ocsp
+# ---------------------------------------------------------------------------
+
+
+def test_revoke_a_list_of_serials_then_again(bins, pki, cstore, tmp_path, log_dir):
+    issuer = pki.path("ec-root")
+    for serial in ("7A01", "7A02"):
+        ctl_ok(bins, "cert", "add", "--store", cstore, "--issuer", issuer, "--serial", serial)
+    listing = tmp_path / "serials.txt"
+    listing.write_text(f"# incident 42\n{pki.serial_hex('ec-good')}\n7a01\n\n7A02  # lower case and comments too\n")
+    out = ctl_ok(bins, "revoke", "--store", cstore, "--issuer", issuer, "--serials", listing,
+                 "--reason", "keyCompromise", "--time", "2026-03-04T05:06:07Z").stdout
+    assert "revoked 3 of 3 listed certificates" in out, out
+    for selector in (["--cert", pki.path("ec-good")], ["--issuer", issuer, "--serial", "7A02"]):
+        js = ctl_status_json(bins, cstore, *selector)
+        assert js["status"] == "revoked" and js["reason"] == "keyCompromise", js
+        assert js["revocationTime"] == "2026-03-04T05:06:07Z", js
+
+    # Running the list again changes nothing, not even the revocation time.
+    again = ctl_ok(bins, "revoke", "--store", cstore, "--issuer", issuer, "--serials", listing,
+                   "--reason", "superseded").stdout
+    assert "revoked 0 of 3 listed certificates (3 already revoked)" in again, again
+    js = ctl_status_json(bins, cstore, "--cert", pki.path("ec-good"))
+    assert js["reason"] == "keyCompromise" and js["revocationTime"] == "2026-03-04T05:06:07Z", js
+
+    # A relying party sees it: openssl ocsp against ocspd on this store.
+    server = Ocspd(bins, cstore, log_dir)
+    try:
+        server.wait_ready()
+        cert = str(pki.path("ec-good"))
+        proc = openssl("ocsp", "-issuer", issuer, "-cert", cert, "-url", server.url, "-timeout", "10",
+                       *pki.verify_args("ec-good"))
+        assert_openssl_status(proc, cert, "revoked", reason="keyCompromise")
+    finally:
+        server.stop()
+
+
+def test_revoke_list_with_a_bad_line_writes_nothing(bins, pki, cstore, tmp_path):
+    listing = tmp_path / "serials.txt"
+    listing.write_text(f"{pki.serial_hex('ec-good')}\nnot-hex\n")
+    before = _baseline(bins, pki, cstore)
+    proc = ctl(bins, "revoke", "--store", cstore, "--issuer", pki.path("ec-root"), "--serials", listing)
+    assert proc.returncode != 0, describe(proc)
+    err = proc.stderr.strip()
+    assert "line 2" in err and "\n" not in err, describe(proc)
+    assert _baseline(bins, pki, cstore) == before, "a list with a bad line must revoke nothing"

@@ -45,8 +45,9 @@ def single_status(body: bytes) -> str:
 
 
 def test_revocation_is_never_answered_good_after_ocspctl_returns(bins, demo, log_dir):
-    """Tight loop of GET and POST queries while `ocspctl revoke` runs: every query sent after
-    revoke returned says revoked; none says good."""
+    """Tight loops of GET and POST queries on four connections (so on each of ocspd's threads,
+    each with its own front cache) while `ocspctl revoke` runs: every query sent after revoke
+    returned says revoked; none says good."""
     server = start(bins, demo / "store", log_dir)
     try:
         der = request_for(demo, "leaf-ec-03")
@@ -70,15 +71,17 @@ def test_revocation_is_never_answered_good_after_ocspctl_returns(bins, demo, log
                 use_get = not use_get
             conn.close()
 
-        worker = threading.Thread(target=hammer)
-        worker.start()
+        workers = [threading.Thread(target=hammer) for _ in range(4)]
+        for worker in workers:
+            worker.start()
         time.sleep(0.5)
         ctl_ok(bins, "revoke", "--store", demo / "store", "--cert", demo / "leaves" / "leaf-ec-03.pem",
                "--reason", "keyCompromise")
         returned = time.monotonic()
         time.sleep(0.5)
         stop.set()
-        worker.join(timeout=30)
+        for worker in workers:
+            worker.join(timeout=30)
         assert not errors, errors
         before = [s for t, s in samples if t < returned]
         after = [s for t, s in samples if t >= returned]
