@@ -8,7 +8,11 @@
 # Environment: BENCH_SECONDS (per row, default 5), BENCH_ROUNDS (GET/POST alternations, default 2),
 # BENCH_CONNECTIONS (default 64), OCSPD_THREADS (default 1, like the single nginx worker),
 # SIGN_THREADS (ocspd threads for the live-signing rows, default one per core),
-# OCSP_LOAD_THREADS (default 1, like wrk -t1).
+# OCSP_LOAD_THREADS (default 1, like wrk -t1),
+# BENCH_POPULATION (certificates in the population rows, default 200000; 0 skips them),
+# BENCH_LARGE (a second, larger population row, e.g. 1000000; default 0: skipped),
+# BENCH_REVOKE_RATE (revocations a second in the under-change rows, default 50),
+# BENCH_WWW (where nginx's population files go; default a directory in /dev/shm if it exists).
 # Results (this output, one JSON per ocsp-load row, raw wrk/ab output, the table as TSV, a plot)
 # go to LoadTests/results/<UTC time>/ (git-ignored), or --out DIR.
 set -uo pipefail
@@ -26,7 +30,7 @@ OUT=""
 INSTALL=1
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     echo "Options: --bin DIR, --out DIR, --no-install, -h"
 }
 while [ $# -gt 0 ]; do
@@ -38,7 +42,12 @@ while [ $# -gt 0 ]; do
         *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 64 ;;
     esac
 done
-case "$SECS$ROUNDS$CONNS" in *[!0-9]*) echo "bench.sh: BENCH_* must be whole numbers" >&2; exit 64 ;; esac
+POPULATION=${BENCH_POPULATION:-200000}
+LARGE=${BENCH_LARGE:-0}
+REVOKE_RATE=${BENCH_REVOKE_RATE:-50}
+case "$SECS$ROUNDS$CONNS$POPULATION$LARGE$REVOKE_RATE" in
+    *[!0-9]*) echo "bench.sh: BENCH_* must be whole numbers" >&2; exit 64 ;;
+esac
 
 OUT=${OUT:-$HERE/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
@@ -47,12 +56,18 @@ exec > >(tee "$OUT/bench.txt") 2>&1
 
 WORK=$(mktemp -d /tmp/ocsp-bench.XXXXXX)
 chmod 755 "$WORK"
+# nginx's population files: one small file per certificate, on tmpfs when there is one (creating
+# a million files on this VM's disk takes minutes; once written, files on disk are served from the
+# page cache just the same).
+if [ -n "${BENCH_WWW:-}" ]; then WWW=$BENCH_WWW; elif [ -d /dev/shm ]; then WWW=$(mktemp -d /dev/shm/ocsp-bench-www.XXXXXX); else WWW=$WORK/www-population; fi
+mkdir -p "$WWW"
+chmod 755 "$WWW"
 declare -a SERVER_PIDS=()
 
 cleanup() {
     for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
     for pid in "${SERVER_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-    rm -rf "$WORK"
+    rm -rf "$WORK" "$WWW"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -134,17 +149,19 @@ start() {
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
 ROWS="$OUT/table.tsv"
-printf 'server\trequest\tclient\treq_per_s\tp50_ms\tp99_ms\terrors\treference\n' >"$ROWS"
+printf 'group\tserver\trequest\tclient\treq_per_s\tp50_ms\tp99_ms\terrors\treference\n' >"$ROWS"
+# Rows are compared with the reference row ("ref") of the same group and client.
+GROUP="one hot response"
 slug() { echo "$*" | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/-$//'; }
 
 # wrk_row SERVER REQUEST REFERENCE URL [-s script -- args]: a wrk -t1 run (after a 1 s warm-up).
 wrk_row() {
     local server=$1 request=$2 ref=$3; shift 3
     local file
-    file="$OUT/$(slug "$server $request wrk").txt"
+    file="$OUT/$(slug "$GROUP $server $request wrk").txt"
     wrk -t1 -c"$CONNS" -d1s "$@" >/dev/null 2>&1
     run wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$@" | tee "$file"
-    python3 - "$file" "$server" "$request" "$ref" >>"$ROWS" <<'EOF'
+    python3 - "$file" "$server" "$request" "$ref" "$GROUP" >>"$ROWS" <<'EOF'
 import re, sys
 text = open(sys.argv[1]).read()
 def ms(value):
@@ -156,7 +173,7 @@ p99 = re.search(r"\s99%\s+(\S+)", text)
 errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
 socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 if socket: errors += sum(int(n) for n in socket.groups())
-print("\t".join([sys.argv[2], sys.argv[3], "wrk -t1",
+print("\t".join([sys.argv[5], sys.argv[2], sys.argv[3], "wrk -t1",
                  f"{float(rps.group(1)):.0f}" if rps else "0",
                  f"{ms(p50.group(1)):.3f}" if p50 else "-", f"{ms(p99.group(1)):.3f}" if p99 else "-",
                  str(errors), sys.argv[4]]))
@@ -167,14 +184,14 @@ EOF
 load_row() {
     local server=$1 request=$2 ref=$3 url=$4; shift 4
     local json
-    json="$OUT/$(slug "$server $request ocsp-load").json"
+    json="$OUT/$(slug "$GROUP $server $request ocsp-load").json"
     run "$BIN/ocsp-load" --url "$url" --connections "$CONNS" --threads "$LOAD_THREADS" --duration "${SECS}s" \
         --warmup 1s --json "$json" --label "$server, $request" "$@"
-    python3 - "$json" "$server" "$request" "$ref" >>"$ROWS" <<'EOF'
+    python3 - "$json" "$server" "$request" "$ref" "$GROUP" >>"$ROWS" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 l = r["latencyMicroseconds"]
-print("\t".join([sys.argv[2], sys.argv[3], "ocsp-load", f"{r['requestsPerSecond']:.0f}",
+print("\t".join([sys.argv[5], sys.argv[2], sys.argv[3], "ocsp-load", f"{r['requestsPerSecond']:.0f}",
                  f"{l['p50'] / 1000:.3f}", f"{l['p99'] / 1000:.3f}", str(r["errorCount"]), sys.argv[4]]))
 EOF
 }
@@ -184,9 +201,9 @@ EOF
 ab_row() {
     local server=$1 request=$2 ref=$3 url=$4; shift 4
     local file
-    file="$OUT/$(slug "$server $request ab").txt"
+    file="$OUT/$(slug "$GROUP $server $request ab").txt"
     run ab -q -t "$SECS" -n 10000000 -c "$CONNS" "$@" "$url" 2>&1 | tee "$file"
-    python3 - "$file" "$server" "$request" "$ref" >>"$ROWS" <<'EOF'
+    python3 - "$file" "$server" "$request" "$ref" "$GROUP" >>"$ROWS" <<'EOF'
 import re, sys
 text = open(sys.argv[1]).read()
 def find(pattern, default="0"):
@@ -199,7 +216,7 @@ errors += int(find(r"Non-2xx responses:\s+(\d+)"))
 rps = float(find(r"Requests per second:\s+([\d.]+)"))
 p50 = float(find(r"\s50%\s+(\d+)", "nan"))
 p99 = float(find(r"\s99%\s+(\d+)", "nan"))
-print("\t".join([sys.argv[2], sys.argv[3], "ab (HTTP/1.0)", f"{rps:.0f}", f"{p50:.3f}", f"{p99:.3f}",
+print("\t".join([sys.argv[5], sys.argv[2], sys.argv[3], "ab (HTTP/1.0)", f"{rps:.0f}", f"{p50:.3f}", f"{p99:.3f}",
                  str(errors), sys.argv[4]]))
 EOF
 }
@@ -379,6 +396,12 @@ load_row "openssl ocsp" "POST" - "http://127.0.0.1:$OPENSSL_PORT/" --requests "$
 stop "$OPENSSL_PID"
 
 # ---------------------------------------------------------------------------------------------
+# A CA's whole population (LoadTests/population.sh, in this run and this table)
+# ---------------------------------------------------------------------------------------------
+# shellcheck source=population.sh
+. "$HERE/population.sh"
+
+# ---------------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------------
 say "results"
@@ -387,27 +410,45 @@ cp "$WORK"/*.conf "$WORK/index.txt" "$OUT/" 2>/dev/null   # the server configura
 plots=()
 for name in nginx-tuned-get ocspd-get-1 ocspd-post-1 ocspd-post-nonce-ec-p-256 ocspd-post-nonce-rsa-2048 \
     cfssl-ocspserve-post openssl-ocsp-post; do
-    [ -f "$OUT/$name-ocsp-load.json" ] && plots+=("$OUT/$name-ocsp-load.json")
+    [ -f "$OUT/one-hot-response-$name-ocsp-load.json" ] && plots+=("$OUT/one-hot-response-$name-ocsp-load.json")
 done
 [ ${#plots[@]} -gt 0 ] && run "$BIN/ocsp-load" --plot-from "${plots[@]}" --plot "$OUT/latency.svg" \
     --label "ocsp-load closed loop, $CONNS connections, $(date -u +%Y-%m-%d), $(nproc) cores"
-python3 - "$ROWS" "$OUT/table.txt" <<'EOF'
-import csv, sys
+python3 - "$ROWS" "$OUT/table.txt" "${CHANGE_NOTE:-}" <<'EOF'
+import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-reference = {r["client"]: float(r["req_per_s"]) for r in rows if r["reference"] == "ref"}
-head = ["server", "request", "client", "req/s", "p50 ms", "p99 ms", "errors", "× nginx"]
+reference = {(r["group"], r["client"]): float(r["req_per_s"]) for r in rows if r["reference"] == "ref"}
+head = ["group", "server", "request", "client", "req/s", "p50 ms", "p99 ms", "errors", "× ref"]
 table = []
 for r in rows:
-    ref = reference.get(r["client"])
+    ref = reference.get((r["group"], r["client"]))
     ratio = f"{float(r['req_per_s']) / ref:.2f}" if ref else "-"
-    table.append([r["server"], r["request"], r["client"], r["req_per_s"], r["p50_ms"], r["p99_ms"], r["errors"], ratio])
+    table.append([r["group"], r["server"], r["request"], r["client"], r["req_per_s"], r["p50_ms"], r["p99_ms"],
+                  r["errors"], ratio])
 widths = [max(len(str(x)) for x in col) for col in zip(head, *table)]
-right = {3, 4, 5, 6, 7}
+right = {4, 5, 6, 7, 8}
 def line(cells):
     return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 out = [line(head), line(["-" * w for w in widths])] + [line(t) for t in table]
 out.append("")
-out.append("× nginx: req/s over the tuned-nginx row with the same client (the same response bytes as a static file).")
+out.append("× ref: req/s over the nginx row of the same group and client: for one hot response, nginx tuned serving")
+out.append("it as a static file; for a population, nginx serving the same responses as one file each.")
+# Under change: ocspd's rate while revocations land and the refresher re-signs, over its quiet
+# rate (the mean of the quiet rounds' wrk rows of the same request).
+changed = [r for r in rows if r["group"].endswith("under change")]
+if changed:
+    out.append("")
+    out.append("Under change (x quiet: over the mean of ocspd's quiet wrk rows of the same request):")
+    for r in changed:
+        kind = r["request"].split(" #")[0]
+        size = r["group"].split(" ")[0]
+        distribution = "uniform" if "uniform" in kind else "Zipf s=1"
+        quiet = [float(q["req_per_s"]) for q in rows if q["server"] == "ocspd" and q["request"] == kind
+                 and q["client"] == "wrk -t1" and q["group"].startswith(f"{size} {distribution} #")]
+        ratio = f"{float(r['req_per_s']) / statistics.mean(quiet):.2f}" if quiet else "-"
+        out.append(f"  {r['request']:<16} {float(r['req_per_s']):>9.0f} req/s  p99 {r['p99_ms']} ms  x quiet {ratio}")
+    if sys.argv[3]:
+        out.append("  " + sys.argv[3])
 text = "\n".join(out)
 print(text)
 open(sys.argv[2], "w").write(text + "\n")

@@ -38,6 +38,21 @@ enum Base64 {
         return out
     }
 
+    /// URL-safe base64 without padding (RFC 4648 §5): `-` and `_` for `+` and `/`, so a GET path
+    /// needs no percent-encoding and can name a file as it is.
+    static func urlSafe(_ bytes: [UInt8]) -> String {
+        var out = ""
+        for character in encode(bytes) {
+            switch character {
+            case "+": out.append("-")
+            case "/": out.append("_")
+            case "=": continue
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
     /// The bytes of standard base64 `text` (padding optional, whitespace not allowed), or nil.
     static func decode(_ text: Substring) -> [UInt8]? {
         var out: [UInt8] = []

@@ -123,9 +123,13 @@ final class LoadConnection {
             }
             quota = remaining - 1
         }
-        inFlightRequest = cursor
-        cursor += 1
-        if cursor == plan.requests.count { cursor = 0 }
+        if plan.picker.order == .cycle {
+            inFlightRequest = cursor
+            cursor += 1
+            if cursor == plan.requests.count { cursor = 0 }
+        } else {
+            inFlightRequest = plan.picker.next(&worker.random)
+        }
         let request = plan.requests[inFlightRequest]
         let post: Bool
         switch plan.method {

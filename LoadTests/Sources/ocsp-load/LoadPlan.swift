@@ -21,6 +21,8 @@ struct LoadPlan: Sendable {
     let timeout: UInt64
     /// The fraction of responses decoded and checked (``ResponseVerifier``).
     let verifySample: Double
+    /// How the next request is chosen.
+    let picker: RequestPicker
 }
 
 extension LoadPlan {

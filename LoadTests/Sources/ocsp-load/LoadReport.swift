@@ -19,6 +19,8 @@ struct LoadReport: Codable, Sendable {
         var verifySample: Double
         var requestSource: String
         var distinctRequests: Int
+        /// `cycle`, `uniform` or `zipf` (with its exponent).
+        var order: String?
     }
 
     /// Latencies in microseconds.

@@ -31,7 +31,8 @@ extension OCSPLoad {
     /// Runs the load; nil when there was nothing to run (`--write-requests`).
     private func runLoad() throws -> LoadReport? {
         // A URL for the request bytes even with --write-requests, where it does not matter.
-        let target = try TargetURL(parsing: url ?? "http://127.0.0.1:80/")
+        var target = try TargetURL(parsing: url ?? "http://127.0.0.1:80/")
+        target.getEncoding = getEncoding
         let requestSet: RequestSet
         if let requests {
             requestSet = try RequestSet.fromFile(path: requests, target: target, limit: limit, storePath: store)
@@ -42,8 +43,12 @@ extension OCSPLoad {
         if let writeRequests {
             try requestSet.write(to: writeRequests)
             printError("ocsp-load: wrote \(requestSet.requests.count) requests to \(writeRequests)")
-            return nil
         }
+        if let writeResponses, let store {
+            let written = try requestSet.writeResponses(to: writeResponses, storePath: store)
+            printError("ocsp-load: wrote \(written) responses to \(writeResponses)")
+        }
+        if writeRequests != nil || writeResponses != nil { return nil }
 
         let threadCount = min(threads ?? System.coreCount, connections)
         let warmupNanos = DurationArgument.nanoseconds(warmup) ?? 0
@@ -56,13 +61,15 @@ extension OCSPLoad {
             target: target, requests: requestSet.requests, method: method, postFraction: postFraction,
             connections: connections, threads: threadCount, rate: rate, measureStart: start + warmupNanos,
             deadline: start + warmupNanos + windowNanos, requestsTotal: requestsTotal, timeout: timeoutNanos,
-            verifySample: verifySample)
+            verifySample: verifySample,
+            picker: RequestPicker(order: order, count: requestSet.requests.count, exponent: zipfExponent))
         let configuration = LoadReport.Configuration(
             url: target.description, mode: rate == nil ? "closed" : "open", method: method,
             postFraction: method == .mix ? postFraction : nil, connections: connections, threads: threadCount,
             durationSeconds: Double(windowNanos) / 1e9, warmupSeconds: Double(warmupNanos) / 1e9,
             requestsTotal: requestsTotal, rate: rate, timeoutSeconds: Double(timeoutNanos) / 1e9,
-            verifySample: verifySample, requestSource: requestSet.source, distinctRequests: requestSet.requests.count)
+            verifySample: verifySample, requestSource: requestSet.source, distinctRequests: requestSet.requests.count,
+            order: order == .zipf ? "zipf \(zipfExponent)" : order.rawValue)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threadCount)
         defer { try? group.syncShutdownGracefully() }

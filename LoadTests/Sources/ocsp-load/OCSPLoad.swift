@@ -48,6 +48,18 @@ struct OCSPLoad: ParsableCommand {
     @Option(help: "get, post, or mix (each request GET or POST at random).")
     var method: RequestMethod = .get
 
+    @Option(help: "GET paths: percent (standard base64, percent-encoded) or url-safe (RFC 4648 §5, no padding).")
+    var getEncoding: GETEncoding = .percent
+
+    @Option(
+        help: ArgumentHelp(
+            "Which request comes next: cycle (each connection walks the set), uniform, or zipf.",
+            discussion: "uniform and zipf draw at random over the whole set: a CA's population asked about evenly, or a hot set with a long tail."))
+    var order: RequestOrder = .cycle
+
+    @Option(help: "With --order zipf: the exponent s (probability of rank k ∝ 1/k^s).")
+    var zipfExponent: Double = 1.0
+
     @Option(help: "With --method mix: the fraction sent as POST.")
     var postFraction: Double = 0.5
 
@@ -94,6 +106,13 @@ struct OCSPLoad: ParsableCommand {
     @Option(help: ArgumentHelp("Write the request set to FILE in the --requests format and exit.", valueName: "file"))
     var writeRequests: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "With --store: write each request's cached response (what the responder serves) to DIR, named by its url-safe GET path, and exit.",
+            discussion: "A static web server rooted at DIR then answers `--get-encoding url-safe` GETs with the same bytes.",
+            valueName: "dir"))
+    var writeResponses: String?
+
     mutating func validate() throws {
         if !plotFrom.isEmpty {
             guard plot != nil else { throw ValidationError("--plot-from needs --plot OUT.svg") }
@@ -106,7 +125,9 @@ struct OCSPLoad: ParsableCommand {
             if nonce { throw ValidationError("--nonce works with --store (a request file has its own nonces)") }
             if issuer != nil { throw ValidationError("--issuer works with --store alone, not with --requests") }
         }
-        if writeRequests != nil { return }
+        if writeResponses != nil, store == nil { throw ValidationError("--write-responses needs --store (the responses are the store's)") }
+        if writeRequests != nil || writeResponses != nil { return }
+        guard zipfExponent > 0, zipfExponent.isFinite else { throw ValidationError("--zipf-exponent must be a positive number") }
         guard let url else { throw ValidationError("--url http://HOST:PORT/ is required") }
         _ = try TargetURL(parsing: url)
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }

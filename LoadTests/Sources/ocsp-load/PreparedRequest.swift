@@ -24,7 +24,7 @@ struct PreparedRequest: Sendable {
         self.label = label
         let allocator = ByteBufferAllocator()
         let getHead =
-            "GET \(target.getTarget(Base64.urlEncoded(der))) HTTP/1.1\r\nHost: \(target.authority)\r\n\r\n"
+            "GET \(target.getTarget(der)) HTTP/1.1\r\nHost: \(target.authority)\r\n\r\n"
         var get = allocator.buffer(capacity: getHead.utf8.count)
         get.writeString(getHead)
         self.get = get

@@ -74,3 +74,41 @@ extension RequestSet {
         return out
     }
 }
+
+extension RequestSet {
+    /// Writes the cached (SHA-1) response of each store-made request to `directory`, named by the
+    /// request's url-safe base64, as a static web server would serve it.
+    /// - Returns: how many were written.
+    /// - Throws: ``LoadError`` when a request has no cached response (presign the store first).
+    func writeResponses(to directory: String, storePath: String) throws -> Int {
+        let store: RevocationStore
+        do { store = try RevocationStore.open(at: storePath) } catch {
+            throw LoadError("cannot open the store \(storePath): \(error)")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw LoadError("--write-responses \(directory): \(error.localizedDescription)")
+        }
+        var written = 0
+        for request in requests {
+            guard let expectation = request.expectation else { continue }
+            let key = ResponseKey(
+                issuer: IssuerID(certificate: expectation.issuer), algorithm: expectation.certID.hashAlgorithm,
+                serial: expectation.certID.serialNumber)
+            guard let response = try? store.cachedResponse(key) else {
+                throw LoadError("\(request.label): no cached response in the store; sign them first (ocspctl presign)")
+            }
+            // Plain open/write/close: FileManager writes through a temporary file and a rename,
+            // many times slower for a million small files.
+            let path = directory + "/" + Base64.urlSafe(request.der)
+            let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard fd >= 0 else { throw LoadError("cannot create \(path): \(String(cString: strerror(errno)))") }
+            let count = response.der.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            Glibc.close(fd)
+            guard count == response.der.count else { throw LoadError("cannot write \(path)") }
+            written += 1
+        }
+        return written
+    }
+}

@@ -13,6 +13,8 @@ struct TargetURL: Sendable, CustomStringConvertible {
     /// The `Host` header value: the authority as written in the URL.
     let authority: String
     let description: String
+    /// How GET paths carry the request.
+    var getEncoding: GETEncoding = .percent
 
     /// Parses `text`.
     /// - Throws: `ValidationError` saying what is wrong.
@@ -58,8 +60,17 @@ struct TargetURL: Sendable, CustomStringConvertible {
         description = text
     }
 
-    /// The request target of a GET carrying `base64` (already percent-encoded).
-    func getTarget(_ encoded: String) -> String {
-        path.hasSuffix("/") ? path + encoded : path + "/" + encoded
+    /// The request target of a GET carrying `der`.
+    func getTarget(_ der: [UInt8]) -> String {
+        let encoded = getEncoding == .percent ? Base64.urlEncoded(der) : Base64.urlSafe(der)
+        return path.hasSuffix("/") ? path + encoded : path + "/" + encoded
     }
+}
+
+/// How a GET path encodes the request (`--get-encoding`).
+enum GETEncoding: String, Sendable, CaseIterable, ExpressibleByArgument, Codable {
+    /// Standard base64 with `+`, `/` and `=` percent-encoded (RFC 6960 Appendix A.1).
+    case percent
+    /// URL-safe base64 without padding (RFC 4648 §5): the path names a file as it is.
+    case urlSafe = "url-safe"
 }
