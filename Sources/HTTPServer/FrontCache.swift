@@ -27,6 +27,8 @@ final class FrontCache {
     struct Statistics: Equatable {
         var hits = 0
         var inserts = 0
+        /// Responses not kept: their request was seen for the first time (see ``admits(_:)``).
+        var notAdmitted = 0
         /// Entries dropped because the change feed named their certificate or issuer.
         var invalidated = 0
         /// Times everything was dropped at once.
@@ -39,57 +41,96 @@ final class FrontCache {
     /// The longest request key kept (1 + the GET path or POST body).
     static let maximumKeyCount = 256
 
-    private var slots: [Slot]
+    /// A request's key bytes with their hash, computed once per request.
+    struct Key {
+        let bytes: UnsafeRawBufferPointer
+        let hash: UInt64
+        init(_ bytes: UnsafeRawBufferPointer) {
+            self.bytes = bytes
+            hash = FrontCache.hash(bytes)
+        }
+    }
+
+    // Plain memory the cache owns (no copy-on-write or bounds checks on the request path).
+    private let slots: UnsafeMutableBufferPointer<Slot>
     private let keys: UnsafeMutableRawBufferPointer
     private let mask: Int
     private(set) var statistics = Statistics()
+    /// The doorkeeper: one bit per recently seen request hash. A response is kept only when its
+    /// request was seen before (TinyLFU's doorkeeper), so requests asked once — most of a
+    /// population asked about evenly — neither pay for an insertion nor evict an entry that is
+    /// asked for again and again. Cleared after `doorkeeperLimit` new requests, so it only
+    /// remembers recent ones.
+    private let doorkeeper: UnsafeMutableBufferPointer<UInt64>
+    private var doorkeeperCount = 0
+    private let doorkeeperLimit: Int
 
     init(slots count: Int = 4096) {
         precondition(count > 0 && count & (count - 1) == 0, "slot count must be a power of two")
-        slots = Array(repeating: Slot(), count: count)
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: Slot())
         keys = .allocate(byteCount: count * Self.maximumKeyCount, alignment: 8)
         mask = count - 1
+        // 64 bits a slot, at least 2^16: with at most 8 requests a slot recorded before it is
+        // cleared, under 13 % of the bits are set, so few one-off requests slip in.
+        let bits = max(1 << 16, count * 64)
+        doorkeeper = .allocate(capacity: bits / 64)
+        doorkeeper.initialize(repeating: 0)
+        doorkeeperLimit = bits / 8
     }
 
     deinit {
         clear()
+        slots.deallocate()
         keys.deallocate()
+        doorkeeper.deallocate()
     }
 
     var count: Int { slots.reduce(0) { $0 + ($1.keyCount > 0 ? 1 : 0) } }
 
     /// The response cached for `key` if it has not expired at `now` (``monotonicNow()``); the
     /// cache keeps its reference.
-    func lookup(_ key: UnsafeRawBufferPointer, now: UInt64) -> OpaquePointer? {
-        let hash = Self.hash(key)
-        let index = Int(truncatingIfNeeded: hash) & mask
+    func lookup(_ key: Key, now: UInt64) -> OpaquePointer? {
+        let index = Int(truncatingIfNeeded: key.hash) & mask
         let slot = slots[index]
-        guard slot.keyCount == key.count, slot.hash == hash, slot.expiresAt > now, let response = slot.response,
-            memcmp(keys.baseAddress! + index * Self.maximumKeyCount, key.baseAddress!, key.count) == 0
+        guard slot.keyCount == key.bytes.count, slot.hash == key.hash, slot.expiresAt > now, let response = slot.response,
+            memcmp(keys.baseAddress! + index * Self.maximumKeyCount, key.bytes.baseAddress!, key.bytes.count) == 0
         else { return nil }
         statistics.hits += 1
         return response
     }
 
+    /// Whether a response to `key` (not found by ``lookup(_:now:)``) is worth keeping: true when
+    /// the same request was seen recently; otherwise notes it, for next time.
+    func admits(_ key: Key) -> Bool {
+        let bit = Int(truncatingIfNeeded: key.hash >> 32) & (doorkeeper.count * 64 - 1)
+        let mask: UInt64 = 1 << UInt64(bit & 63)
+        if doorkeeper[bit >> 6] & mask != 0 { return true }
+        if doorkeeperCount >= doorkeeperLimit {
+            doorkeeper.update(repeating: 0)
+            doorkeeperCount = 0
+        }
+        doorkeeper[bit >> 6] |= mask
+        doorkeeperCount += 1
+        statistics.notAdmitted += 1
+        return false
+    }
+
     /// Caches `response` for `key`, taking over one reference to it (released right away if the
     /// key is too long to keep). Replaces whatever the slot held. The entry expires after
     /// ``lifetime``, or when the response does (`validFor` nanoseconds from `now`), if sooner.
-    func insert(
-        _ key: UnsafeRawBufferPointer, response: OpaquePointer, issuer: UInt64, certificate: UInt64, now: UInt64,
-        validFor: UInt64
-    ) {
-        guard !key.isEmpty, key.count <= Self.maximumKeyCount, validFor > 0 else {
+    func insert(_ key: Key, response: OpaquePointer, issuer: UInt64, certificate: UInt64, now: UInt64, validFor: UInt64) {
+        guard !key.bytes.isEmpty, key.bytes.count <= Self.maximumKeyCount, validFor > 0 else {
             MHD_destroy_response(response)
             return
         }
-        let hash = Self.hash(key)
-        let index = Int(truncatingIfNeeded: hash) & mask
+        let index = Int(truncatingIfNeeded: key.hash) & mask
         release(index)
-        UnsafeMutableRawBufferPointer(rebasing: keys[(index * Self.maximumKeyCount)...].prefix(key.count))
-            .copyMemory(from: key)
+        UnsafeMutableRawBufferPointer(rebasing: keys[(index * Self.maximumKeyCount)...].prefix(key.bytes.count))
+            .copyMemory(from: key.bytes)
         slots[index] = Slot(
-            hash: hash, keyCount: key.count, response: response, expiresAt: now + min(Self.lifetime, validFor), issuer: issuer,
-            certificate: certificate)
+            hash: key.hash, keyCount: key.bytes.count, response: response, expiresAt: now + min(Self.lifetime, validFor),
+            issuer: issuer, certificate: certificate)
         statistics.inserts += 1
     }
 

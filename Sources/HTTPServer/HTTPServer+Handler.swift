@@ -66,7 +66,8 @@ let requestCompleted: MHD_RequestCompletedCallback = { cls, _, state, reason in
 extension HTTPServer {
     var threadContext: ThreadContext {
         if let context = threadContextKey.current { return context }
-        let context = ThreadContext(responder: responder, logger: logger)
+        let context = ThreadContext(
+            responder: responder, frontCacheEntries: configuration.frontCacheEntries, logger: logger)
         threadContextKey.install(context)
         counters.withLock { $0.append(context.counters) }
         return context
@@ -102,7 +103,8 @@ extension HTTPServer {
         let now = FrontCache.monotonicNow()
         let useFrontCache = context.synchronize(logger: logger)
         // GET and POST answers differ in their headers; keep them apart with a leading byte.
-        return withFrontCacheKey(key, isGET: isGET) { cacheKey in
+        return withFrontCacheKey(key, isGET: isGET) { bytes in
+            let cacheKey = FrontCache.Key(bytes)
             if useFrontCache, let response = context.frontCache.lookup(cacheKey, now: now) {
                 return queue(connection, response, isGET: isGET)
             }
@@ -110,14 +112,17 @@ extension HTTPServer {
                 let answered = withRequestDER(key, isGET: isGET, { der in
                     try? reader.withCachedAnswer(toRequest: der, now: Int64(time(nil))) { answer in
                         guard let response = makeResponse(answer, isGET: isGET) else { return MHD_Result.NO }
-                        defer {
+                        Counters.bump(context.counters.storeAnswers)
+                        let result = queue(connection, response, isGET: isGET)
+                        if useFrontCache, context.frontCache.admits(cacheKey) {
                             context.frontCache.insert(
                                 cacheKey, response: response, issuer: answer.issuerIdentity,
                                 certificate: answer.certificateIdentity, now: now,
                                 validFor: FrontCache.remaining(until: answer.response.nextUpdate))
+                        } else {
+                            MHD_destroy_response(response)
                         }
-                        Counters.bump(context.counters.storeAnswers)
-                        return queue(connection, response, isGET: isGET)
+                        return result
                     }
                 }) ?? nil
             {
@@ -130,7 +135,7 @@ extension HTTPServer {
 
     /// The full path: ``OCSPResponder/respond(to:now:)``, for every request the caches could not answer.
     private func answerFully(
-        _ connection: OpaquePointer, key: UnsafeRawBufferPointer, cacheKey: UnsafeRawBufferPointer, isGET: Bool,
+        _ connection: OpaquePointer, key: UnsafeRawBufferPointer, cacheKey: FrontCache.Key, isGET: Bool,
         context: ThreadContext?
     ) -> MHD_Result {
         let result: OCSPResponder.Result
@@ -144,7 +149,7 @@ extension HTTPServer {
         }
         log(result)
         guard let response = makeResponse(result, isGET: isGET) else { return .NO }
-        if let context, let cached = result.cacheKey, result.isCacheable {
+        if let context, let cached = result.cacheKey, result.isCacheable, context.frontCache.admits(cacheKey) {
             let issuer = cached.issuer.bytes.withUnsafeBytes { CacheIdentity.issuer($0) }
             let certificate = cached.issuer.bytes.withUnsafeBytes { issuer in
                 cached.serial.bytes.withUnsafeBytes { CacheIdentity.certificate(issuer: issuer, serial: $0) }
@@ -183,7 +188,9 @@ extension HTTPServer {
 
     /// Queues `response` (200), or 304 for a GET whose If-None-Match names its ETag.
     private func queue(_ connection: OpaquePointer, _ response: OpaquePointer, isGET: Bool) -> MHD_Result {
-        if isGET, let etag = MHD_get_response_header(response, "ETag"), ifNoneMatch(connection, String(cString: etag)) {
+        if isGET, let condition = MHD_lookup_connection_value(connection, .HEADER_KIND, "If-None-Match"),
+            let etag = MHD_get_response_header(response, "ETag"), Self.matches(String(cString: condition), String(cString: etag))
+        {
             return sendNotModified(connection, etag: String(cString: etag))
         }
         return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
@@ -191,8 +198,12 @@ extension HTTPServer {
 
     private func ifNoneMatch(_ connection: OpaquePointer, _ etag: String) -> Bool {
         guard let value = MHD_lookup_connection_value(connection, .HEADER_KIND, "If-None-Match") else { return false }
-        let header = String(cString: value)
-        return header == "*" || header.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag }
+        return Self.matches(String(cString: value), etag)
+    }
+
+    /// Whether an If-None-Match value names `etag` (or is `*`).
+    private static func matches(_ header: String, _ etag: String) -> Bool {
+        header == "*" || header.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag }
     }
 
     private func queue(_ connection: OpaquePointer, _ result: OCSPResponder.Result, isGET: Bool) -> MHD_Result {

@@ -7,7 +7,7 @@ internal import Synchronization
 /// responder's signature cache, and a pool of POST body buffers. Reached through a pthread key;
 /// freed when the thread exits.
 final class ThreadContext {
-    let frontCache = FrontCache()
+    let frontCache: FrontCache
     /// Nil if the store could not be read when the thread started; requests then take the full
     /// path, and the front cache (which could not follow the store's changes) stays unused.
     let reader: OCSPResponder.Reader?
@@ -19,7 +19,8 @@ final class ThreadContext {
     /// searched once per change.
     static let changesSearchedOneByOne = 64
 
-    init(responder: OCSPResponder, logger: Logger) {
+    init(responder: OCSPResponder, frontCacheEntries: Int, logger: Logger) {
+        frontCache = FrontCache(slots: frontCacheEntries)
         do {
             reader = try OCSPResponder.Reader(responder: responder)
         } catch {
@@ -82,6 +83,7 @@ final class Counters: Sendable {
     let fullPathAnswers = Atomic<Int>(0)
     let frontCacheHits = Atomic<Int>(0)
     let frontCacheInserts = Atomic<Int>(0)
+    let frontCacheNotAdmitted = Atomic<Int>(0)
     let frontCacheInvalidated = Atomic<Int>(0)
     let frontCacheCleared = Atomic<Int>(0)
 
@@ -93,6 +95,7 @@ final class Counters: Sendable {
     func publish(_ statistics: FrontCache.Statistics) {
         frontCacheHits.store(statistics.hits, ordering: .relaxed)
         frontCacheInserts.store(statistics.inserts, ordering: .relaxed)
+        frontCacheNotAdmitted.store(statistics.notAdmitted, ordering: .relaxed)
         frontCacheInvalidated.store(statistics.invalidated, ordering: .relaxed)
         frontCacheCleared.store(statistics.cleared, ordering: .relaxed)
     }

@@ -26,6 +26,25 @@ public enum GETRequestPath {
         var index = prefix.count
         return symbols.withUnsafeBufferPointer { symbols -> Int? in
             while index < path.count {
+                // Four plain base64 symbols at a sextet boundary (the usual case): three bytes at once.
+                if bits == 0, padding == 0, index + 4 <= path.count {
+                    let a = symbols[Int(path[index])]
+                    let b = symbols[Int(path[index + 1])]
+                    let c = symbols[Int(path[index + 2])]
+                    let d = symbols[Int(path[index + 3])]
+                    if a & b & c & d & Symbol.base64 != 0 {
+                        let value =
+                            UInt32(a >> 8 & 0x3F) << 18 | UInt32(b >> 8 & 0x3F) << 12 | UInt32(c >> 8 & 0x3F) << 6
+                            | UInt32(d >> 8 & 0x3F)
+                        output[written] = UInt8(truncatingIfNeeded: value >> 16)
+                        output[written + 1] = UInt8(truncatingIfNeeded: value >> 8)
+                        output[written + 2] = UInt8(truncatingIfNeeded: value)
+                        written += 3
+                        sextets += 4
+                        index += 4
+                        continue
+                    }
+                }
                 var symbol = symbols[Int(path[index])]
                 index += 1
                 if symbol == Symbol.percent {

@@ -1,3 +1,4 @@
+internal import Foundation
 internal import OCSPCore
 internal import OCSPValues
 public import RevocationStore
@@ -19,11 +20,20 @@ extension OCSPResponder {
     ///
     /// > Warning: Not thread-safe. Each serving thread owns one.
     public final class Reader {
+        /// An issuer as a CertID names it (hash algorithm ‖ name hash ‖ key hash), its id in the
+        /// store and its response validity.
+        private struct KnownIssuer {
+            let indexKey: [UInt8]
+            let id: [UInt8]
+            let validity: Double
+        }
+
         private let responder: OCSPResponder
         private let reader: RevocationStore.Reader
-        /// The response validity of each issuer seen so far (a handful): found by comparing ids
-        /// in place, without hashing or a lock.
-        private var validities: [(issuer: [UInt8], validity: Double)] = []
+        /// The issuers seen so far (a handful, one entry per hash algorithm used): found by
+        /// comparing bytes in place, without hashing, a lock or a store lookup. Emptied when the
+        /// change feed says an issuer changed.
+        private var issuers: [KnownIssuer] = []
         /// The last change-feed entry applied, and the snapshot it was read in.
         private var changePosition: UInt64
         private var appliedSnapshot: Int
@@ -48,14 +58,14 @@ extension OCSPResponder {
                 let (position, complete) = try snapshot.changes(after: changePosition) { change in
                     if change.serial == nil {
                         // The issuer itself may have changed (validity, signer): look it up again.
-                        validities.removeAll { $0.issuer.elementsEqual(change.issuer) }
+                        issuers.removeAll()
                     }
                     drop(
                         CacheIdentity.issuer(change.issuer),
                         change.serial.map { CacheIdentity.certificate(issuer: change.issuer, serial: $0) })
                 }
                 if !complete {
-                    validities.removeAll()
+                    issuers.removeAll()
                     dropAll()
                 }
                 changePosition = position
@@ -75,26 +85,47 @@ extension OCSPResponder {
             guard let request = SimpleOCSPRequest(der: der) else { return nil }
             let serial = UnsafeRawBufferPointer(rebasing: der[request.serialNumber])
             return try reader.read { snapshot -> R? in
-                let lookup = try snapshot.cachedResponse(
-                    hashAlgorithm: request.hashAlgorithm,
-                    issuerNameHash: UnsafeRawBufferPointer(rebasing: der[request.issuerNameHash]),
-                    issuerKeyHash: UnsafeRawBufferPointer(rebasing: der[request.issuerKeyHash]), serial: serial)
-                guard case .found(let issuer, let response) = lookup, response.nextUpdate > now,
-                    abs(Double(response.nextUpdate - response.thisUpdate) - (try validity(issuer))) <= 1
-                else { return nil }
-                return try body(
-                    CachedAnswer(
-                        response: response, issuerIdentity: CacheIdentity.issuer(issuer),
-                        certificateIdentity: CacheIdentity.certificate(issuer: issuer, serial: serial)))
+                guard let issuer = try issuer(request, in: der, snapshot) else { return nil }
+                return try issuer.id.withUnsafeBytes { id -> R? in
+                    guard
+                        let response = try snapshot.cachedResponse(
+                            issuer: id, hashAlgorithm: request.hashAlgorithm, serial: serial),
+                        response.nextUpdate > now,
+                        abs(Double(response.nextUpdate - response.thisUpdate) - issuer.validity) <= 1
+                    else { return nil }
+                    return try body(
+                        CachedAnswer(
+                            response: response, issuerIdentity: CacheIdentity.issuer(id),
+                            certificateIdentity: CacheIdentity.certificate(issuer: id, serial: serial)))
+                }
             }
         }
 
-        private func validity(_ issuer: UnsafeRawBufferPointer) throws -> Double {
-            if let known = validities.first(where: { $0.issuer.elementsEqual(issuer) }) { return known.validity }
-            let id = Array(issuer)
-            let validity = try responder.signer(for: IssuerID(bytes: id)).validity
-            validities.append((id, validity))
-            return validity
+        /// The issuer the request's CertID names: from this thread's table, or looked up in the
+        /// store (and its signer loaded) the first time. Nil if the store knows no such issuer.
+        private func issuer(
+            _ request: SimpleOCSPRequest, in der: UnsafeRawBufferPointer, _ snapshot: borrowing RevocationStore.Snapshot
+        ) throws -> KnownIssuer? {
+            let nameHash = UnsafeRawBufferPointer(rebasing: der[request.issuerNameHash])
+            let keyHash = UnsafeRawBufferPointer(rebasing: der[request.issuerKeyHash])
+            let algorithm = request.hashAlgorithm.rawValue
+            for known in issuers {
+                let matches = known.indexKey.withUnsafeBytes { key in
+                    key.count == 1 + nameHash.count + keyHash.count && key[0] == algorithm
+                        && memcmp(key.baseAddress! + 1, nameHash.baseAddress!, nameHash.count) == 0
+                        && memcmp(key.baseAddress! + 1 + nameHash.count, keyHash.baseAddress!, keyHash.count) == 0
+                }
+                if matches { return known }
+            }
+            guard
+                let id = try snapshot.issuerID(
+                    hashAlgorithm: request.hashAlgorithm, issuerNameHash: nameHash, issuerKeyHash: keyHash)
+            else { return nil }
+            let known = KnownIssuer(
+                indexKey: [algorithm] + Array(nameHash) + Array(keyHash), id: Array(id),
+                validity: try responder.signer(for: IssuerID(bytes: Array(id))).validity)
+            issuers.append(known)
+            return known
         }
     }
 }

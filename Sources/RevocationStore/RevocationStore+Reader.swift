@@ -19,59 +19,66 @@ extension RevocationStore {
         /// Runs `body` in a snapshot of the store's last commit. What the snapshot hands out
         /// (``CachedResponseView``, ``StoreChange``) is valid only inside `body`.
         public func read<R>(_ body: (borrowing Snapshot) throws -> R) throws -> R {
-            try transaction.read { txn in try body(Snapshot(store: store, transaction: Transaction(handle: txn.handle))) }
+            // The snapshot holds database handles (integers), not the store: no reference
+            // counting per read. This reader keeps the store, so the handles stay valid.
+            let databases = Snapshot.Databases(
+                issuerIndex: store.issuerIndex, responses: store.responses, changes: store.changes)
+            return try transaction.read { txn in
+                try body(Snapshot(databases: databases, transaction: Transaction(handle: txn.handle)))
+            }
         }
     }
 
     /// A consistent view of the store, lent to a ``Reader/read(_:)`` closure.
     public struct Snapshot: ~Copyable {
-        let store: RevocationStore
+        struct Databases {
+            let issuerIndex: Database
+            let responses: Database
+            let changes: Database
+        }
+
+        let databases: Databases
         let transaction: Transaction
 
         /// The id of the commit this snapshot shows (compare with ``RevocationStore/changeCounter``).
         public var id: Int { transaction.id }
 
-        /// What ``cachedResponse(hashAlgorithm:issuerNameHash:issuerKeyHash:serial:)`` found.
-        public enum CachedLookup {
-            /// No issuer answers to these hashes.
-            case unknownIssuer
-            /// The issuer (its 32-byte id) is known but there is no version-2 cached response for
-            /// the serial (never signed, or stored by an older version): ask the slow way.
-            case notCached(issuer: UnsafeRawBufferPointer)
-            case found(issuer: UnsafeRawBufferPointer, response: CachedResponseView)
-        }
-
-        /// The cached response for a CertID given as its parts, all borrowed bytes.
-        /// - Parameters:
-        ///   - serial: the serial's magnitude, without leading zeros.
-        public func cachedResponse(
-            hashAlgorithm: HashAlgorithm, issuerNameHash: UnsafeRawBufferPointer, issuerKeyHash: UnsafeRawBufferPointer,
-            serial: UnsafeRawBufferPointer
-        ) throws -> CachedLookup {
+        /// The id (32 bytes, in the snapshot) of the issuer a CertID's hashes name, or nil.
+        public func issuerID(
+            hashAlgorithm: HashAlgorithm, issuerNameHash: UnsafeRawBufferPointer, issuerKeyHash: UnsafeRawBufferPointer
+        ) throws -> UnsafeRawBufferPointer? {
             let indexCount = 1 + issuerNameHash.count + issuerKeyHash.count
             let issuer = try withUnsafeTemporaryAllocation(byteCount: indexCount, alignment: 1) { key in
                 key[0] = hashAlgorithm.rawValue
                 UnsafeMutableRawBufferPointer(rebasing: key[1...]).copyMemory(from: issuerNameHash)
                 UnsafeMutableRawBufferPointer(rebasing: key[(1 + issuerNameHash.count)...]).copyMemory(from: issuerKeyHash)
-                return try transaction.withValue(store.issuerIndex, key: UnsafeRawBufferPointer(key)) { $0 }
+                return try transaction.withValue(databases.issuerIndex, key: UnsafeRawBufferPointer(key)) { $0 }
             }
-            guard let issuer, issuer.count == IssuerID.byteCount else { return .unknownIssuer }
+            guard let issuer, issuer.count == IssuerID.byteCount else { return nil }
+            return issuer
+        }
+
+        /// The version-2 cached response of `serial` (its magnitude, no leading zeros) under the
+        /// issuer with id `issuer` and CertID hash `hashAlgorithm`; nil when there is none (never
+        /// signed, or stored by an older version: ask the slow way).
+        public func cachedResponse(
+            issuer: UnsafeRawBufferPointer, hashAlgorithm: HashAlgorithm, serial: UnsafeRawBufferPointer
+        ) throws -> CachedResponseView? {
+            guard issuer.count == IssuerID.byteCount else { return nil }
             let keyCount = IssuerID.byteCount + 1 + serial.count
-            let view = try withUnsafeTemporaryAllocation(byteCount: keyCount, alignment: 1) { key in
+            return try withUnsafeTemporaryAllocation(byteCount: keyCount, alignment: 1) { key in
                 UnsafeMutableRawBufferPointer(rebasing: key[..<IssuerID.byteCount]).copyMemory(from: issuer)
                 key[IssuerID.byteCount] = hashAlgorithm.rawValue
                 UnsafeMutableRawBufferPointer(rebasing: key[(IssuerID.byteCount + 1)...]).copyMemory(from: serial)
-                return try transaction.withValue(store.responses, key: UnsafeRawBufferPointer(key)) {
+                return try transaction.withValue(databases.responses, key: UnsafeRawBufferPointer(key)) {
                     $0.flatMap(CachedResponseView.init)
                 }
             }
-            guard let view else { return .notCached(issuer: issuer) }
-            return .found(issuer: issuer, response: view)
         }
 
         /// The sequence number of the newest change in the feed (0 when there is none).
         public func lastChange() throws -> UInt64 {
-            try transaction.lastKey(store.changes).flatMap { key in key.withUnsafeBytes(Self.sequence) } ?? 0
+            try transaction.lastKey(databases.changes).flatMap { key in key.withUnsafeBytes(Self.sequence) } ?? 0
         }
 
         /// Visits the changes after `position`, oldest first.
@@ -82,7 +89,7 @@ extension RevocationStore {
             var last = position
             var complete = true
             try withUnsafeBytes(of: (position &+ 1).bigEndian) { start in
-                try transaction.forEach(store.changes, startingAt: start) { key, value in
+                try transaction.forEach(databases.changes, startingAt: start) { key, value in
                     guard let sequence = Self.sequence(key) else { return true }
                     if sequence != last &+ 1 { complete = false }
                     last = sequence

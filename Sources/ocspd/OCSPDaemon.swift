@@ -51,6 +51,9 @@ struct OCSPDaemon: ParsableCommand {
     @Option(help: "HTTP worker threads, one per core unless set; each has its own listening socket (SO_REUSEPORT) and epoll loop, and makes the live signatures of its connections.")
     var threads: Int = min(ProcessInfo.processInfo.activeProcessorCount, 64)
 
+    @Option(help: "Ready responses each thread keeps for repeated requests (a power of two, about 1.5 KiB each).")
+    var frontCacheEntries: Int = 16384
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -69,6 +72,9 @@ struct OCSPDaemon: ParsableCommand {
         }
         guard (1...4096).contains(crlShards) else { throw ValidationError("--crl-shards must be 1…4096") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1…256") }
+        guard frontCacheEntries > 0, frontCacheEntries & (frontCacheEntries - 1) == 0, frontCacheEntries <= 1 << 24 else {
+            throw ValidationError("--front-cache-entries must be a power of two up to 16777216, e.g. 4096 or 16384")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): use trace, debug, info, notice, warning, error or critical")
         }
@@ -104,6 +110,7 @@ struct OCSPDaemon: ParsableCommand {
         // signing while the process exits would race OpenSSL's and Swift's exit-time cleanup).
         var http = try HTTPServer.Configuration(listen: listen)
         http.threads = threads
+        http.frontCacheEntries = frontCacheEntries
         let server = HTTPServer(configuration: http, responder: responder, logger: logger)
         let port = try server.start()
         let refresher = Refresher(responder: responder, logger: logger)

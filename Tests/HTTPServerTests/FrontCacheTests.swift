@@ -11,13 +11,13 @@ import Testing
     func insert(_ cache: FrontCache, _ key: String, issuer: UInt64 = 1, certificate: UInt64, now: UInt64, validFor: UInt64 = .max) throws -> OpaquePointer {
         let response = try response()
         Array(key.utf8).withUnsafeBytes {
-            cache.insert($0, response: response, issuer: issuer, certificate: certificate, now: now, validFor: validFor)
+            cache.insert(FrontCache.Key($0), response: response, issuer: issuer, certificate: certificate, now: now, validFor: validFor)
         }
         return response
     }
 
     func lookup(_ cache: FrontCache, _ key: String, now: UInt64) -> OpaquePointer? {
-        Array(key.utf8).withUnsafeBytes { cache.lookup($0, now: now) }
+        Array(key.utf8).withUnsafeBytes { cache.lookup(FrontCache.Key($0), now: now) }
     }
 
     @Test func findsWhatItHoldsByExactKey() throws {
@@ -64,6 +64,18 @@ import Testing
         #expect(lookup(cache, "GET b", now: 1) == nil && lookup(cache, "GET c", now: 1) == c)
         cache.clear()
         #expect(cache.count == 0 && cache.statistics.cleared == 1)
+    }
+
+    @Test func onlyRequestsSeenBeforeAreAdmitted() throws {
+        let cache = FrontCache(slots: 64)
+        func admits(_ key: String) -> Bool { Array(key.utf8).withUnsafeBytes { cache.admits(FrontCache.Key($0)) } }
+        #expect(!admits("GET once"), "a first request is only noted")
+        #expect(admits("GET once"), "the second time it is worth keeping")
+        #expect(!admits("GET other"))
+        #expect(cache.statistics.notAdmitted == 2)
+        // The doorkeeper forgets: after many new requests, an old one counts as new again.
+        for index in 0..<(1 << 14) { _ = admits("GET \(index)") }
+        #expect(!admits("GET once"))
     }
 
     @Test func keysLongerThanASlotAreNotKept() throws {

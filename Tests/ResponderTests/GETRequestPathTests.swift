@@ -32,7 +32,28 @@ import Testing
         #expect(GETRequestPath.decode(Array(("/other/" + standard).utf8), prefix: Array("/ocsp/".utf8)) == nil)
     }
 
-    @Test(arguments: ["/", "/!!!!", "/%zz", "/%4", "/A", "/AAAAA", "/AA===", "/QQ==QQ=="])
+    /// Every encoding a client may send, of random bytes of every length up to 200: the
+    /// four-at-a-time path and the byte-at-a-time path (after a `%XX`) must agree with Foundation.
+    @Test func decodesWhatFoundationEncodes() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 1...200 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let standard = Data(bytes).base64EncodedString()
+            let urlSafe = standard.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+            let percent = standard.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            // Percent-encode one symbol in the middle too, which shifts where the groups of four start.
+            var mixed = Array(urlSafe)
+            let middle = mixed.count / 2
+            let escaped = "%" + String(format: "%02X", mixed[middle].asciiValue!)
+            mixed.replaceSubrange(middle...middle, with: Array(escaped))
+            for path in [standard, urlSafe, percent, String(mixed)] {
+                #expect(GETRequestPath.decode(Array(("/" + path).utf8)) == bytes, "\(path)")
+            }
+        }
+    }
+
+    @Test(arguments: ["/", "/!!!!", "/%zz", "/%4", "/A", "/AAAAA", "/AA===", "/QQ==QQ==", "/QUJD=REVG", "/QUJDRA=E"])
     func rejectsNonBase64(path: String) {
         #expect(GETRequestPath.decode(Array(path.utf8)) == nil)
     }

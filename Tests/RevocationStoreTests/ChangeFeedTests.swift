@@ -101,26 +101,21 @@ import Testing
             try hashes.keyHash.withUnsafeBytes { key in
                 try serial.bytes.withUnsafeBytes { serialBytes in
                     try reader.read { snapshot in
-                        let lookup = try snapshot.cachedResponse(
-                            hashAlgorithm: .sha256, issuerNameHash: name, issuerKeyHash: key, serial: serialBytes)
-                        guard case .found(let issuer, let view) = lookup else {
-                            Issue.record("expected the cached response, got \(lookup)")
-                            return
-                        }
+                        let issuer = try #require(
+                            try snapshot.issuerID(hashAlgorithm: .sha256, issuerNameHash: name, issuerKeyHash: key))
                         #expect(Array(issuer) == rootID.bytes)
+                        let view = try #require(
+                            try snapshot.cachedResponse(issuer: issuer, hashAlgorithm: .sha256, serial: serialBytes))
                         #expect(Array(view.der) == response.der)
                         #expect(view.kind == .revoked)
                         #expect(view.nextUpdate == 1_796_003_600)
                         #expect(String(cString: view.etagHeader) == "\"0123456789ABCDEF\"")
                         #expect(String(cString: view.lastModified) == Self.foundationHTTPDate(this))
                         #expect(String(cString: view.expires) == Self.foundationHTTPDate(this + 3600))
-                        // Another hash algorithm's response was never signed; an unknown issuer is said so.
-                        let sha1 = try snapshot.cachedResponse(
-                            hashAlgorithm: .sha1, issuerNameHash: name, issuerKeyHash: key, serial: serialBytes)
-                        guard case .unknownIssuer = sha1 else {
-                            Issue.record("SHA-256 hashes under SHA-1 name no issuer, got \(sha1)")
-                            return
-                        }
+                        // Another hash algorithm's response was never signed; SHA-256 hashes under
+                        // SHA-1 name no issuer.
+                        #expect(try snapshot.cachedResponse(issuer: issuer, hashAlgorithm: .sha1, serial: serialBytes) == nil)
+                        #expect(try snapshot.issuerID(hashAlgorithm: .sha1, issuerNameHash: name, issuerKeyHash: key) == nil)
                     }
                 }
             }
