@@ -21,8 +21,10 @@ let package = Package(
             name: "OCSPBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "OCSPValues", package: repository),
                 .product(name: "OCSPCore", package: repository),
                 .product(name: "RevocationStore", package: repository),
+                .product(name: "Responder", package: repository),
             ],
             path: "Benchmarks/OCSPBenchmarks",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")],

@@ -1,23 +1,23 @@
 /// An error from ``CRLGenerator``.
-public struct CRLError: Error, Hashable, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+package struct CRLError: Error, Hashable, Sendable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable { case noCAKey, noBaseCRL }
         private let base: Base
         private init(_ base: Base) { self.base = base }
         /// The issuer has no usable CA key: CRLs must be signed by the CA itself.
-        public static let noCAKey = Code(.noCAKey)
+        package static let noCAKey = Code(.noCAKey)
         /// A delta CRL needs a complete CRL to refer to.
-        public static let noBaseCRL = Code(.noBaseCRL)
-        public var description: String { "\(base)" }
+        package static let noBaseCRL = Code(.noBaseCRL)
+        package var description: String { "\(base)" }
     }
 
-    public let code: Code
-    public let message: String
-    public init(_ code: Code, _ message: String) {
+    package let code: Code
+    package let message: String
+    package init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
-    public var description: String { message }
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
-    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
+    package var description: String { message }
+    package static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
+    package func hash(into hasher: inout Hasher) { hasher.combine(code) }
 }

@@ -1,18 +1,18 @@
-public import Foundation
-public import OCSPCore
-public import OCSPValues
-public import RevocationStore
+package import Foundation
+package import OCSPCore
+package import OCSPValues
+package import RevocationStore
 
 /// Makes an issuer's CRLs from the store: complete (or sharded) and delta, signed with the CA key,
 /// numbered from the store's durable per-issuer sequence, and stored for `ocspd` to serve.
-public struct CRLGenerator: Sendable {
-    public let store: RevocationStore
+package struct CRLGenerator: Sendable {
+    package let store: RevocationStore
 
-    public init(store: RevocationStore) { self.store = store }
+    package init(store: RevocationStore) { self.store = store }
 
     /// The issuer's CA key, checked against its certificate.
     /// - Throws: ``CRLError`` saying what to do when it is missing or wrong. Nothing is consumed.
-    public func caKey(_ issuer: IssuerRecord) throws -> (Certificate, PrivateKey) {
+    package func caKey(_ issuer: IssuerRecord) throws -> (Certificate, PrivateKey) {
         let certificate = try Certificate(derEncoded: issuer.certificateDER)
         guard let path = issuer.caKeyPath else {
             throw CRLError(
@@ -27,7 +27,7 @@ public struct CRLGenerator: Sendable {
     }
 
     /// Generates the complete CRL (or its shards), stores it and returns it.
-    public func generateFull(_ issuer: IssuerRecord, policy: CRLPolicy, now: Date = Date()) throws -> [GeneratedCRL] {
+    package func generateFull(_ issuer: IssuerRecord, policy: CRLPolicy, now: Date = Date()) throws -> [GeneratedCRL] {
         let (certificate, key) = try caKey(issuer)
         let number = try store.reserveCRLNumbers(issuer: issuer.id)
         let thisUpdate = now
@@ -58,7 +58,7 @@ public struct CRLGenerator: Sendable {
     /// Generates the delta CRL against the stored complete CRL: every status change since that
     /// CRL's thisUpdate — new revocations and holds, and released holds as `removeFromCRL`.
     /// - Throws: ``CRLError/Code/noBaseCRL`` if there is no complete, unsharded CRL to build on.
-    public func generateDelta(_ issuer: IssuerRecord, policy: CRLPolicy, now: Date = Date()) throws -> GeneratedCRL {
+    package func generateDelta(_ issuer: IssuerRecord, policy: CRLPolicy, now: Date = Date()) throws -> GeneratedCRL {
         let (certificate, key) = try caKey(issuer)
         guard policy.shards <= 1, let base = try store.storedCRL(slug: issuer.id.slug, scope: .full) else {
             throw CRLError(.noBaseCRL, "no complete CRL to base a delta on; generate one first (without --delta or --shards)")
@@ -85,7 +85,7 @@ public struct CRLGenerator: Sendable {
 
     /// The shard of a serial: the first 8 bytes of SHA-256 of its magnitude, big-endian, modulo
     /// `count`. Stable, so a CA can put the right shard URL in each certificate it issues.
-    public static func shard(of serial: SerialNumber, count: Int) -> Int {
+    package static func shard(of serial: SerialNumber, count: Int) -> Int {
         let digest = sha256(serial.bytes)
         let value = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         return Int(value % UInt64(count))
@@ -100,8 +100,8 @@ public struct CRLGenerator: Sendable {
 }
 
 /// A CRL just made.
-public struct GeneratedCRL: Sendable {
-    public var scope: CRLScope
-    public var entries: Int
-    public var crl: StoredCRL
+package struct GeneratedCRL: Sendable {
+    package var scope: CRLScope
+    package var entries: Int
+    package var crl: StoredCRL
 }

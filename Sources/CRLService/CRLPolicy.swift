@@ -1,42 +1,42 @@
-public import Foundation
-public import RevocationStore
+package import Foundation
+package import RevocationStore
 
 /// How an issuer's CRLs are made.
-public struct CRLPolicy: Sendable {
+package struct CRLPolicy: Sendable {
     /// nextUpdate − thisUpdate.
-    public var validity: TimeInterval = 7 * 86400
+    package var validity: TimeInterval = 7 * 86400
     /// A revoked certificate stays on the CRL until its notAfter plus this long (RFC 5280 §3.3
     /// lets expired certificates drop out; some relying parties want them kept a while).
-    public var retention: TimeInterval = 0
+    package var retention: TimeInterval = 0
     /// More than 1: split the complete CRL into this many shards, a serial's shard fixed by
     /// ``CRLGenerator/shard(of:count:)``; each shard carries an Issuing Distribution Point.
-    public var shards: Int = 1
+    package var shards: Int = 1
     /// Base URL of the CRL endpoints (e.g. `http://crl.example.com/`), written into shards'
     /// Issuing Distribution Points as `<base>crl/<issuer slug>/<shard>.crl`.
-    public var baseURL: String = "http://127.0.0.1:8080/"
+    package var baseURL: String = "http://127.0.0.1:8080/"
 
-    public init() {}
+    package init() {}
 
     /// The URL a CRL of `slug` and `scope` is published at, relative to ``baseURL``.
-    public func url(slug: String, shard: Int? = nil) -> String {
+    package func url(slug: String, shard: Int? = nil) -> String {
         let base = baseURL.hasSuffix("/") ? baseURL : baseURL + "/"
         return base + CRLPaths.path(slug: slug, shard: shard).dropFirst()
     }
 }
 
 /// The URL paths `ocspd` serves CRLs at.
-public enum CRLPaths {
+package enum CRLPaths {
     /// `/crl/<slug>.crl`, `/crl/<slug>/<n>.crl`.
-    public static func path(slug: String, shard: Int? = nil) -> String {
+    package static func path(slug: String, shard: Int? = nil) -> String {
         if let shard { return "/crl/\(slug)/\(shard).crl" }
         return "/crl/\(slug).crl"
     }
 
     /// `/crl/<slug>-delta.crl`.
-    public static func deltaPath(slug: String) -> String { "/crl/\(slug)-delta.crl" }
+    package static func deltaPath(slug: String) -> String { "/crl/\(slug)-delta.crl" }
 
     /// The issuer slug and scope a request path names, or nil if it names no CRL.
-    public static func parse(_ path: String) -> (slug: String, scope: CRLScope)? {
+    package static func parse(_ path: String) -> (slug: String, scope: CRLScope)? {
         guard path.hasPrefix("/crl/"), path.hasSuffix(".crl") else { return nil }
         let name = path.dropFirst(5).dropLast(4)
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)

@@ -1,21 +1,21 @@
-public import Foundation
-public import Logging
+package import Foundation
+package import Logging
 internal import OCSPValues
-public import RevocationStore
+package import RevocationStore
 internal import Synchronization
 
 /// Keeps every issuer's CRLs current inside `ocspd`, on its own thread: a complete CRL (or its
 /// shards) when there is none or it is older than ``Configuration/interval``; after status
 /// changes, once they have settled for ``Configuration/debounce``, a delta CRL (or, sharded,
 /// new shards).
-public final class CRLScheduler: Sendable {
-    public struct Configuration: Sendable {
-        public var policy = CRLPolicy()
+package final class CRLScheduler: Sendable {
+    package struct Configuration: Sendable {
+        package var policy = CRLPolicy()
         /// How often the complete CRL is regenerated.
-        public var interval: TimeInterval = 3600
+        package var interval: TimeInterval = 3600
         /// Quiet time after a status change before regenerating.
-        public var debounce: TimeInterval = 2
-        public init() {}
+        package var debounce: TimeInterval = 2
+        package init() {}
     }
 
     private struct IssuerState {
@@ -31,13 +31,13 @@ public final class CRLScheduler: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
 
-    public init(store: RevocationStore, configuration: Configuration, logger: Logger) {
+    package init(store: RevocationStore, configuration: Configuration, logger: Logger) {
         generator = CRLGenerator(store: store)
         self.configuration = configuration
         self.logger = logger
     }
 
-    public func start() {
+    package func start() {
         let thread = Thread { [self] in
             defer { stopped.signal() }
             while !stopping.load(ordering: .relaxed) {
@@ -49,13 +49,13 @@ public final class CRLScheduler: Sendable {
         thread.start()
     }
 
-    public func stop() {
+    package func stop() {
         stopping.store(true, ordering: .relaxed)
         stopped.wait()
     }
 
     /// One pass over the issuers (exposed for tests).
-    public func tick(now: Date) {
+    package func tick(now: Date) {
         let issuers: [IssuerRecord]
         do { issuers = try generator.store.allIssuers() } catch {
             logger.error("CRL scheduler cannot list issuers", metadata: ["error": "\(error)"])

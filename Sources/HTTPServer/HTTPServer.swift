@@ -1,7 +1,7 @@
 internal import CMicroHTTPD
-public import Foundation
-public import Logging
-public import Responder
+package import Foundation
+package import Logging
+package import Responder
 internal import Synchronization
 
 /// The HTTP front of the responder, on libmicrohttpd (HTTP/1.1 keep-alive, epoll).
@@ -10,43 +10,43 @@ internal import Synchronization
 ///
 /// > Warning: libmicrohttpd calls ``handle`` on its own threads; everything it touches
 /// > (``OCSPResponder``, the logger) is thread-safe.
-public final class HTTPServer: @unchecked Sendable {
+package final class HTTPServer: @unchecked Sendable {
     // @unchecked: `daemons` is set once in start() and cleared once in stop(), both from the owner's
     // thread; libmicrohttpd's threads only read the immutable configuration and the responder.
 
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// IPv4 or IPv6 literal to bind, e.g. `127.0.0.1` or `::1`.
-        public var host: String
+        package var host: String
         /// 0 picks a free port (see ``HTTPServer/start()``'s return value).
-        public var port: UInt16
+        package var port: UInt16
         /// libmicrohttpd threads, each with its own listening socket (SO_REUSEPORT) and epoll loop.
-        public var threads: Int = 1
+        package var threads: Int = 1
         /// The largest POST body accepted; larger gets 413.
-        public var maxRequestBytes: Int = 16 * 1024
-        public var connectionLimit: Int = 4096
+        package var maxRequestBytes: Int = 16 * 1024
+        package var connectionLimit: Int = 4096
         /// Idle keep-alive connections are closed after this many seconds.
-        public var connectionTimeout: Int = 30
+        package var connectionTimeout: Int = 30
         /// Each connection's buffer for the request head and the response head (libmicrohttpd's
         /// memory pool, which it zeroes after every request: 32 KiB by default, a quarter of the
         /// CPU time of a cached answer was spent clearing it). A request line and headers larger
         /// than about half of it get 414/431. OCSP GET URLs are a few hundred bytes (RFC 5019
         /// §5 asks clients to use POST beyond 255); POST bodies are streamed, not held here.
-        public var connectionMemory: Int = 8 * 1024
+        package var connectionMemory: Int = 8 * 1024
         /// Ready responses each thread keeps for repeated requests (a power of two). A full entry
         /// takes about 1.5 KiB (the response, its headers, the request), so the default costs up to
         /// 24 MiB a thread; with a Zipf-like demand over 200 000 certificates it answers about 3 of 4
         /// requests.
-        public var frontCacheEntries: Int = 16384
+        package var frontCacheEntries: Int = 16384
         /// Upper bound of `Cache-Control: max-age` on GET responses.
-        public var maxAge: TimeInterval = 86400 * 7
+        package var maxAge: TimeInterval = 86400 * 7
 
-        public init(host: String = "127.0.0.1", port: UInt16 = 8080) {
+        package init(host: String = "127.0.0.1", port: UInt16 = 8080) {
             self.host = host
             self.port = port
         }
 
         /// Parses `HOST:PORT` or `[IPV6]:PORT`.
-        public init(listen: String) throws {
+        package init(listen: String) throws {
             let host: Substring
             let port: Substring
             if listen.hasPrefix("["), let close = listen.firstIndex(of: "]") {
@@ -65,7 +65,7 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     let responder: OCSPResponder
     let logger: Logger
     let threadContextKey = ThreadContextKey()
@@ -73,7 +73,7 @@ public final class HTTPServer: @unchecked Sendable {
     let counters = Mutex<[Counters]>([])
     private var daemons: [OpaquePointer] = []  // MHD_Daemon*, owned: one per thread
 
-    public init(configuration: Configuration, responder: OCSPResponder, logger: Logger) {
+    package init(configuration: Configuration, responder: OCSPResponder, logger: Logger) {
         self.configuration = configuration
         self.responder = responder
         self.logger = logger
@@ -85,7 +85,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// - Returns: the bound port (useful with port 0).
     /// - Throws: ``HTTPServerError`` if the address is invalid or cannot be bound.
     @discardableResult
-    public func start() throws -> UInt16 {
+    package func start() throws -> UInt16 {
         precondition(daemons.isEmpty, "HTTPServer started twice")
         var address = try SocketAddress(host: configuration.host, port: configuration.port)
         let count = max(1, configuration.threads)
@@ -176,7 +176,7 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     /// Stops accepting and closes every connection; idempotent.
-    public func stop() {
+    package func stop() {
         for daemon in daemons {
             MHD_stop_daemon(daemon)
         }

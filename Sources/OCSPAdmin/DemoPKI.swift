@@ -1,5 +1,5 @@
 internal import Foundation
-public import OCSPCore
+package import OCSPCore
 internal import OCSPValues
 internal import RevocationStore
 
@@ -11,25 +11,25 @@ internal import RevocationStore
 /// - `leaves/leaf-ec-01…08.pem` (EC root) and `leaves/leaf-rsa-01…04.pem` (RSA CA), with AIA
 ///   pointing at the responder URL; `leaf-ec-02` is revoked (keyCompromise);
 /// - `store/`: the revocation store with all of the above.
-public struct DemoPKI {
-    public let directory: String
-    public let responderURL: String
+package struct DemoPKI {
+    package let directory: String
+    package let responderURL: String
 
-    public static let ecLeafCount = 8
-    public static let rsaLeafCount = 4
-    public static let revokedLeaf = "leaf-ec-02"
+    package static let ecLeafCount = 8
+    package static let rsaLeafCount = 4
+    package static let revokedLeaf = "leaf-ec-02"
 
-    public init(directory: String, responderURL: String) {
+    package init(directory: String, responderURL: String) {
         self.directory = directory
         self.responderURL = responderURL
     }
 
-    public var storePath: String { directory + "/store" }
-    public func path(_ name: String) -> String { directory + "/" + name }
+    package var storePath: String { directory + "/store" }
+    package func path(_ name: String) -> String { directory + "/" + name }
 
     /// Creates everything unless the store already exists. Returns whether it created anything.
     @discardableResult
-    public func createIfAbsent() throws -> Bool {
+    package func createIfAbsent() throws -> Bool {
         if FileManager.default.fileExists(atPath: storePath + "/data.mdb") { return false }
         try FileManager.default.createDirectory(atPath: path("leaves"), withIntermediateDirectories: true)
 
@@ -107,7 +107,7 @@ public struct DemoPKI {
     }
 
     /// Where `ocspd` serves the complete CRL of `issuer` (see CRLService.CRLPaths).
-    public func crlURL(_ issuer: Certificate) -> String {
+    package func crlURL(_ issuer: Certificate) -> String {
         let base = responderURL.hasSuffix("/") ? responderURL : responderURL + "/"
         return base + "crl/\(IssuerID(certificate: issuer).slug).crl"
     }
@@ -125,9 +125,9 @@ public struct DemoPKI {
 }
 
 /// Writing files that may hold secrets.
-public enum KeyFiles {
+package enum KeyFiles {
     /// Writes `bytes` to `path` atomically with permissions `mode`.
-    public static func write(_ bytes: [UInt8], to path: String, mode: Int) throws {
+    package static func write(_ bytes: [UInt8], to path: String, mode: Int) throws {
         let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: mode])
         else { throw StoreError(.io, "cannot write \(path)") }
@@ -138,7 +138,7 @@ public enum KeyFiles {
     }
 
     /// Whether a key file can be read by group or others (operators should `chmod 600` it).
-    public static func isExposed(_ path: String) -> Bool {
+    package static func isExposed(_ path: String) -> Bool {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
             let mode = attributes[.posixPermissions] as? Int
         else { return false }

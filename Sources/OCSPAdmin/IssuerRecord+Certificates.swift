@@ -1,7 +1,7 @@
-public import Foundation
-public import OCSPCore
+package import Foundation
+package import OCSPCore
 internal import OCSPValues
-public import RevocationStore
+package import RevocationStore
 
 // The store keeps certificates as DER and knows nothing of OpenSSL; these are the certificate
 // views of its issuer records that the operator's tools need.
@@ -10,7 +10,7 @@ extension IssuerRecord {
     /// The record of CA `certificate`: its id, subject and CertID hashes computed here.
     /// - Parameters:
     ///   - responderCertificate: the delegated responder, or nil when the CA signs its own responses.
-    public init(
+    package init(
         certificate: Certificate, responderCertificate: Certificate?, caKeyPath: String?, responderKeyPath: String?,
         responseValidity: Double, addedAt: Date = Date()
     ) throws {
@@ -22,10 +22,10 @@ extension IssuerRecord {
     }
 
     /// The CA certificate.
-    public func certificate() throws -> Certificate { try Certificate(derEncoded: certificateDER) }
+    package func certificate() throws -> Certificate { try Certificate(derEncoded: certificateDER) }
 
     /// The delegated responder certificate, or nil when the CA signs its own responses.
-    public func responderCertificate() throws -> Certificate? {
+    package func responderCertificate() throws -> Certificate? {
         try responderCertificateDER.map { try Certificate(derEncoded: $0) }
     }
 }
@@ -33,7 +33,7 @@ extension IssuerRecord {
 extension RevocationStore {
     /// The issuer whose certificate this is.
     /// - Throws: ``StoreError/Code/unknownIssuer`` if it is not in the store, saying how to add it.
-    public func issuer(certificate: Certificate) throws -> IssuerRecord {
+    package func issuer(certificate: Certificate) throws -> IssuerRecord {
         guard let record = try issuer(id: IssuerID(certificate: certificate)) else {
             throw StoreError(
                 .unknownIssuer,
@@ -43,7 +43,7 @@ extension RevocationStore {
     }
 
     /// The issuer in the store that issued `certificate` (signature checked), or nil.
-    public func findIssuer(of certificate: Certificate) throws -> (IssuerRecord, Certificate)? {
+    package func findIssuer(of certificate: Certificate) throws -> (IssuerRecord, Certificate)? {
         for record in try allIssuers() {
             let issuerCertificate = try record.certificate()
             if certificate.isIssued(by: issuerCertificate) { return (record, issuerCertificate) }

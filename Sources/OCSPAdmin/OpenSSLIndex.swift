@@ -1,25 +1,25 @@
-public import Foundation
+package import Foundation
 internal import OCSPCore
-public import OCSPValues
-public import RevocationStore
+package import OCSPValues
+package import RevocationStore
 
 /// Reads an OpenSSL CA database (`index.txt`, as `openssl ca` writes it): one certificate a
 /// line, six tab-separated fields — status (`V` valid, `R` revoked, `E` expired), expiry,
 /// revocation `time[,reason[,compromise time or hold instruction]]`, serial (hex), file name, subject.
-public enum OpenSSLIndex {
-    public struct Entry: Sendable {
-        public var serial: SerialNumber
-        public var record: CertificateRecord
+package enum OpenSSLIndex {
+    package struct Entry: Sendable {
+        package var serial: SerialNumber
+        package var record: CertificateRecord
     }
 
     /// Parses one line. Returns nil for blank lines.
     /// - Throws: ``StoreError/Code/corrupt`` naming the line.
-    public static func parse(line: Substring, number: Int, now: Date = Date()) throws -> Entry? {
+    package static func parse(line: Substring, number: Int, now: Date = Date()) throws -> Entry? {
         try parse(line: Array(line.utf8)[...], number: number, now: now)
     }
 
     /// Parses every line of an index file's bytes.
-    public static func parse(contents: [UInt8], now: Date = Date()) throws -> [Entry] {
+    package static func parse(contents: [UInt8], now: Date = Date()) throws -> [Entry] {
         var entries: [Entry] = []
         var number = 0
         for line in contents.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {

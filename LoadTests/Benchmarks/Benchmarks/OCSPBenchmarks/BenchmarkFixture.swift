@@ -1,9 +1,12 @@
 import Foundation
 import OCSPCore
+import OCSPValues
+import Responder
 import RevocationStore
 
 /// What the benchmarks work on, made once per process: an EC and an RSA issuer with their
-/// signers, a store holding ``certificateCount`` certificates of the EC issuer, and a request.
+/// signers, a store holding ``certificateCount`` certificates of the EC issuer (their responses
+/// signed, as presign leaves them), and requests.
 final class BenchmarkFixture: Sendable {
     static let shared: BenchmarkFixture = {
         do { return try BenchmarkFixture() } catch { fatalError("benchmark fixture: \(error)") }
@@ -26,6 +29,10 @@ final class BenchmarkFixture: Sendable {
     /// DER `OCSPRequest`s for `knownCertID`, without and with a nonce.
     let request: [UInt8]
     let nonceRequest: [UInt8]
+    /// The responder over the store, and the GET paths (`/` + url-safe base64) of a request for
+    /// each certificate in it.
+    let responder: OCSPResponder
+    let getPaths: [[UInt8]]
 
     private init() throws {
         let day: TimeInterval = 86400
@@ -47,15 +54,26 @@ final class BenchmarkFixture: Sendable {
         try? FileManager.default.removeItem(atPath: Self.storeDirectory)
         atexit { try? FileManager.default.removeItem(atPath: BenchmarkFixture.storeDirectory) }
         store = try RevocationStore.create(at: Self.storeDirectory, mapSize: 64 << 20)
+        let keyPath = Self.storeDirectory + "/ec-ca.key"
+        try Data(ecKey.pemEncoded).write(to: URL(fileURLWithPath: keyPath))
         let record = IssuerRecord(
-            certificate: ecCA, responderCertificate: nil, caKeyPath: nil, responderKeyPath: nil,
-            responseValidity: day)
+            id: IssuerID(certificate: ecCA), subject: ecCA.subject, certificateDER: ecCA.derEncoded,
+            responderCertificateDER: nil, caKeyPath: keyPath, responderKeyPath: nil, responseValidity: day,
+            certIDHashes: try HashAlgorithm.allCases.map { try ecCA.issuerHashes($0) })
         try store.addIssuer(record)
+        responder = OCSPResponder(store: store)
+        let sign = responder.signing(for: record.id).0
         var serials: [SerialNumber] = []
         for _ in 0..<Self.certificateCount {
             let serial = SerialNumber.random()
-            try store.addCertificate(issuer: record.id, serial: serial, notAfter: nil)
+            try store.addCertificate(issuer: record.id, serial: serial, notAfter: nil, sign: sign)
             serials.append(serial)
+        }
+        getPaths = try serials.map { serial in
+            let der = try OCSPRequestBuilder.build([CertID(issuer: ecCA, serialNumber: serial)])
+            let urlSafe = Data(der).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            return Array(("/" + urlSafe).utf8)
         }
         knownCertID = try CertID(issuer: ecCA, serialNumber: serials[serials.count / 2])
         unknownCertID = try CertID(issuer: ecCA, serialNumber: SerialNumber.random())

@@ -1,5 +1,6 @@
 import Foundation
 import OCSPCore
+import OCSPValues
 import RevocationStore
 
 /// An existing (large) store to look serials up in, named by `OCSP_BENCH_STORE` (the store
