@@ -11,7 +11,7 @@
 # OCSP_LOAD_THREADS (default 1, like wrk -t1),
 # BENCH_POPULATION (certificates in the population rows, default 200000; 0 skips them),
 # BENCH_LARGE (a second, larger population row, e.g. 1000000; default 0: skipped),
-# BENCH_REVOKE_RATE (revocations a second in the under-change rows, default 50),
+# BENCH_REVOKE_RATE (revocations a second in the under-change rows, default 50; 0 skips them),
 # BENCH_WWW (where nginx's population files go; default a directory in /dev/shm if it exists).
 # Results (this output, one JSON per ocsp-load row, raw wrk/ab output, the table as TSV, a plot)
 # go to LoadTests/results/<UTC time>/ (git-ignored), or --out DIR.

@@ -116,6 +116,11 @@ if [ "$POPULATION" -gt 0 ]; then
     population_setup population "$POPULATION" "$POPULATION_VALIDITY"
     population_rows population "$((POPULATION / 1000))k" "$ROUNDS"
 
+fi
+
+if [ "$POPULATION" -gt 0 ] && [ "$REVOKE_RATE" -eq 0 ]; then
+    stop "$OCSPD_PID"
+elif [ "$POPULATION" -gt 0 ]; then
     wait_until=$((POPULATION_SIGNED + POPULATION_VALIDITY / 4 + 3))
     now=$(date +%s)
     if [ "$now" -lt "$wait_until" ]; then
