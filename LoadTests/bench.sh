@@ -10,6 +10,7 @@
 # SIGN_THREADS (ocspd threads for the live-signing rows, default one per core),
 # OCSP_LOAD_THREADS (default 1, like wrk -t1),
 # BENCH_POPULATION (certificates in the population rows, default 200000; 0 skips them),
+# BENCH_POPULATION_ROUNDS (alternations of the population rows, default 5; the summary takes medians),
 # BENCH_LARGE (a second, larger population row, e.g. 1000000; default 0: skipped),
 # BENCH_REVOKE_RATE (revocations a second in the under-change rows, default 50; 0 skips them),
 # BENCH_WWW (where nginx's population files go; default a directory in /dev/shm if it exists).
@@ -30,7 +31,7 @@ OUT=""
 INSTALL=1
 
 usage() {
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     echo "Options: --bin DIR, --out DIR, --no-install, -h"
 }
 while [ $# -gt 0 ]; do
@@ -43,9 +44,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 POPULATION=${BENCH_POPULATION:-200000}
+POPULATION_ROUNDS=${BENCH_POPULATION_ROUNDS:-5}
 LARGE=${BENCH_LARGE:-0}
 REVOKE_RATE=${BENCH_REVOKE_RATE:-50}
-case "$SECS$ROUNDS$CONNS$POPULATION$LARGE$REVOKE_RATE" in
+case "$SECS$ROUNDS$CONNS$POPULATION$POPULATION_ROUNDS$LARGE$REVOKE_RATE" in
     *[!0-9]*) echo "bench.sh: BENCH_* must be whole numbers" >&2; exit 64 ;;
 esac
 
@@ -148,6 +150,7 @@ start() {
 }
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
+WRK_PREFIX=()
 ROWS="$OUT/table.tsv"
 printf 'group\tserver\trequest\tclient\treq_per_s\tp50_ms\tp99_ms\terrors\treference\n' >"$ROWS"
 # Rows are compared with the reference row ("ref") of the same group and client.
@@ -159,8 +162,8 @@ wrk_row() {
     local server=$1 request=$2 ref=$3; shift 3
     local file
     file="$OUT/$(slug "$GROUP $server $request wrk").txt"
-    wrk -t1 -c"$CONNS" -d1s "$@" >/dev/null 2>&1
-    run wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$@" | tee "$file"
+    "${WRK_PREFIX[@]}" wrk -t1 -c"$CONNS" -d1s "$@" >/dev/null 2>&1
+    run "${WRK_PREFIX[@]}" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$@" | tee "$file"
     python3 - "$file" "$server" "$request" "$ref" "$GROUP" >>"$ROWS" <<'EOF'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -433,6 +436,20 @@ out = [line(head), line(["-" * w for w in widths])] + [line(t) for t in table]
 out.append("")
 out.append("× ref: req/s over the nginx row of the same group and client: for one hot response, nginx tuned serving")
 out.append("it as a static file; for a population, nginx serving the same responses as one file each.")
+# Population: the median over the rounds of each ocspd row's ratio to nginx in its round.
+import re
+groups = {}
+for r in rows:
+    m = re.match(r"(\S+) (uniform|Zipf s=1) #(\d+)$", r["group"])
+    if m and r["server"] == "ocspd":
+        ref = reference.get((r["group"], r["client"]))
+        if ref:
+            groups.setdefault((m.group(1), m.group(2), r["request"]), []).append(float(r["req_per_s"]) / ref)
+if groups:
+    out.append("")
+    out.append("Population, ocspd over nginx with files (median of the rounds, and their range):")
+    for (size, distribution, request), ratios in groups.items():
+        out.append(f"  {size:>6} {request:<13} {statistics.median(ratios):.2f}  ({min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} rounds)")
 # Under change: ocspd's rate while revocations land and the refresher re-signs, over its quiet
 # rate (the mean of the quiet rounds' wrk rows of the same request).
 changed = [r for r in rows if r["group"].endswith("under change")]
