@@ -126,6 +126,15 @@ struct OCSPDaemon: ParsableCommand {
         sigwait(&signals, &received)
         logger.info("stopping", metadata: ["signal": "\(received)"])
         server.stop()
+        let served = server.statistics
+        logger.info(
+            "stopped",
+            metadata: [
+                "store_answers": "\(served.storeAnswers)", "full_path_answers": "\(served.fullPathAnswers)",
+                "front_cache_hits": "\(served.frontCacheHits)", "front_cache_inserts": "\(served.frontCacheInserts)",
+                "front_cache_not_admitted": "\(served.frontCacheNotAdmitted)",
+                "front_cache_invalidated": "\(served.frontCacheInvalidated)",
+            ])
         refresher.stop()
         crls?.stop()
     }

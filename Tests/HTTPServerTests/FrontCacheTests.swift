@@ -29,13 +29,23 @@ import Testing
         #expect(cache.statistics.hits == 1 && cache.statistics.inserts == 1)
     }
 
-    @Test func aNewKeyEvictsTheOneInItsSlot() throws {
-        let cache = FrontCache(slots: 1)
-        _ = try insert(cache, "first", certificate: 1, now: 0)
-        let second = try insert(cache, "second", certificate: 2, now: 0)
-        #expect(lookup(cache, "first", now: 1) == nil)
-        #expect(lookup(cache, "second", now: 1) == second)
-        #expect(cache.count == 1)
+    @Test func aNewKeyEvictsTheLeastRecentlyUsedOfItsSet() throws {
+        // As many slots as ways: one set, which every key shares.
+        let cache = FrontCache(slots: FrontCache.ways)
+        let keys = (0..<FrontCache.ways).map { "key \($0)" }
+        var responses: [OpaquePointer] = []
+        for key in keys { responses.append(try insert(cache, key, certificate: 1, now: 0)) }
+        #expect(cache.count == FrontCache.ways)
+        // Use every key but the second; the next new key takes the second's slot.
+        for (index, key) in keys.enumerated() where index != 1 { #expect(lookup(cache, key, now: 1) == responses[index]) }
+        let newcomer = try insert(cache, "newcomer", certificate: 2, now: 0)
+        #expect(lookup(cache, "key 1", now: 1) == nil)
+        #expect(lookup(cache, "newcomer", now: 1) == newcomer)
+        for (index, key) in keys.enumerated() where index != 1 { #expect(lookup(cache, key, now: 1) == responses[index]) }
+        // Storing a key again replaces its own entry, not another.
+        let again = try insert(cache, "newcomer", certificate: 2, now: 0)
+        #expect(lookup(cache, "newcomer", now: 1) == again)
+        #expect(cache.count == FrontCache.ways)
     }
 
     @Test func entriesExpireAfterTheirLifetimeOrTheirResponse() throws {
