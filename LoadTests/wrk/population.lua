@@ -14,27 +14,8 @@ local requests = {}
 local cumulative = nil  -- Zipf: cumulative weights by rank
 local rank_to_index = nil
 
-local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local sextet = {}
-for i = 1, #alphabet do sextet[alphabet:byte(i)] = i - 1 end
-
-local function base64_decode(text)
-  local out, bits, value = {}, 0, 0
-  for i = 1, #text do
-    local v = sextet[text:byte(i)]
-    if v then
-      value = value * 64 + v
-      bits = bits + 6
-      if bits >= 8 then
-        bits = bits - 8
-        local byte = math.floor(value / 2 ^ bits)
-        out[#out + 1] = string.char(byte)
-        value = value - byte * 2 ^ bits
-      end
-    end
-  end
-  return table.concat(out)
-end
+-- The helpers next to this script.
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
 local function url_safe(text)
   return (text:gsub("=", ""):gsub("[+/]", { ["+"] = "-", ["/"] = "_" }))
@@ -46,15 +27,12 @@ function init(args)
     error("usage: wrk ... -s population.lua URL -- REQUESTS_FILE [get|post] [uniform|zipf [S]]")
   end
   local base = wrk.path:sub(-1) == "/" and wrk.path or (wrk.path .. "/")
-  for line in io.lines(file) do
-    line = line:gsub("%s+$", "")
-    if line ~= "" and line:sub(1, 1) ~= "#" then
-      if method == "post" then
-        requests[#requests + 1] = wrk.format("POST", wrk.path,
-          { ["Content-Type"] = "application/ocsp-request" }, base64_decode(line))
-      else
-        requests[#requests + 1] = wrk.format("GET", base .. url_safe(line))
-      end
+  for _, line in ipairs(common.request_lines(file)) do
+    if method == "post" then
+      requests[#requests + 1] = wrk.format("POST", wrk.path,
+        { ["Content-Type"] = "application/ocsp-request" }, common.base64_decode(line))
+    else
+      requests[#requests + 1] = wrk.format("GET", base .. url_safe(line))
     end
   end
   local n = #requests

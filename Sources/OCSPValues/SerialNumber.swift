@@ -28,7 +28,7 @@ public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
         while let last = text.last, last.isWhitespace { text.removeLast() }
         if text.hasPrefix("0x") || text.hasPrefix("0X") { text = text.dropFirst(2) }
         let digits = text.utf8.filter { $0 != UInt8(ascii: ":") }
-        let values = digits.map(Self.hexValue)
+        let values = digits.map(hexDigitValue)
         guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
             throw OCSPError(.invalidSerial, "serial '\(hex)' is not hexadecimal (example: --serial 1A2B3C)")
         }
@@ -53,13 +53,14 @@ public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
         bytes[0] = (bytes[0] & 0x7F) | 0x40  // positive, full length
         return SerialNumber(bytes: bytes)
     }
+}
 
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
+/// The value of a hexadecimal digit (either case), or nil.
+package func hexDigitValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+    default: nil
     }
 }

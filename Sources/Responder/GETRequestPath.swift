@@ -1,3 +1,5 @@
+internal import OCSPValues
+
 /// Decodes the OCSP request carried in a GET path (RFC 6960 Appendix A.1, RFC 5019 §5):
 /// `{url}/{url-encoding of base-64 encoding of the DER encoding of the OCSPRequest}`.
 ///
@@ -104,7 +106,7 @@ public enum GETRequestPath {
         let c = UInt8(byte)
         var symbol: UInt16 = 0
         if let value = sextet(c) { symbol |= Symbol.base64 | UInt16(value) << 8 }
-        if let value = hexValue(c) { symbol |= Symbol.hexDigit | UInt16(value) }
+        if let value = hexDigitValue(c) { symbol |= Symbol.hexDigit | UInt16(value) }
         if c == UInt8(ascii: "%") { symbol = Symbol.percent }
         if c == UInt8(ascii: "=") { symbol = Symbol.padding }
         return symbol
@@ -117,15 +119,6 @@ public enum GETRequestPath {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0") + 52
         case UInt8(ascii: "+"), UInt8(ascii: " "), UInt8(ascii: "-"): 62
         case UInt8(ascii: "/"), UInt8(ascii: "_"): 63
-        default: nil
-        }
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
         default: nil
         }
     }

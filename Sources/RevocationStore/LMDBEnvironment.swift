@@ -211,63 +211,67 @@ package struct Transaction: ~Copyable {
         _ db: Database, prefix: [UInt8] = [], from start: [UInt8]? = nil,
         _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
     ) throws {
-        var cursor: OpaquePointer? = nil
-        var rc = mdb_cursor_open(handle, db.dbi, &cursor)
-        guard rc == 0, let cursor else { throw StoreError.lmdb(rc, "cannot open a cursor") }
-        defer { mdb_cursor_close(cursor) }
         let seek = start ?? prefix
-        try prefix.withUnsafeBytes { p in
-            try seek.withUnsafeBytes { s in
-            var k = MDB_val(mv_size: s.count, mv_data: UnsafeMutableRawPointer(mutating: s.baseAddress))
-            var v = MDB_val()
-            rc = seek.isEmpty ? mdb_cursor_get(cursor, &k, &v, MDB_FIRST) : mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
-            while rc == 0 {
-                let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
-                guard key.starts(with: p) else { return }
-                guard try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) else { return }
-                rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
-            }
-            guard rc == MDB_NOTFOUND else { throw StoreError.lmdb(rc, "cannot iterate") }
+        try prefix.withUnsafeBytes { prefix in
+            try seek.withUnsafeBytes { seek in
+                try forEach(db, startingAt: seek) { key, value in key.starts(with: prefix) ? try body(key, value) : false }
             }
         }
     }
 
-    /// Visits the entries from the first key at or after `start`, in key order, until `body`
-    /// returns false. Allocation-free: `start` is a caller's buffer.
+    /// Visits the entries from the first key at or after `start` (from the first key when `start`
+    /// is empty), in key order, until `body` returns false. Allocation-free: `start` is a caller's
+    /// buffer.
     package func forEach(
         _ db: Database, startingAt start: UnsafeRawBufferPointer,
         _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
     ) throws {
-        var cursor: OpaquePointer? = nil
-        var rc = mdb_cursor_open(handle, db.dbi, &cursor)
-        guard rc == 0, let cursor else { throw StoreError.lmdb(rc, "cannot open a cursor") }
-        defer { mdb_cursor_close(cursor) }
-        var k = MDB_val(mv_size: start.count, mv_data: UnsafeMutableRawPointer(mutating: start.baseAddress))
-        var v = MDB_val()
-        rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
-        while rc == 0 {
-            let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
-            guard try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) else { return }
-            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+        try withCursor(db) { cursor in
+            var k = MDB_val(mv_size: start.count, mv_data: UnsafeMutableRawPointer(mutating: start.baseAddress))
+            var v = MDB_val()
+            var rc = mdb_cursor_get(cursor, &k, &v, start.isEmpty ? MDB_FIRST : MDB_SET_RANGE)
+            while rc == 0 {
+                let key = UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
+                guard try body(key, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)) else { return }
+                rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+            }
+            guard rc == MDB_NOTFOUND else { throw StoreError.lmdb(rc, "cannot iterate") }
         }
-        guard rc == MDB_NOTFOUND else { throw StoreError.lmdb(rc, "cannot iterate") }
     }
 
     /// Deletes the first entry of `db`; returns whether there was one.
     @discardableResult
     package func deleteFirst(_ db: Database) throws -> Bool {
+        try withCursor(db) { cursor in
+            guard try position(cursor, MDB_FIRST) != nil else { return false }
+            let rc = mdb_cursor_del(cursor, 0)
+            guard rc == 0 else { throw StoreError.lmdb(rc, "cannot delete") }
+            return true
+        }
+    }
+
+    /// The last key of `db`, or nil when empty.
+    package func lastKey(_ db: Database) throws -> [UInt8]? {
+        try withCursor(db) { cursor in try position(cursor, MDB_LAST).map { Array($0) } }
+    }
+
+    /// Runs `body` with a cursor on `db`, closed afterwards.
+    private func withCursor<R>(_ db: Database, _ body: (OpaquePointer) throws -> R) throws -> R {
         var cursor: OpaquePointer? = nil
-        var rc = mdb_cursor_open(handle, db.dbi, &cursor)
+        let rc = mdb_cursor_open(handle, db.dbi, &cursor)
         guard rc == 0, let cursor else { throw StoreError.lmdb(rc, "cannot open a cursor") }
         defer { mdb_cursor_close(cursor) }
+        return try body(cursor)
+    }
+
+    /// Moves `cursor` (`MDB_FIRST`, `MDB_LAST`) and returns the key there, or nil when `db` is empty.
+    private func position(_ cursor: OpaquePointer, _ operation: MDB_cursor_op) throws -> UnsafeRawBufferPointer? {
         var k = MDB_val()
         var v = MDB_val()
-        rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
-        if rc == MDB_NOTFOUND { return false }
+        let rc = mdb_cursor_get(cursor, &k, &v, operation)
+        if rc == MDB_NOTFOUND { return nil }
         guard rc == 0 else { throw StoreError.lmdb(rc, "cannot read") }
-        rc = mdb_cursor_del(cursor, 0)
-        guard rc == 0 else { throw StoreError.lmdb(rc, "cannot delete") }
-        return true
+        return UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size)
     }
 
     /// The number of entries in `db`.
@@ -276,19 +280,5 @@ package struct Transaction: ~Copyable {
         let rc = mdb_stat(handle, db.dbi, &stat)
         guard rc == 0 else { throw StoreError.lmdb(rc, "cannot stat") }
         return stat.ms_entries
-    }
-
-    /// The last key of `db`, or nil when empty.
-    package func lastKey(_ db: Database) throws -> [UInt8]? {
-        var cursor: OpaquePointer? = nil
-        var rc = mdb_cursor_open(handle, db.dbi, &cursor)
-        guard rc == 0, let cursor else { throw StoreError.lmdb(rc, "cannot open a cursor") }
-        defer { mdb_cursor_close(cursor) }
-        var k = MDB_val()
-        var v = MDB_val()
-        rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST)
-        if rc == MDB_NOTFOUND { return nil }
-        guard rc == 0 else { throw StoreError.lmdb(rc, "cannot read") }
-        return Array(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size))
     }
 }
