@@ -191,3 +191,36 @@ def test_memory_stays_flat_under_load(load_bin, ocspd, demo, tmp_path, method):
     burst(40_000)
     grown = _rss_kb(ocspd.proc.pid) - before
     assert grown < 2_048, f"ocspd grew by {grown} kB over 40 000 {method.upper()}s"
+
+
+def test_population_orders_and_url_safe_gets(load_bin, demo, ocspd, tmp_path):
+    """--order uniform/zipf with url-safe GET paths: every sampled answer checked against the store."""
+    for order in ("uniform", "zipf"):
+        report_path = tmp_path / f"{order}.json"
+        proc = load(load_bin, "--url", ocspd.url, "--store", demo / "store", "--order", order,
+                    "--get-encoding", "url-safe", "--connections", "4", "--threads", "1",
+                    "--duration", "1s", "--verify-sample", "0.05", "--json", report_path)
+        assert proc.returncode == 0, describe(proc)
+        report = read_report(report_path, proc)
+        check_report(report, proc)
+        assert report["configuration"]["order"].startswith(order), report["configuration"]
+
+
+def test_written_responses_are_the_bytes_ocspd_serves(load_bin, demo, ocspd, tmp_path):
+    """--write-responses: one file per request, named by its url-safe GET path, holding exactly
+    what ocspd answers on that path (what nginx then serves in bench.sh's population rows)."""
+    out = tmp_path / "www"
+    proc = load(load_bin, "--store", demo / "store", "--write-responses", out)
+    assert proc.returncode == 0, describe(proc)
+    files = sorted(out.iterdir())
+    assert len(files) == 12, f"the demo store has 12 certificates: {[f.name for f in files]}"
+    for file in files:
+        assert "/" not in file.name and "+" not in file.name and "=" not in file.name, file.name
+        with socket.create_connection(("127.0.0.1", ocspd.port), timeout=10) as connection:
+            connection.sendall(f"GET /{file.name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        assert body == file.read_bytes(), f"{file.name}: ocspd served other bytes than the file holds"
