@@ -6,8 +6,14 @@ internal import OCSPValues
 internal import Responder
 internal import RevocationStore
 
-/// `con_cls` marker for requests without a body (GET, HEAD, …): no allocation.
-private var noBodyMarker: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: 1)! }
+// The per-request state libmicrohttpd keeps for us (`con_cls`): a retained ``PostState`` for a POST,
+// or, for other methods, how many body bytes were discarded, tagged in the pointer itself (odd
+// values; objects are aligned, so their pointers are even): no allocation for a GET.
+private func discardedState(_ count: Int) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: count << 1 | 1)! }
+private func discardedCount(_ state: UnsafeMutableRawPointer) -> Int? {
+    let bits = Int(bitPattern: state)
+    return bits & 1 == 1 ? bits >> 1 : nil
+}
 
 let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadSize, state in
     guard let cls, let connection, let url, let method, let uploadSize, let state else { return .NO }
@@ -18,49 +24,73 @@ let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _
     // would make libmicrohttpd close the keep-alive connection). The exception is a body declared
     // too large: refusing it now (and closing) beats reading it.
     guard let current = state.pointee else {
-        if isPost, server.declaredLength(connection) > server.configuration.maxRequestBytes {
+        if server.declaredLength(connection) > server.configuration.maxRequestBytes {
             return server.sendPlain(connection, status: 413, "request too large\n")
         }
-        state.pointee = isPost ? Unmanaged.passRetained(server.threadContext.takePostState()).toOpaque() : noBodyMarker
+        state.pointee = isPost ? Unmanaged.passRetained(server.threadContext.takePostState()).toOpaque() : discardedState(0)
         return .YES
     }
     // Middle calls carry body bytes; libmicrohttpd accepts no response until the body is read.
+    // A body that grows past the limit (chunked, so undeclared) is not read further: the 413 goes
+    // straight to the socket and libmicrohttpd closes the connection.
     if uploadSize.pointee > 0 {
         let count = uploadSize.pointee
         uploadSize.pointee = 0
-        guard isPost, let uploadData else { return .YES }  // other methods' bodies are discarded
+        let limit = server.configuration.maxRequestBytes
+        if let discarded = discardedCount(current) {
+            // Not a POST: the body means nothing here (405 at the end), but it counts.
+            guard discarded + count <= limit else { return server.refuseOversizedBody(connection) }
+            state.pointee = discardedState(discarded + count)
+            return .YES
+        }
         let post = Unmanaged<PostState>.fromOpaque(current).takeUnretainedValue()
-        if post.tooLarge || post.body.count + count > server.configuration.maxRequestBytes {
-            post.tooLarge = true
-            post.body.removeAll(keepingCapacity: true)
-        } else {
-            uploadData.withMemoryRebound(to: UInt8.self, capacity: count) {
-                post.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count))
-            }
+        guard post.body.count + count <= limit, let uploadData else { return server.refuseOversizedBody(connection) }
+        uploadData.withMemoryRebound(to: UInt8.self, capacity: count) {
+            post.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count))
         }
         return .YES
     }
     // Last call: the whole request is in; answer it.
+    server.clock(of: connection).map { server.watchdog.requestReceived($0) }
     if isPost {
         let post = Unmanaged<PostState>.fromOpaque(current).takeUnretainedValue()
-        if post.tooLarge { return server.sendPlain(connection, status: 413, "request too large\n") }
         return post.body.withUnsafeBytes { server.answerOCSP(connection, key: $0, isGET: false) }
     }
     return server.handleWithoutBody(connection, method: method, url: url)
 }
 
-let requestCompleted: MHD_RequestCompletedCallback = { cls, _, state, reason in
-    guard let cls, let state, let current = state.pointee else { return }
-    if current != noBodyMarker {
+let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, state, reason in
+    guard let cls else { return }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    if let connection { server.clock(of: connection).map { server.watchdog.requestCompleted($0) } }
+    guard let state, let current = state.pointee else { return }
+    if discardedCount(current) == nil {
         let post = Unmanaged<PostState>.fromOpaque(current)
         // Only a worker thread's own completed requests feed its pool: at shutdown libmicrohttpd
         // may call this on the stopping thread, which must not grow a pool it never uses.
         if reason == .REQUEST_TERMINATED_COMPLETED_OK {
-            Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().threadContext.recycle(post.takeUnretainedValue())
+            server.threadContext.recycle(post.takeUnretainedValue())
         }
         post.release()
     }
     state.pointee = nil
+}
+
+/// Opened and closed connections, for their request deadlines (``ConnectionWatchdog``).
+let connectionNotified: MHD_NotifyConnectionCallback = { cls, connection, socketContext, code in
+    guard let cls, let connection, let socketContext else { return }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    switch code {
+    case .CONNECTION_NOTIFY_STARTED:
+        let clock = server.watchdog.opened(socket: CMHD_connection_fd(connection))
+        socketContext.pointee = Unmanaged.passRetained(clock).toOpaque()
+    case .CONNECTION_NOTIFY_CLOSED:
+        guard let context = socketContext.pointee else { return }
+        server.watchdog.closed(Unmanaged<ConnectionClock>.fromOpaque(context).takeRetainedValue())
+        socketContext.pointee = nil
+    default:
+        return
+    }
 }
 
 extension HTTPServer {
@@ -71,6 +101,27 @@ extension HTTPServer {
         threadContextKey.install(context)
         counters.withLock { $0.append(context.counters) }
         return context
+    }
+
+    /// The deadline clock of a connection (set when it opened).
+    func clock(of connection: OpaquePointer) -> ConnectionClock? {
+        CMHD_socket_context(connection).map { Unmanaged<ConnectionClock>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Refuses a body that grew past ``Configuration/maxRequestBytes`` while it was being read:
+    /// libmicrohttpd takes no response before the body is in, so the 413 is written to the socket
+    /// directly (best effort; nothing else was written for this request) and the connection is
+    /// closed, without reading the rest.
+    func refuseOversizedBody(_ connection: OpaquePointer) -> MHD_Result {
+        let socket = CMHD_connection_fd(connection)
+        if socket >= 0 {
+            let answer = Array(
+                ("HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: 18\r\n"
+                    + "Connection: close\r\n\r\nrequest too large\n").utf8)
+            _ = answer.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        }
+        logger.debug("request body over the limit; connection closed", metadata: ["limit": "\(configuration.maxRequestBytes)"])
+        return .NO
     }
 
     /// The request's Content-Length, or 0 when absent or unparsable (chunked bodies are counted as read).

@@ -24,8 +24,15 @@ package final class HTTPServer: @unchecked Sendable {
         /// The largest POST body accepted; larger gets 413.
         package var maxRequestBytes: Int = 16 * 1024
         package var connectionLimit: Int = 4096
-        /// Idle keep-alive connections are closed after this many seconds.
+        /// A connection that sends nothing for this many seconds is closed.
         package var connectionTimeout: Int = 30
+        /// Each request must arrive whole (head and body) within this many seconds of the
+        /// connection opening or the previous answer going out; an idle keep-alive connection is
+        /// closed after as long. Bounds what a client trickling bytes can hold.
+        package var requestTimeout: Int = 10
+        /// Connections one client address may hold open at once (0: no limit). Raise it, or set
+        /// 0, when every request comes through a proxy or a CDN.
+        package var connectionsPerAddress: Int = 256
         /// Each connection's buffer for the request head and the response head (libmicrohttpd's
         /// memory pool, which it zeroes after every request: 32 KiB by default, a quarter of the
         /// CPU time of a cached answer was spent clearing it). A request line and headers larger
@@ -69,6 +76,7 @@ package final class HTTPServer: @unchecked Sendable {
     let responder: OCSPResponder
     let logger: Logger
     let threadContextKey = ThreadContextKey()
+    let watchdog: ConnectionWatchdog
     /// Every thread's counters, for ``statistics``.
     let counters = Mutex<[Counters]>([])
     private var daemons: [OpaquePointer] = []  // MHD_Daemon*, owned: one per thread
@@ -77,6 +85,7 @@ package final class HTTPServer: @unchecked Sendable {
         self.configuration = configuration
         self.responder = responder
         self.logger = logger
+        watchdog = ConnectionWatchdog(timeout: UInt64(max(1, configuration.requestTimeout)) * 1_000_000_000)
     }
 
     deinit { stop() }
@@ -96,6 +105,7 @@ package final class HTTPServer: @unchecked Sendable {
                 throw inUse
             }
             daemons = [daemon]
+            watchdog.start()
             return CMHD_bound_port(daemon)
         }
         // Several threads: one single-threaded daemon each, all bound to the port with
@@ -113,6 +123,7 @@ package final class HTTPServer: @unchecked Sendable {
             }
             daemons.append(daemon)
         }
+        watchdog.start()
         return port
     }
 
@@ -135,10 +146,19 @@ package final class HTTPServer: @unchecked Sendable {
                 MHD_OptionItem(option: .CONNECTION_LIMIT, value: connectionLimit, ptr_value: nil),
                 MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: configuration.connectionTimeout, ptr_value: nil),
                 MHD_OptionItem(option: .CONNECTION_MEMORY_LIMIT, value: configuration.connectionMemory, ptr_value: nil),
+                MHD_OptionItem(
+                    option: .NOTIFY_CONNECTION,
+                    value: unsafeBitCast(connectionNotified as MHD_NotifyConnectionCallback, to: Int.self), ptr_value: context),
                 MHD_OptionItem(option: .LISTEN_BACKLOG_SIZE, value: 1024, ptr_value: nil),
             ]
             if reusePort {
                 options.append(MHD_OptionItem(option: .LISTENING_ADDRESS_REUSE, value: 1, ptr_value: nil))
+            }
+            if configuration.connectionsPerAddress > 0 {
+                // Per daemon; the kernel spreads one address's connections over the daemons.
+                let threads = max(1, configuration.threads)
+                let perDaemon = (configuration.connectionsPerAddress + threads - 1) / threads
+                options.append(MHD_OptionItem(option: .PER_IP_CONNECTION_LIMIT, value: perDaemon, ptr_value: nil))
             }
             options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
             return CMHD_start_daemon(UInt32(flags), address.port, accessHandler, context, options)
@@ -177,6 +197,7 @@ package final class HTTPServer: @unchecked Sendable {
 
     /// Stops accepting and closes every connection; idempotent.
     package func stop() {
+        watchdog.stop()
         for daemon in daemons {
             MHD_stop_daemon(daemon)
         }

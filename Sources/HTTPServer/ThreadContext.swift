@@ -36,7 +36,6 @@ final class ThreadContext {
 
     func recycle(_ state: PostState) {
         state.body.removeAll(keepingCapacity: true)
-        state.tooLarge = false
         if postPool.count < 64 { postPool.append(state) }
     }
 
@@ -74,7 +73,6 @@ final class ThreadContext {
 /// Per-request state of a POST: the body read so far.
 final class PostState {
     var body: [UInt8] = []
-    var tooLarge = false
 }
 
 /// One thread's counters, written by that thread only and read by others.

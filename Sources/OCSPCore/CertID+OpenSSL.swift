@@ -12,9 +12,41 @@ extension CertID {
             let nameHash, let keyHash, let serial
         else { throw OCSPError.openSSL(.malformedRequest, "CertID has missing fields") }
         guard let hashAlgorithm = HashAlgorithm(nid: OBJ_obj2nid(algorithm)) else { return nil }
+        let der = try encodeDER("CertID") { i2d_OCSP_CERTID(certID, $0) }
+        // The digest algorithms of a CertID take no parameters: absent, or NULL as OpenSSL writes
+        // them. Anything else is not a CertID this responder may echo into a signed answer.
+        guard Self.hashParametersAreAbsentOrNull(der) else {
+            throw OCSPError(.malformedRequest, "the CertID's hash algorithm has parameters other than NULL")
+        }
         self.init(
             hashAlgorithm: hashAlgorithm, issuerNameHash: Self.bytes(of: nameHash), issuerKeyHash: Self.bytes(of: keyHash),
-            serialNumber: SerialNumber(asn1: serial), derEncoded: try encodeDER("CertID") { i2d_OCSP_CERTID(certID, $0) })
+            serialNumber: SerialNumber(asn1: serial), derEncoded: der)
+    }
+
+    /// Whether the hashAlgorithm of the CertID encoded in `der` has its parameters absent or NULL.
+    private static func hashParametersAreAbsentOrNull(_ der: [UInt8]) -> Bool {
+        der.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return false }
+            // Past the CertID's SEQUENCE header, OpenSSL decodes the AlgorithmIdentifier.
+            var cursor: UnsafePointer<UInt8>? = base
+            var length = 0
+            var tag: Int32 = 0
+            var tagClass: Int32 = 0
+            let flags = ASN1_get_object(&cursor, &length, &tag, &tagClass, buffer.count)
+            guard flags & 0x80 == 0, tag == V_ASN1_SEQUENCE, let contents = cursor else {
+                ERR_clear_error()
+                return false
+            }
+            var algorithmCursor: UnsafePointer<UInt8>? = contents
+            guard let algorithm = d2i_X509_ALGOR(nil, &algorithmCursor, length) else {
+                ERR_clear_error()
+                return false
+            }
+            defer { X509_ALGOR_free(algorithm) }
+            var type: Int32 = 0
+            X509_ALGOR_get0(nil, &type, nil, algorithm)
+            return type == V_ASN1_UNDEF || type == V_ASN1_NULL
+        }
     }
 
     /// Builds the CertID of serial `serialNumber` issued by `issuer`.

@@ -51,6 +51,12 @@ struct OCSPDaemon: ParsableCommand {
     @Option(help: "HTTP worker threads, one per core unless set; each has its own listening socket (SO_REUSEPORT) and epoll loop, and makes the live signatures of its connections.")
     var threads: Int = min(ProcessInfo.processInfo.activeProcessorCount, 64)
 
+    @Option(help: "Each request must arrive whole within this long of the connection opening or the previous answer, e.g. 10s; idle keep-alive connections are closed after as long.")
+    var requestTimeout: String = "10s"
+
+    @Option(help: "Connections one client address may hold open (0: no limit; raise it behind a proxy or CDN).")
+    var maxConnectionsPerAddress: Int = 256
+
     @Option(help: "Ready responses each thread keeps for repeated requests (a power of two, about 1.5 KiB each).")
     var frontCacheEntries: Int = 16384
 
@@ -72,11 +78,34 @@ struct OCSPDaemon: ParsableCommand {
         }
         guard (1...4096).contains(crlShards) else { throw ValidationError("--crl-shards must be 1…4096") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1…256") }
+        guard let timeout = Durations.parse(requestTimeout), timeout >= 1, timeout <= 3600 else {
+            throw ValidationError("--request-timeout \(requestTimeout): expected a duration from 1s to 1h, e.g. 10s")
+        }
+        guard maxConnectionsPerAddress >= 0 else {
+            throw ValidationError("--max-connections-per-address must be 0 (no limit) or more")
+        }
         guard frontCacheEntries > 0, frontCacheEntries & (frontCacheEntries - 1) == 0, frontCacheEntries <= 1 << 24 else {
             throw ValidationError("--front-cache-entries must be a power of two up to 16777216, e.g. 4096 or 16384")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): use trace, debug, info, notice, warning, error or critical")
+        }
+    }
+
+    /// Raises the soft limit on open files to the hard limit: each connection is a descriptor,
+    /// and the usual soft limit (1024) is far below the connection cap. Warns if even the hard
+    /// limit is below `needed` (set LimitNOFILE in the systemd unit).
+    static func raiseDescriptorLimit(needed: Int, logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        if limit.rlim_cur < rlim_t(needed) {
+            logger.warning(
+                "open-file limit below the connection cap; raise it (systemd: LimitNOFILE=65536)",
+                metadata: ["limit": "\(limit.rlim_cur)", "needed": "\(needed)"])
         }
     }
 
@@ -111,6 +140,9 @@ struct OCSPDaemon: ParsableCommand {
         var http = try HTTPServer.Configuration(listen: listen)
         http.threads = threads
         http.frontCacheEntries = frontCacheEntries
+        http.requestTimeout = Int(Durations.parse(requestTimeout)!.rounded(.up))
+        http.connectionsPerAddress = maxConnectionsPerAddress
+        Self.raiseDescriptorLimit(needed: http.connectionLimit + 256, logger: logger)
         let server = HTTPServer(configuration: http, responder: responder, logger: logger)
         let port = try server.start()
         let refresher = Refresher(responder: responder, logger: logger)

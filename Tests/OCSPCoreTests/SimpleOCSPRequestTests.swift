@@ -81,6 +81,28 @@ import Testing
         }
     }
 
+    /// Hash parameters other than absent or NULL make the CertID malformed for the full decoder
+    /// too (so a nonce or a second CertID cannot get such bytes echoed into a signed answer).
+    @Test func invalidHashParametersAreMalformed() throws {
+        let odd = certIDBytes(algorithm: Self.sha1OID + [0xA2, 0x00])
+        let plain = certIDBytes()
+        let nonce = tlv(0xA2, tlv(0x30, tlv(0x30, [0x06, 0x09, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02]
+            + tlv(0x04, tlv(0x04, Array(repeating: 7, count: 16))))))
+        for der in [
+            wrapTBS(tlv(0x30, tlv(0x30, odd)) + nonce),  // with a nonce
+            wrapTBS(tlv(0x30, tlv(0x30, odd) + tlv(0x30, plain))),  // two CertIDs
+            wrapTBS(tlv(0x30, tlv(0x30, certIDBytes(algorithm: Self.sha1OID + [0x04, 0x01, 0x00])))),
+        ] {
+            #expect(located(der) == nil)
+            #expect(throws: OCSPError(.malformedRequest, "")) { try OCSPRequest(derEncoded: der) }
+        }
+        // Absent and NULL parameters stay valid, with a nonce too.
+        for algorithm in [Self.sha1OID, Self.sha1OID + [0x05, 0x00]] {
+            let request = try OCSPRequest(derEncoded: wrapTBS(tlv(0x30, tlv(0x30, certIDBytes(algorithm: algorithm))) + nonce))
+            #expect(request.hasNonce && request.certIDs.count == 1)
+        }
+    }
+
     /// Random damage to valid requests: whenever the simple reader accepts the bytes, OpenSSL's
     /// decoder must accept them too and read the same CertID.
     @Test func neverDisagreesWithOpenSSL() throws {
