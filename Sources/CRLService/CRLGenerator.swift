@@ -7,8 +7,13 @@ package import RevocationStore
 /// numbered from the store's durable per-issuer sequence, and stored for `ocspd` to serve.
 package struct CRLGenerator: Sendable {
     package let store: RevocationStore
+    /// Whether the CA key file must be readable by its owner only.
+    package let keyFilePermissions: PrivateKey.FilePermissions
 
-    package init(store: RevocationStore) { self.store = store }
+    package init(store: RevocationStore, keyFilePermissions: PrivateKey.FilePermissions = .ownerOnly) {
+        self.store = store
+        self.keyFilePermissions = keyFilePermissions
+    }
 
     /// The issuer's CA key, checked against its certificate.
     /// - Throws: ``CRLError`` saying what to do when it is missing or wrong. Nothing is consumed.
@@ -19,7 +24,7 @@ package struct CRLGenerator: Sendable {
                 .noCAKey,
                 "issuer \(certificate.subject) has no CA key (only a delegated responder); add it with: ocspctl issuer add --replace --cert CA.pem --key CA.key --responder-cert R.pem --responder-key R.key")
         }
-        let key = try PrivateKey.load(path: path)
+        let key = try PrivateKey.load(path: path, permissions: keyFilePermissions)
         guard certificate.matches(key) else {
             throw CRLError(.noCAKey, "\(path) is not the private key of \(certificate.subject)")
         }

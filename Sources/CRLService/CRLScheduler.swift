@@ -1,5 +1,6 @@
 package import Foundation
 package import Logging
+package import OCSPCore
 internal import OCSPValues
 package import RevocationStore
 internal import Synchronization
@@ -15,6 +16,8 @@ package final class CRLScheduler: Sendable {
         package var interval: TimeInterval = 3600
         /// Quiet time after a status change before regenerating.
         package var debounce: TimeInterval = 2
+        /// Whether CA key files must be readable by their owner only.
+        package var keyFilePermissions: PrivateKey.FilePermissions = .ownerOnly
         package init() {}
     }
 
@@ -32,7 +35,7 @@ package final class CRLScheduler: Sendable {
     private let stopped = DispatchSemaphore(value: 0)
 
     package init(store: RevocationStore, configuration: Configuration, logger: Logger) {
-        generator = CRLGenerator(store: store)
+        generator = CRLGenerator(store: store, keyFilePermissions: configuration.keyFilePermissions)
         self.configuration = configuration
         self.logger = logger
     }

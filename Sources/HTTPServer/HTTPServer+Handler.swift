@@ -192,7 +192,7 @@ extension HTTPServer {
         let result: OCSPResponder.Result
         if isGET {
             guard let der = withRequestDER(key, isGET: true, { Array($0) }) else {
-                return queue(connection, OCSPResponder.Result.error(.malformedRequest, "GET path is not base64"), isGET: isGET)
+                return queue(connection, OCSPResponder.Result.error(.malformedRequest, "GET path is not base64", .request), isGET: isGET)
             }
             result = responder.respond(to: der)
         } else {
@@ -377,10 +377,23 @@ extension HTTPServer {
 
     private func log(_ result: OCSPResponder.Result) {
         guard let failure = result.failure else { return }
-        let metadata: Logger.Metadata = ["ocsp_status": "\(result.status)", "error": "\(failure)"]
-        if result.status == .internalError {
-            logger.error("OCSP request failed", metadata: metadata)
-        } else {
+        var metadata: Logger.Metadata = ["ocsp_status": "\(result.status)", "error": "\(failure)"]
+        switch result.failureKind {
+        case .signing, .store:
+            // The responder's own failure (answered tryLater): the operator must see it, but a
+            // flood of requests must not become a flood of lines. One a second, with the count.
+            let second = Int(time(nil))
+            let last = lastFailureLog.load(ordering: .relaxed)
+            let suppressed = suppressedFailureLogs.wrappingAdd(1, ordering: .relaxed).newValue
+            guard second > last, lastFailureLog.compareExchange(expected: last, desired: second, ordering: .relaxed).exchanged
+            else { return }
+            suppressedFailureLogs.store(0, ordering: .relaxed)
+            let (signing, store) = responder.failureCounts
+            metadata["failures_since_last_log"] = "\(suppressed)"
+            metadata["signing_failures"] = "\(signing)"
+            metadata["store_failures"] = "\(store)"
+            logger.error("OCSP request answered tryLater", metadata: metadata)
+        default:
             logger.debug("OCSP request refused", metadata: metadata)
         }
     }

@@ -77,6 +77,9 @@ package final class HTTPServer: @unchecked Sendable {
     let logger: Logger
     let threadContextKey = ThreadContextKey()
     let watchdog: ConnectionWatchdog
+    /// The second the last responder failure was logged, and how many since (see `log(_:)`).
+    let lastFailureLog = Atomic<Int>(0)
+    let suppressedFailureLogs = Atomic<Int>(0)
     /// Every thread's counters, for ``statistics``.
     let counters = Mutex<[Counters]>([])
     private var daemons: [OpaquePointer] = []  // MHD_Daemon*, owned: one per thread

@@ -26,10 +26,31 @@ public final class PrivateKey: @unchecked Sendable {
         self.init(taking: key)
     }
 
-    /// Loads a PEM key file.
-    /// - Throws: ``OCSPError/Code/io`` if unreadable, ``OCSPError/Code/invalidKey`` if not a key.
-    public static func load(path: String) throws -> PrivateKey {
-        let bytes = try readFile(path, what: "key file")
+    /// Who may read a private key file.
+    public enum FilePermissions: Sendable {
+        /// Only its owner (no group or other permission bits): anything else is refused.
+        case ownerOnly
+        /// Whatever they are (`--allow-insecure-key-permissions`).
+        case any
+    }
+
+    /// Loads a PEM key file. The file's bytes are zeroed once OpenSSL has decoded them.
+    /// - Parameters:
+    ///   - permissions: `.ownerOnly` refuses a file its group or others may read or write.
+    /// - Throws: ``OCSPError/Code/io`` if unreadable, ``OCSPError/Code/insecureKeyFile`` if others
+    ///   may read it, ``OCSPError/Code/invalidKey`` if not a key.
+    public static func load(path: String, permissions: FilePermissions = .ownerOnly) throws -> PrivateKey {
+        if permissions == .ownerOnly {
+            var status = stat()
+            if stat(path, &status) == 0, status.st_mode & 0o077 != 0 {
+                throw OCSPError(
+                    .insecureKeyFile,
+                    "key file \(path) is readable by others than its owner (mode \(String(status.st_mode & 0o777, radix: 8))): "
+                        + "chmod 600 \(path), or pass --allow-insecure-key-permissions")
+            }
+        }
+        var bytes = try readFile(path, what: "key file")
+        defer { bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
         do {
             return try PrivateKey(pemEncoded: bytes)
         } catch let error as OCSPError {

@@ -7,7 +7,7 @@ public struct OCSPError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong, as a value that can grow without breaking callers.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
-            case malformedRequest, invalidCertificate, invalidKey, keyMismatch, invalidSerial
+            case malformedRequest, invalidCertificate, invalidKey, keyMismatch, invalidSerial, insecureKeyFile
             case signFailed, encodeFailed, keyGenerationFailed, io, unsupported
         }
         private let base: Base
@@ -19,6 +19,8 @@ public struct OCSPError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidCertificate = Code(.invalidCertificate)
         /// The bytes are not a PEM private key.
         public static let invalidKey = Code(.invalidKey)
+        /// A private key file others than its owner may read.
+        public static let insecureKeyFile = Code(.insecureKeyFile)
         /// The private key does not belong to the certificate.
         public static let keyMismatch = Code(.keyMismatch)
         /// A serial number that is not hexadecimal or is out of range.

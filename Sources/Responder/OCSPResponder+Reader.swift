@@ -21,11 +21,18 @@ extension OCSPResponder {
     /// > Warning: Not thread-safe. Each serving thread owns one.
     public final class Reader {
         /// An issuer as a CertID names it (hash algorithm ‖ name hash ‖ key hash), its id in the
-        /// store and its response validity.
+        /// store and how its responses are timed.
         private struct KnownIssuer {
             let indexKey: [UInt8]
             let id: [UInt8]
-            let validity: Double
+            let validity: Int64
+            let signerNotAfter: Int64
+
+            /// Whether a response with these times was signed under the issuer's policy (see
+            /// `IssuerPolicy.matches`).
+            func matches(thisUpdate: Int64, nextUpdate: Int64) -> Bool {
+                abs(nextUpdate - thisUpdate - validity) <= 1 || abs(nextUpdate - signerNotAfter) <= 1
+            }
         }
 
         private let responder: OCSPResponder
@@ -91,7 +98,7 @@ extension OCSPResponder {
                         let response = try snapshot.cachedResponse(
                             issuer: id, hashAlgorithm: request.hashAlgorithm, serial: serial),
                         response.nextUpdate > now,
-                        abs(Double(response.nextUpdate - response.thisUpdate) - issuer.validity) <= 1
+                        issuer.matches(thisUpdate: response.thisUpdate, nextUpdate: response.nextUpdate)
                     else { return nil }
                     return try body(
                         CachedAnswer(
@@ -102,7 +109,7 @@ extension OCSPResponder {
         }
 
         /// The issuer the request's CertID names: from this thread's table, or looked up in the
-        /// store (and its signer loaded) the first time. Nil if the store knows no such issuer.
+        /// store the first time (no key is loaded for it). Nil if the store knows no such issuer.
         private func issuer(
             _ request: SimpleOCSPRequest, in der: UnsafeRawBufferPointer, _ snapshot: borrowing RevocationStore.Snapshot
         ) throws -> KnownIssuer? {
@@ -121,9 +128,11 @@ extension OCSPResponder {
                 let id = try snapshot.issuerID(
                     hashAlgorithm: request.hashAlgorithm, issuerNameHash: nameHash, issuerKeyHash: keyHash)
             else { return nil }
+            let policy = try responder.policy(for: IssuerID(bytes: Array(id)))
             let known = KnownIssuer(
                 indexKey: [algorithm] + Array(nameHash) + Array(keyHash), id: Array(id),
-                validity: try responder.signer(for: IssuerID(bytes: Array(id))).validity)
+                validity: Int64(policy.validity.rounded()),
+                signerNotAfter: Int64(min(policy.signerNotAfter.timeIntervalSince1970, Double(Int64.max / 2))))
             issuers.append(known)
             return known
         }

@@ -21,6 +21,9 @@ public final class OCSPResponder: Sendable {
         public var liveSigningRate: Double = 2000
         /// RFC 5019 §4: a responder may answer a nonce request with a cached response without the nonce.
         public var nonceOverflowServesCached = false
+        /// Whether signing keys must be readable by their owner only (`--allow-insecure-key-permissions`
+        /// lifts it).
+        public var keyFilePermissions: PrivateKey.FilePermissions = .ownerOnly
 
         public init() {}
     }
@@ -41,6 +44,8 @@ public final class OCSPResponder: Sendable {
         public var certStatuses: [CachedResponse.Kind]
         /// Why the request failed, for the operator's log (never sent to the client).
         public var failure: String?
+        /// What kind of failure: the client's, or the responder's own (which the operator must see).
+        public var failureKind: FailureKind?
         /// For a cacheable response: the certificate it answers for, so an in-process cache can
         /// drop it when the change feed names it (see ``CacheIdentity``).
         public var cacheKey: ResponseKey?
@@ -49,9 +54,25 @@ public final class OCSPResponder: Sendable {
         public var isCacheable: Bool { etag != nil }
     }
 
+    /// Why a request got no signed answer.
+    public enum FailureKind: String, Sendable {
+        /// The request was malformed, or named an issuer this responder does not serve.
+        case request
+        /// The live-signing rate limit was reached.
+        case rateLimited
+        /// A signature was needed and could not be made (key unreadable, signer expired):
+        /// `tryLater`, never a stale or expired response.
+        case signing
+        /// The store could not be read: `tryLater`.
+        case store
+    }
+
     public let store: RevocationStore
     public let configuration: Configuration
     private let signers = Mutex<[IssuerID: IssuerSigner]>([:])
+    private let policies = Mutex<[IssuerID: IssuerPolicy]>([:])
+    private let signingFailures = Atomic<Int>(0)
+    private let storeFailures = Atomic<Int>(0)
     private let flights = Mutex<[ResponseKey: Flight]>([:])
     private let limiter: TokenBucket
     private let signatures = Atomic<Int>(0)
@@ -71,82 +92,127 @@ public final class OCSPResponder: Sendable {
     /// How many signatures this responder has made (cache fills, refreshes, nonces).
     public var signatureCount: Int { signatures.load(ordering: .relaxed) }
 
+    /// Requests answered `tryLater` because a signature could not be made, or the store could not be read.
+    public var failureCounts: (signing: Int, store: Int) {
+        (signingFailures.load(ordering: .relaxed), storeFailures.load(ordering: .relaxed))
+    }
+
     /// Answers a DER `OCSPRequest`. Never throws: every failure is an OCSP error status.
+    ///
+    /// Never serves a stale or expired answer: a cached response past its nextUpdate is re-signed
+    /// before it is served (outside the rate limit: the store holds only so many), and when no
+    /// signature can be made the answer is an unsigned `tryLater`. A cached response that cannot
+    /// be decoded is signed anew from the certificate's status; a status that cannot be read is
+    /// `tryLater` too.
     public func respond(to requestDER: [UInt8], now: Date = Date()) -> Result {
         let request: OCSPRequest
         do {
             request = try OCSPRequest(derEncoded: requestDER)
         } catch {
-            return .error(.malformedRequest, "\(error)")
+            return .error(.malformedRequest, "\(error)", .request)
         }
+        guard request.certIDs.count == 1, let certID = request.certIDs[0] else {
+            return respondLive(to: request, now: now)
+        }
+        let lookup: RevocationStore.CacheLookup
         do {
-            guard request.certIDs.count == 1, let certID = request.certIDs[0] else {
-                return try respondLive(to: request, now: now)
-            }
-            let (lookup, _) = try store.lookupCached(certID, now: now)
-            switch lookup {
-            case .unknownIssuer:
-                return .error(.unauthorized, "request names an issuer this responder does not serve")
-            case .hit(let key, let cached):
-                if request.hasNonce { return try respondToNonce(request, cached: cached, now: now) }
-                // Signed under another validity policy (ocspd --validity, or the issuer's changed):
-                // re-sign once, outside the rate limit since no client can cause it.
-                let validity = try signer(for: key.issuer).validity
-                if abs(cached.nextUpdate.timeIntervalSince(cached.thisUpdate) - validity) > 1 {
-                    let record = try store.certificate(issuer: key.issuer, serial: key.serial)
-                    return .cached(try signOnce(key, record: record, now: now), key: key)
-                }
-                return .cached(cached, key: key)
-            case .miss(let key, let record):
-                if request.hasNonce { return try respondToNonce(request, cached: nil, now: now) }
-                guard limiter.tryAcquire(now: now) else {
-                    return .error(.tryLater, "live-signing rate limit reached (cache miss)")
-                }
-                return .cached(try signOnce(key, record: record, now: now), key: key)
-            }
+            (lookup, _) = try store.lookupCached(certID, now: now)
         } catch {
-            return .error(.internalError, "\(error)")
+            return storeFailure(error)
+        }
+        switch lookup {
+        case .unknownIssuer:
+            return .error(.unauthorized, "request names an issuer this responder does not serve", .request)
+        case .hit(let key, let cached):
+            if request.hasNonce { return respondToNonce(request, cached: cached, now: now) }
+            // Signed under another validity policy (ocspd --validity, or the issuer's changed):
+            // re-sign once, outside the rate limit since no client can cause it. If that fails,
+            // the cached response is still valid: serve it.
+            if let policy = try? policy(for: key.issuer), !policy.matches(cached.thisUpdate, cached.nextUpdate),
+                let record = try? store.certificate(issuer: key.issuer, serial: key.serial),
+                let resigned = try? signOnce(key, record: record, now: now)
+            {
+                return .cached(resigned, key: key)
+            }
+            return .cached(cached, key: key)
+        case .miss(let key, let record, let stale):
+            if request.hasNonce { return respondToNonce(request, cached: nil, now: now) }
+            // A response that expired (or does not decode) is the refresher's miss, not the
+            // client's: re-sign it whatever the rate. A first request for a certificate's response
+            // (another hash algorithm, a serial not in the store) waits its turn.
+            if !stale, !limiter.tryAcquire(now: now) {
+                return .error(.tryLater, "live-signing rate limit reached (cache miss)", .rateLimited)
+            }
+            do {
+                return .cached(try signOnce(key, record: record, now: now), key: key)
+            } catch {
+                return signingFailure(error)
+            }
         }
     }
 
-    private func respondToNonce(_ request: OCSPRequest, cached: CachedResponse?, now: Date) throws -> Result {
-        if limiter.tryAcquire(now: now) { return try respondLive(to: request, now: now) }
+    private func signingFailure(_ error: any Error) -> Result {
+        signingFailures.add(1, ordering: .relaxed)
+        return .error(.tryLater, "cannot sign: \(error)", .signing)
+    }
+
+    private func storeFailure(_ error: any Error) -> Result {
+        storeFailures.add(1, ordering: .relaxed)
+        return .error(.tryLater, "cannot read the store: \(error)", .store)
+    }
+
+    private func respondToNonce(_ request: OCSPRequest, cached: CachedResponse?, now: Date) -> Result {
+        if limiter.tryAcquire(now: now) { return respondLive(to: request, now: now, limited: false) }
         if configuration.nonceOverflowServesCached, let cached {
             var result = Result.cached(cached, key: nil)
             result.etag = nil  // answered to a nonce request: not for shared caches
             return result
         }
-        return .error(.tryLater, "live-signing rate limit reached (nonce)")
+        return .error(.tryLater, "live-signing rate limit reached (nonce)", .rateLimited)
     }
 
     /// Signs a fresh response for the whole request (nonce echoed), without the cache.
-    private func respondLive(to request: OCSPRequest, now: Date) throws -> Result {
-        if !request.hasNonce, !limiter.tryAcquire(now: now) {
-            return .error(.tryLater, "live-signing rate limit reached")
+    private func respondLive(to request: OCSPRequest, now: Date, limited: Bool = true) -> Result {
+        if limited, !request.hasNonce, !limiter.tryAcquire(now: now) {
+            return .error(.tryLater, "live-signing rate limit reached", .rateLimited)
         }
         var issuerID: IssuerID? = nil
         var statuses: [CertStatus] = []  // in request order
         for certID in request.certIDs {
-            guard let certID, case .known(let id, let record) = try store.lookup(certID) else {
-                return .error(.unauthorized, "request names an issuer this responder does not serve")
+            let lookup: RevocationStore.Lookup
+            do {
+                guard let certID else {
+                    return .error(.unauthorized, "request names an issuer this responder does not serve", .request)
+                }
+                lookup = try store.lookup(certID)
+            } catch {
+                return storeFailure(error)
+            }
+            guard case .known(let id, let record) = lookup else {
+                return .error(.unauthorized, "request names an issuer this responder does not serve", .request)
             }
             if let issuerID, issuerID != id {
-                return .error(.unauthorized, "request mixes CertIDs of different issuers")
+                return .error(.unauthorized, "request mixes CertIDs of different issuers", .request)
             }
             issuerID = id
             statuses.append(record?.certStatus ?? .unknown)
         }
-        guard let issuerID else { return .error(.malformedRequest, "request has no CertID") }
-        let issuer = try signer(for: issuerID)
-        let nextUpdate = now.addingTimeInterval(issuer.validity)
-        let singles = zip(request.certIDs, statuses).map { certID, status in
-            SingleResponse(certID: certID!, status: status, thisUpdate: now, nextUpdate: nextUpdate)
+        guard let issuerID else { return .error(.malformedRequest, "request has no CertID", .request) }
+        do {
+            let issuer = try signer(for: issuerID)
+            let nextUpdate = try issuer.policy.nextUpdate(signedAt: now)
+            let singles = zip(request.certIDs, statuses).map { certID, status in
+                SingleResponse(certID: certID!, status: status, thisUpdate: now, nextUpdate: nextUpdate)
+            }
+            let body = try issuer.signer.sign(singles, nonceFrom: request)
+            signatures.add(1, ordering: .relaxed)
+            return Result(
+                body: body, status: .successful, thisUpdate: now, nextUpdate: nextUpdate, etag: nil,
+                hasNonce: request.hasNonce, certStatuses: statuses.map(\.cacheKind), failure: nil, failureKind: nil,
+                cacheKey: nil)
+        } catch {
+            return signingFailure(error)
         }
-        let body = try issuer.signer.sign(singles, nonceFrom: request)
-        signatures.add(1, ordering: .relaxed)
-        return Result(
-            body: body, status: .successful, thisUpdate: now, nextUpdate: nextUpdate, etag: nil,
-            hasNonce: request.hasNonce, certStatuses: statuses.map(\.cacheKind), failure: nil, cacheKey: nil)
     }
 
     // MARK: - Signing for the cache
@@ -161,14 +227,14 @@ public final class OCSPResponder: Sendable {
         let issuer = try signer(for: key.issuer)
         let certID = try issuer.certID(key.serial, key.algorithm)
         let status = record?.certStatus ?? .unknown
-        let nextUpdate = now.addingTimeInterval(issuer.validity)
+        let nextUpdate = try issuer.policy.nextUpdate(signedAt: now)
         let der = try issuer.signer.sign([
             SingleResponse(certID: certID, status: status, thisUpdate: now, nextUpdate: nextUpdate)
         ])
         signatures.add(1, ordering: .relaxed)
         // Refresh somewhere in the second half of the time before only `refreshFraction` remains,
         // so a batch signed together is refreshed spread out rather than all at once.
-        let refreshAfter = issuer.validity * (1 - configuration.refreshFraction)
+        let refreshAfter = nextUpdate.timeIntervalSince(now) * (1 - configuration.refreshFraction)
         let refreshAt = now.addingTimeInterval(refreshAfter * (0.5 + 0.5 * (spread ?? Double.random(in: 0...1))))
         return CachedResponse(
             der: der, kind: status.cacheKind, thisUpdate: now, nextUpdate: nextUpdate, refreshAt: refreshAt,
@@ -219,29 +285,122 @@ public final class OCSPResponder: Sendable {
             throw StoreError(.unknownIssuer, "issuer \(id) vanished from the store")
         }
         let loaded = try IssuerSigner(
-            signer: try Self.makeSigner(record), certificate: try Certificate(derEncoded: record.certificateDER),
-            validity: configuration.validityOverride ?? record.responseValidity)
+            signer: try Self.makeSigner(record, keyFilePermissions: configuration.keyFilePermissions),
+            certificate: try Certificate(derEncoded: record.certificateDER), policy: try makePolicy(record))
         signers.withLock { $0[id] = loaded }
         return loaded
+    }
+
+    /// How an issuer's responses are timed (validity, signer expiry), from its record: no key needed.
+    func policy(for id: IssuerID) throws -> IssuerPolicy {
+        if let cached = policies.withLock({ $0[id] }) { return cached }
+        guard let record = try store.issuer(id: id) else {
+            throw StoreError(.unknownIssuer, "issuer \(id) vanished from the store")
+        }
+        let policy = try makePolicy(record)
+        policies.withLock { $0[id] = policy }
+        return policy
+    }
+
+    private func makePolicy(_ record: IssuerRecord) throws -> IssuerPolicy {
+        let signer = try Certificate(derEncoded: record.responderCertificateDER ?? record.certificateDER)
+        return IssuerPolicy(
+            validity: configuration.validityOverride ?? record.responseValidity,
+            signerNotAfter: signer.notAfter ?? .distantFuture, signerSubject: signer.subject, issuerSubject: record.subject)
+    }
+
+    /// What is wrong, or soon will be, with an issuer's signer.
+    public struct SignerProblem: Sendable, CustomStringConvertible {
+        public enum Severity: Sendable { case fatal, warning }
+        public let severity: Severity
+        public let message: String
+        public var description: String { message }
+    }
+
+    /// Checks every issuer's signer: its certificate's expiry (expired: fatal; within `warnWithin`:
+    /// a warning) and its key (loaded now, so the first request does not wait for it; a key file
+    /// others may read: fatal; a key that cannot be loaded: a warning, as cached responses can still
+    /// be served until they need re-signing).
+    public func checkSigners(now: Date = Date(), warnWithin: TimeInterval = 30 * 86400) throws -> [SignerProblem] {
+        var problems: [SignerProblem] = []
+        for record in try store.allIssuers() {
+            let policy = try makePolicy(record)
+            if policy.signerNotAfter <= now {
+                problems.append(
+                    SignerProblem(
+                        severity: .fatal,
+                        message:
+                            "the signer certificate of \(record.subject) (\(policy.signerSubject)) expired at \(policy.signerNotAfter); issue a new one and run: ocspctl issuer add --replace"))
+                continue
+            }
+            if policy.signerNotAfter.timeIntervalSince(now) < warnWithin {
+                let days = Int(policy.signerNotAfter.timeIntervalSince(now) / 86400)
+                problems.append(
+                    SignerProblem(
+                        severity: .warning,
+                        message:
+                            "the signer certificate of \(record.subject) (\(policy.signerSubject)) expires in \(days) days, at \(policy.signerNotAfter); responses are cut to end then"))
+            }
+            do {
+                _ = try signer(for: record.id)
+            } catch let error as OCSPError where error.code == .insecureKeyFile {
+                problems.append(SignerProblem(severity: .fatal, message: "\(record.subject): \(error)"))
+            } catch {
+                problems.append(
+                    SignerProblem(
+                        severity: .warning,
+                        message: "cannot load the signing key of \(record.subject): \(error); answers that need a new signature will be tryLater"))
+            }
+        }
+        return problems
     }
 
     /// The signer an issuer record describes: its delegated responder if it has one (whose
     /// certificate the responses carry), else the CA (whose certificate they leave out: the
     /// client has it already).
-    public static func makeSigner(_ record: IssuerRecord) throws -> OCSPResponseSigner {
+    public static func makeSigner(
+        _ record: IssuerRecord, keyFilePermissions: PrivateKey.FilePermissions = .ownerOnly
+    ) throws -> OCSPResponseSigner {
         if let responderDER = record.responderCertificateDER {
             guard let path = record.responderKeyPath else {
                 throw StoreError(.corrupt, "issuer has a responder certificate but no responder key")
             }
             return try OCSPResponseSigner(
-                certificate: Certificate(derEncoded: responderDER), key: PrivateKey.load(path: path))
+                certificate: Certificate(derEncoded: responderDER),
+                key: PrivateKey.load(path: path, permissions: keyFilePermissions))
         }
         guard let path = record.caKeyPath else {
             throw StoreError(.corrupt, "issuer has neither a responder nor a CA key")
         }
         return try OCSPResponseSigner(
-            certificate: Certificate(derEncoded: record.certificateDER), key: PrivateKey.load(path: path),
-            includesCertificate: false)
+            certificate: Certificate(derEncoded: record.certificateDER),
+            key: PrivateKey.load(path: path, permissions: keyFilePermissions), includesCertificate: false)
+    }
+}
+
+/// When an issuer's responses are valid: `validity` after they are signed, but never past the
+/// signer certificate's notAfter (a response must not outlive its signer, RFC 6960 §4.2.2.2).
+struct IssuerPolicy: Sendable {
+    let validity: TimeInterval
+    let signerNotAfter: Date
+    let signerSubject: String
+    let issuerSubject: String
+
+    /// The nextUpdate of a response signed at `now`.
+    /// - Throws: when the signer certificate has expired: nothing it signs would be trusted.
+    func nextUpdate(signedAt now: Date) throws -> Date {
+        guard signerNotAfter > now else {
+            throw OCSPError(
+                .signFailed,
+                "the signer certificate of \(issuerSubject) (\(signerSubject)) expired at \(signerNotAfter); issue a new one and run: ocspctl issuer add --replace")
+        }
+        return min(now.addingTimeInterval(validity), signerNotAfter)
+    }
+
+    /// Whether a response with these times was signed under this policy (to the second).
+    func matches(_ thisUpdate: Date, _ nextUpdate: Date) -> Bool {
+        abs(nextUpdate.timeIntervalSince(thisUpdate) - validity) <= 1
+            || abs(nextUpdate.timeIntervalSince(signerNotAfter)) <= 1
     }
 }
 
@@ -249,14 +408,14 @@ public final class OCSPResponder: Sendable {
 struct IssuerSigner: Sendable {
     let signer: OCSPResponseSigner
     let certificate: Certificate
-    let validity: TimeInterval
+    let policy: IssuerPolicy
     /// The issuer name and key hashes of its CertIDs, for each hash algorithm.
     let hashes: [HashAlgorithm: IssuerHashes]
 
-    init(signer: OCSPResponseSigner, certificate: Certificate, validity: TimeInterval) throws {
+    init(signer: OCSPResponseSigner, certificate: Certificate, policy: IssuerPolicy) throws {
         self.signer = signer
         self.certificate = certificate
-        self.validity = validity
+        self.policy = policy
         hashes = try Dictionary(uniqueKeysWithValues: HashAlgorithm.allCases.map { ($0, try certificate.issuerHashes($0)) })
     }
 
@@ -271,16 +430,17 @@ struct IssuerSigner: Sendable {
 
 extension OCSPResponder.Result {
     /// An unsigned error response (malformedRequest, internalError, tryLater, unauthorized…).
-    public static func error(_ status: OCSPResponseStatus, _ why: String) -> Self {
+    public static func error(_ status: OCSPResponseStatus, _ why: String, _ kind: OCSPResponder.FailureKind) -> Self {
         Self(
             body: status.unsignedResponse, status: status, thisUpdate: nil, nextUpdate: nil, etag: nil, hasNonce: false,
-            certStatuses: [], failure: why, cacheKey: nil)
+            certStatuses: [], failure: why, failureKind: kind, cacheKey: nil)
     }
 
     static func cached(_ response: CachedResponse, key: ResponseKey?) -> Self {
         Self(
             body: response.der, status: .successful, thisUpdate: response.thisUpdate, nextUpdate: response.nextUpdate,
-            etag: response.etagHeader, hasNonce: false, certStatuses: [response.kind], failure: nil, cacheKey: key)
+            etag: response.etagHeader, hasNonce: false, certStatuses: [response.kind], failure: nil, failureKind: nil,
+            cacheKey: key)
     }
 }
 

@@ -33,8 +33,9 @@ extension RevocationStore {
         case unknownIssuer
         /// A cached response that is still valid at the time asked.
         case hit(ResponseKey, CachedResponse)
-        /// Nothing cached (or expired): the certificate's record to sign from (nil: not in store).
-        case miss(ResponseKey, CertificateRecord?)
+        /// Nothing to serve: the certificate's record to sign from (nil: not in store), and whether
+        /// a response was cached but is stale (expired, or a record that does not decode).
+        case miss(ResponseKey, CertificateRecord?, stale: Bool)
     }
 
     /// Looks up a CertID's cached response, falling back to its status, in one read transaction.
@@ -49,11 +50,12 @@ extension RevocationStore {
     {
             guard let id = try txn.get(issuerIndex, indexKey) else { return .unknownIssuer }
             let key = ResponseKey(issuer: IssuerID(bytes: id), algorithm: certID.hashAlgorithm, serial: certID.serialNumber)
-            let cached = try key.bytes.withUnsafeBytes { k in
-                try txn.withValue(responses, key: k) { try $0.map(CachedResponse.init(encoded:)) }
+            // A record that does not decode is as good as none: sign anew from the status.
+            let (stored, cached) = try key.bytes.withUnsafeBytes { k in
+                try txn.withValue(responses, key: k) { ($0 != nil, $0.flatMap { try? CachedResponse(encoded: $0) }) }
             }
             if let cached, cached.nextUpdate > now { return .hit(key, cached) }
-            return .miss(key, try record(txn, issuer: key.issuer, serial: key.serial))
+            return .miss(key, try record(txn, issuer: key.issuer, serial: key.serial), stale: stored)
     }
 
     /// The cached response for a key, or nil.

@@ -57,7 +57,7 @@ struct CRLCommand: ParsableCommand {
             // Everything that can fail for the operator's reasons is checked before a CRL number is taken.
             let store = try options.open()
             let record = try store.issuer(certificate: Certificate.load(path: issuer))
-            let generator = CRLGenerator(store: store)
+            let generator = CRLGenerator(store: store, keyFilePermissions: options.keyFilePermissions)
             _ = try generator.caKey(record)
             if let out { try checkWritable(out, directory: shards > 1) }
             if delta, try store.storedCRL(slug: record.id.slug, scope: .full) == nil {

@@ -15,7 +15,7 @@ struct CertCommand: ParsableCommand {
         func run() throws {
             let store = try options.open()
             let (issuer, serial, notAfter) = try selection.resolve(in: store)
-            let signing = responseSigning(store, issuer: issuer.id)
+            let signing = responseSigning(store, issuer: issuer.id, options)
             if try store.addCertificate(issuer: issuer.id, serial: serial, notAfter: notAfter, sign: signing) {
                 print("added \(serial.hex) (good\(signing == nil ? "" : ", response signed"))")
             } else {

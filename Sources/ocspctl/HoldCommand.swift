@@ -25,7 +25,7 @@ struct HoldCommand: ParsableCommand {
         }
         try store.setStatus(
             issuer: issuer.id, serial: serial, .revoked(time: time, reason: .certificateHold, invalidityDate: nil),
-            notAfter: notAfter, sign: responseSigning(store, issuer: issuer.id))
+            notAfter: notAfter, sign: responseSigning(store, issuer: issuer.id, options))
         print("held \(serial.hex) (certificateHold)")
     }
 }
@@ -45,7 +45,7 @@ struct UnholdCommand: ParsableCommand {
         else {
             throw CLIError("\(serial.hex) is not on hold; only a certificateHold revocation can be released")
         }
-        try store.setStatus(issuer: issuer.id, serial: serial, .good, sign: responseSigning(store, issuer: issuer.id))
+        try store.setStatus(issuer: issuer.id, serial: serial, .good, sign: responseSigning(store, issuer: issuer.id, options))
         print("released \(serial.hex) from hold (good)")
     }
 }

@@ -41,7 +41,7 @@ struct ImportCommand: ParsableCommand {
         let revoked = entries.filter { if case .revoked = $0.1.status { true } else { false } }.count
         print("imported \(written) certificates (\(revoked) revoked) in " + String(format: "%.2f", Date().timeIntervalSince(start)) + " s")
         if presign {
-            let signed = try OCSPResponder(store: store).presign(issuer: record.id)
+            let signed = try options.responder(store).presign(issuer: record.id)
             print("signed \(signed) responses")
         }
     }

@@ -52,13 +52,13 @@ struct IssuerCommand: ParsableCommand {
             let ca = try Certificate.load(path: cert)
             guard ca.isCA else { throw CLIError("\(cert) is not a CA certificate (no basicConstraints CA:TRUE)") }
             if let key {
-                let caKey = try PrivateKey.load(path: key)
+                let caKey = try PrivateKey.load(path: key, permissions: options.keyFilePermissions)
                 guard ca.matches(caKey) else { throw CLIError("\(key) is not the private key of \(cert)") }
             }
             var responder: Certificate? = nil
             if let responderCert, let responderKey {
                 let certificate = try Certificate.load(path: responderCert)
-                let privateKey = try PrivateKey.load(path: responderKey)
+                let privateKey = try PrivateKey.load(path: responderKey, permissions: options.keyFilePermissions)
                 guard certificate.matches(privateKey) else {
                     throw CLIError("\(responderKey) is not the private key of \(responderCert)")
                 }
@@ -69,6 +69,14 @@ struct IssuerCommand: ParsableCommand {
                     throw CLIError("\(responderCert) lacks extendedKeyUsage OCSPSigning; clients would reject its responses")
                 }
                 responder = certificate
+            }
+            // A signer that has expired, or soon will: ocspd refuses the first and cuts responses at the second's end.
+            let signer = responder ?? ca
+            if let notAfter = signer.notAfter, notAfter < Date().addingTimeInterval(30 * 86400) {
+                warn(
+                    notAfter < Date()
+                        ? "\(signer.subject) expired at \(notAfter): ocspd will refuse to start until it is replaced"
+                        : "\(signer.subject) expires at \(notAfter): responses will end then; replace it before")
             }
             for path in [key, responderKey].compactMap({ $0 }) where KeyFiles.isExposed(path) {
                 warn("\(path) is readable by group or others; chmod 600 \(path)")

@@ -10,7 +10,19 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "The store directory.")
     var store: String
 
+    @Flag(help: "Accept private-key files that others than their owner may read (refused otherwise).")
+    var allowInsecureKeyPermissions = false
+
     func open() throws -> RevocationStore { try RevocationStore.open(at: store) }
+
+    var keyFilePermissions: PrivateKey.FilePermissions { allowInsecureKeyPermissions ? .any : .ownerOnly }
+
+    /// A responder over `store` that signs with this command's key-file policy.
+    func responder(_ store: RevocationStore) -> OCSPResponder {
+        var configuration = OCSPResponder.Configuration()
+        configuration.keyFilePermissions = keyFilePermissions
+        return OCSPResponder(store: store, configuration: configuration)
+    }
 }
 
 /// Names one certificate: `--cert LEAF.pem`, or `--issuer CA.pem --serial HEX`.
@@ -72,8 +84,8 @@ func parseReason(_ name: String?) throws -> RevocationReason? {
 
 /// How a write re-signs the cached responses of `issuer`: with its key if ocspctl can load it;
 /// otherwise it drops them (with a warning), and ocspd signs on the next request.
-func responseSigning(_ store: RevocationStore, issuer: IssuerID) -> ResponseSigning? {
-    let (signing, error) = OCSPResponder(store: store).signing(for: issuer)
+func responseSigning(_ store: RevocationStore, issuer: IssuerID, _ options: StoreOptions) -> ResponseSigning? {
+    let (signing, error) = options.responder(store).signing(for: issuer)
     if let error {
         warn("cannot sign responses here (\(error)); cached responses are dropped and ocspd signs on the next request")
     }

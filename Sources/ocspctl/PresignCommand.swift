@@ -25,7 +25,7 @@ struct PresignCommand: ParsableCommand {
     func run() throws {
         let store = try options.open()
         let issuerID = try issuer.map { try store.issuer(certificate: Certificate.load(path: $0)).id }
-        let responder = OCSPResponder(store: store)
+        let responder = options.responder(store)
         for record in try store.allIssuers() where issuerID == nil || record.id == issuerID {
             if case (nil, let error?) = responder.signing(for: record.id) {
                 throw CLIError("cannot sign for \(try record.certificate().subject): \(error)")

@@ -61,7 +61,7 @@ struct RevokeCommand: ParsableCommand {
         let (issuer, serial, notAfter) = try selection.resolve(in: store)
         let previous = try store.setStatus(
             issuer: issuer.id, serial: serial, .revoked(time: time, reason: reason, invalidityDate: invalidity),
-            notAfter: notAfter, sign: responseSigning(store, issuer: issuer.id))
+            notAfter: notAfter, sign: responseSigning(store, issuer: issuer.id, options))
         let note = previous == nil ? " (it was not in the store; added as revoked)" : ""
         print("revoked \(serial.hex)\(reason.map { " (\($0.name))" } ?? "")\(note)")
     }
@@ -71,7 +71,7 @@ struct RevokeCommand: ParsableCommand {
     ) throws {
         let list = try readSerials(path)
         let issuer = try store.issuer(certificate: Certificate.load(path: selection.issuer!))
-        let sign = responseSigning(store, issuer: issuer.id)
+        let sign = responseSigning(store, issuer: issuer.id, options)
         let started = Date()
         var revoked = 0
         if let rate {

@@ -48,6 +48,9 @@ struct OCSPDaemon: ParsableCommand {
     @Flag(help: "Do not generate CRLs (still serve the ones ocspctl stores).")
     var noCRL = false
 
+    @Flag(help: "Accept signing-key files that others than their owner may read (refused otherwise).")
+    var allowInsecureKeyPermissions = false
+
     @Option(help: "HTTP worker threads, one per core unless set; each has its own listening socket (SO_REUSEPORT) and epoll loop, and makes the live signatures of its connections.")
     var threads: Int = min(ProcessInfo.processInfo.activeProcessorCount, 64)
 
@@ -127,12 +130,18 @@ struct OCSPDaemon: ParsableCommand {
         configuration.refreshFraction = refreshFraction
         configuration.liveSigningRate = liveSignRate
         configuration.nonceOverflowServesCached = nonceOverflow == "cached"
+        configuration.keyFilePermissions = allowInsecureKeyPermissions ? .any : .ownerOnly
         let responder = OCSPResponder(store: revocationStore, configuration: configuration)
+        // Refuse to start with an expired signer or a key file others may read; warn about the rest.
+        let problems = try responder.checkSigners()
+        for problem in problems where problem.severity == .warning { logger.warning("\(problem)") }
+        if let fatal = problems.first(where: { $0.severity == .fatal }) { throw StartupError(description: "\(fatal)") }
         var crlConfiguration = CRLScheduler.Configuration()
         crlConfiguration.interval = Durations.parse(crlInterval)!
         crlConfiguration.debounce = Durations.parse(crlDebounce)!
         crlConfiguration.policy.validity = Durations.parse(crlValidity)!
         crlConfiguration.policy.shards = crlShards
+        crlConfiguration.keyFilePermissions = configuration.keyFilePermissions
         crlConfiguration.policy.baseURL = publicURL ?? "http://\(listen)/"
 
         // Bind first: if the port is taken, exit before any background thread starts (one still
@@ -170,4 +179,9 @@ struct OCSPDaemon: ParsableCommand {
         refresher.stop()
         crls?.stop()
     }
+}
+
+/// A reason not to start, printed as one `Error: …` line.
+struct StartupError: Error, CustomStringConvertible {
+    let description: String
 }

@@ -28,7 +28,13 @@ final class Refresher: Sendable {
 
     private func run() {
         defer { stopped.signal() }
+        var lastSignerCheck = Date()
         while !stopping.load(ordering: .relaxed) {
+            // Once a day: signer certificates that expire within 30 days (checked at start too).
+            if Date().timeIntervalSince(lastSignerCheck) >= 86400 {
+                lastSignerCheck = Date()
+                for problem in (try? responder.checkSigners()) ?? [] { logger.warning("\(problem)") }
+            }
             var busy = false
             do {
                 let report = try responder.refreshDue()

@@ -92,11 +92,68 @@ import Testing
         #expect(result.nextUpdate.map { $0.timeIntervalSince(result.thisUpdate!) } == 120)
     }
 
-    @Test func missingSigningKeyIsAnInternalError() throws {
+    @Test func missingSigningKeyIsTryLater() throws {
         try FileManager.default.removeItem(atPath: pki.directory + "/rsa.key")
         let request = try OCSPRequestBuilder.build([CertID(issuer: pki.rsaCA, serialNumber: SerialNumber(bytes: [1]))])
         let result = responder.respond(to: request)
-        #expect(result.status == .internalError)
+        #expect(result.status == .tryLater && result.failureKind == .signing)
         #expect(result.failure?.contains("rsa.key") == true)
+        #expect(!result.isCacheable)
+        #expect(responder.failureCounts.signing == 1)
+    }
+
+    /// RFC 6960 §4.2.2.2: a response must not outlive its signer. The test responder's
+    /// certificate ends a day after it was issued; a week's validity is cut there, and once it has
+    /// expired nothing is signed (tryLater) and ocspd would refuse to start.
+    @Test func responsesEndWhenTheirSignerDoes() throws {
+        var configuration = OCSPResponder.Configuration()
+        configuration.validityOverride = 7 * 86400
+        let weekly = OCSPResponder(store: pki.store, configuration: configuration)
+        let request = try OCSPRequestBuilder.build([CertID(issuer: pki.root, serialNumber: SerialNumber(bytes: [3]))])
+        let responderExpiry = try #require(pki.responder.notAfter)
+        let result = weekly.respond(to: request)
+        #expect(result.status == .successful)
+        #expect(result.nextUpdate == responderExpiry)
+        let parsed = try OCSPResponse(derEncoded: result.body)
+        #expect(parsed.responses.first?.nextUpdate == responderExpiry)
+
+        let later = weekly.respond(to: request, now: responderExpiry + 1)
+        #expect(later.status == .tryLater && later.failureKind == .signing)
+        #expect(later.failure?.contains("expired") == true)
+        #expect(try weekly.checkSigners(now: responderExpiry + 1).contains { $0.severity == .fatal })
+        #expect(try weekly.checkSigners(now: responderExpiry - 86400).contains { $0.severity == .warning })
+        #expect(try weekly.checkSigners(now: responderExpiry - 60 * 86400).isEmpty)
+    }
+
+    /// A cached response past its nextUpdate is never served: re-signed, or tryLater when that
+    /// cannot be done.
+    @Test func anExpiredResponseIsNeverServed() throws {
+        let id = IssuerID(certificate: pki.rsaCA)
+        let serial = SerialNumber(bytes: [4])
+        let signedAt = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        try pki.store.addCertificate(
+            issuer: id, serial: serial, notAfter: nil, sign: { key, record in try self.responder.sign(key, record: record, now: signedAt) })
+        let request = try OCSPRequestBuilder.build([CertID(issuer: pki.rsaCA, serialNumber: serial)])
+        let expired = signedAt + 7200 + 5  // the RSA CA's validity is 7200 s
+        let resigned = responder.respond(to: request, now: expired)
+        #expect(resigned.status == .successful && resigned.thisUpdate == expired)
+
+        try FileManager.default.removeItem(atPath: pki.directory + "/rsa.key")
+        let unsignable = OCSPResponder(store: pki.store).respond(to: request, now: expired + 7200 + 5)
+        #expect(unsignable.status == .tryLater && unsignable.failureKind == .signing)
+    }
+
+    @Test func keyFilesOthersMayReadAreRefused() throws {
+        let path = pki.directory + "/rsa.key"
+        chmod(path, 0o644)
+        #expect(throws: OCSPError(.insecureKeyFile, "")) { try PrivateKey.load(path: path) }
+        _ = try PrivateKey.load(path: path, permissions: .any)
+        let request = try OCSPRequestBuilder.build([CertID(issuer: pki.rsaCA, serialNumber: SerialNumber(bytes: [1]))])
+        let result = responder.respond(to: request)
+        #expect(result.status == .tryLater && result.failure?.contains("chmod 600") == true)
+        #expect(try responder.checkSigners().contains { $0.severity == .fatal && $0.message.contains("chmod 600") })
+        var configuration = OCSPResponder.Configuration()
+        configuration.keyFilePermissions = .any
+        #expect(OCSPResponder(store: pki.store, configuration: configuration).respond(to: request).status == .successful)
     }
 }

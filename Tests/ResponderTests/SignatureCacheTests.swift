@@ -120,7 +120,8 @@ import Testing
         var configuration = OCSPResponder.Configuration()
         configuration.validityOverride = 100
         let shortLived = OCSPResponder(store: pki.store, configuration: configuration)
-        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        // Whole seconds (the store keeps times to the second), within the signer's validity.
+        let start = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         let serial = SerialNumber(bytes: [8])
         try pki.store.addCertificate(issuer: rootID, serial: serial, notAfter: nil, sign: { key, record in
             try shortLived.sign(key, record: record, now: start)
