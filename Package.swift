@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -130,3 +131,21 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (Fuzz/), only when Fuzz/run.sh builds them (OCSP_FUZZ=1, with
+// -sanitize=fuzzer,address and -parse-as-library): they have no main of their own.
+if ProcessInfo.processInfo.environment["OCSP_FUZZ"] != nil {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzOCSPRequest", ["OCSPCore", "OCSPValues"]),
+        ("FuzzGETPath", ["Responder"]),
+        ("FuzzIndexTxt", ["OCSPAdmin"]),
+        ("FuzzHTTPHandler", [
+            "HTTPServer", "OCSPCore", "Responder", "RevocationStore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(
+            .executableTarget(name: name, dependencies: dependencies, path: "Fuzz/Sources/" + name, swiftSettings: swiftSettings))
+    }
+}
