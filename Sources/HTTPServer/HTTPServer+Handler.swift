@@ -355,8 +355,11 @@ extension HTTPServer {
         do {
             stored = try responder.storedCRL(slug: slug, scope: scope)
         } catch {
+            // A store fault is the server's passing trouble, not the client's: 503 with a retry hint.
             logger.error("CRL lookup failed", metadata: ["path": "\(path)", "error": "\(error)"])
-            return sendPlain(connection, status: 500, "store error\n")
+            return sendPlain(
+                connection, status: 503, "store unavailable, retry later\n",
+                extraHeaders: [("Retry-After", "5"), ("Cache-Control", "no-cache")])
         }
         guard let crl = stored else { return sendPlain(connection, status: 404, "no such CRL\n") }
         let etag = crl.etagHeader

@@ -102,8 +102,8 @@ public final class OCSPResponder: Sendable {
     /// Never serves a stale or expired answer: a cached response past its nextUpdate is re-signed
     /// before it is served (outside the rate limit: the store holds only so many), and when no
     /// signature can be made the answer is an unsigned `tryLater`. A cached response that cannot
-    /// be decoded is signed anew from the certificate's status; a status that cannot be read is
-    /// `tryLater` too.
+    /// be read or decoded is signed anew from the certificate's status; a status that cannot be
+    /// read is `tryLater` too. Never an internal error for a store fault.
     public func respond(to requestDER: [UInt8], now: Date = Date()) -> Result {
         let request: OCSPRequest
         do {
@@ -118,7 +118,10 @@ public final class OCSPResponder: Sendable {
         do {
             (lookup, _) = try store.lookupCached(certID, now: now)
         } catch {
-            return storeFailure(error)
+            // The signature cache could not be read: answer from the certificate's status with a
+            // fresh signature (within the rate limit), and only if that too cannot be read, tryLater.
+            storeFailures.add(1, ordering: .relaxed)
+            return respondLive(to: request, now: now)
         }
         switch lookup {
         case .unknownIssuer:

@@ -12,7 +12,7 @@ import RevocationStore
 /// demo PKI there and seeds the corpus with requests for its certificates).
 private let harness: (server: HTTPServer, port: UInt16) = {
     guard let path = ProcessInfo.processInfo.environment["OCSP_FUZZ_STORE"] else {
-        fatalError("set OCSP_FUZZ_STORE to a store (Fuzz/run.sh does)")
+        setupFailed("set OCSP_FUZZ_STORE to a store (Fuzz/run.sh does)")
     }
     do {
         let store = try RevocationStore.open(at: path)
@@ -23,9 +23,15 @@ private let harness: (server: HTTPServer, port: UInt16) = {
             logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
         return (server, try server.start())
     } catch {
-        fatalError("fuzz harness: \(error)")
+        setupFailed("\(error)")
     }
 }()
+
+/// A harness that cannot start is not a finding: say why and exit, leaving no crash input behind.
+private func setupFailed(_ why: String) -> Never {
+    FileHandle.standardError.write(Data("fuzz harness: \(why)\n".utf8))
+    exit(2)
+}
 
 /// Turns an input into what goes on the wire. Most inputs are a request the harness frames
 /// (`Connection: close`, so the answer ends with the connection): byte 0 picks the method, byte 1
