@@ -36,27 +36,31 @@ let package = Package(
 
         // Plain values every module shares (serial, CertID, statuses, hash algorithms), no C.
         .target(name: "OCSPValues", swiftSettings: swiftSettings),
+        // A lock ThreadSanitizer can see (see LockedValue.swift).
+        .target(name: "Locking", swiftSettings: swiftSettings),
 
         // Safe Swift over the C modules. The store knows nothing of OpenSSL.
-        .target(name: "OCSPCore", dependencies: ["COpenSSL", "OCSPValues"], swiftSettings: swiftSettings),
+        .target(name: "OCSPCore", dependencies: ["COpenSSL", "Locking", "OCSPValues"], swiftSettings: swiftSettings),
         .target(name: "RevocationStore", dependencies: ["CLMDB", "OCSPValues"], swiftSettings: swiftSettings),
 
         // CRL generation (full, delta, sharded) from the store.
         .target(
             name: "CRLService",
-            dependencies: ["OCSPValues", "OCSPCore", "RevocationStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Locking", "OCSPValues", "OCSPCore", "RevocationStore", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
 
         // The pipeline and the HTTP front.
         .target(
             name: "Responder",
-            dependencies: ["OCSPValues", "OCSPCore", "RevocationStore"],
+            dependencies: ["Locking", "OCSPValues", "OCSPCore", "RevocationStore"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "HTTPServer",
             dependencies: [
-                "CMicroHTTPD", "OCSPValues", "Responder", "RevocationStore", "CRLService",
+                "CMicroHTTPD", "Locking", "OCSPValues", "Responder", "RevocationStore", "CRLService",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -90,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "ocsp-load",
             dependencies: [
-                "OCSPValues", "OCSPCore", "RevocationStore",
+                "Locking", "OCSPValues", "OCSPCore", "RevocationStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -144,8 +148,11 @@ if ProcessInfo.processInfo.environment["OCSP_FUZZ"] != nil {
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]
+    package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/Sources/FuzzDriver", swiftSettings: swiftSettings))
     for (name, dependencies) in fuzzTargets {
         package.targets.append(
-            .executableTarget(name: name, dependencies: dependencies, path: "Fuzz/Sources/" + name, swiftSettings: swiftSettings))
+            .executableTarget(
+                name: name, dependencies: dependencies + ["FuzzDriver"], path: "Fuzz/Sources/" + name,
+                swiftSettings: swiftSettings))
     }
 }

@@ -3,6 +3,7 @@ package import Logging
 package import OCSPCore
 internal import OCSPValues
 package import RevocationStore
+internal import Locking
 internal import Synchronization
 
 /// Keeps every issuer's CRLs current inside `ocspd`, on its own thread: a complete CRL (or its
@@ -30,7 +31,7 @@ package final class CRLScheduler: Sendable {
     private let generator: CRLGenerator
     private let configuration: Configuration
     private let logger: Logger
-    private let states = Mutex<[IssuerID: IssuerState]>([:])
+    private let states = LockedValue<[IssuerID: IssuerState]>([:])
     private let stopping = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
 

@@ -1,5 +1,6 @@
 internal import CMicroHTTPD
 internal import Foundation
+internal import Locking
 internal import Synchronization
 
 /// One connection's request deadline, which its libmicrohttpd thread sets and the watchdog reads.
@@ -30,7 +31,7 @@ final class ConnectionClock: Sendable {
 /// connection is never shut down by mistake.
 final class ConnectionWatchdog: Sendable {
     let timeout: UInt64
-    private let open = Mutex<[Int32: ConnectionClock]>([:])
+    private let open = LockedValue<[Int32: ConnectionClock]>([:])
     private let running = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
     /// How many connections it shut down.

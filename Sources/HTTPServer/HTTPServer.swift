@@ -2,6 +2,7 @@ internal import CMicroHTTPD
 package import Foundation
 package import Logging
 package import Responder
+internal import Locking
 internal import Synchronization
 
 /// The HTTP front of the responder, on libmicrohttpd (HTTP/1.1 keep-alive, epoll).
@@ -81,7 +82,7 @@ package final class HTTPServer: @unchecked Sendable {
     let lastFailureLog = Atomic<Int>(0)
     let suppressedFailureLogs = Atomic<Int>(0)
     /// Every thread's counters, for ``statistics``.
-    let counters = Mutex<[Counters]>([])
+    let counters = LockedValue<[Counters]>([])
     private var daemons: [OpaquePointer] = []  // MHD_Daemon*, owned: one per thread
 
     package init(configuration: Configuration, responder: OCSPResponder, logger: Logger) {

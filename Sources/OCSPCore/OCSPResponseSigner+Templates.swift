@@ -1,6 +1,6 @@
 internal import COpenSSL
 internal import Foundation
-internal import Synchronization
+internal import Locking
 internal import OCSPValues
 
 // Signing one response the straightforward way (OCSP_basic_add1_status, OCSP_basic_sign_ctx)
@@ -207,7 +207,7 @@ final class Prehash {
 /// Idle templates of one signer, by shape. A thread takes one, signs, and gives it back, so
 /// there are at most as many per shape as threads ever signed that shape at once.
 final class TemplatePool: Sendable {
-    private let idle = Mutex<[TemplateShape: [ResponseTemplate]]>([:])
+    private let idle = LockedValue<[TemplateShape: [ResponseTemplate]]>([:])
     /// Beyond this many idle templates of one shape, returned ones are freed.
     private static let maximumIdlePerShape = 64
 

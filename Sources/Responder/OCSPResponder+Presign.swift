@@ -2,7 +2,7 @@ public import Foundation
 internal import OCSPCore
 public import OCSPValues
 internal import RevocationStore
-internal import Synchronization
+internal import Locking
 
 extension OCSPResponder {
     /// (Re)signs the SHA-1 response of every certificate (of `issuer`, if given), on every core,
@@ -45,7 +45,7 @@ extension OCSPResponder {
         _ items: [(IssuerID, SerialNumber, CertificateRecord)], workers: Int, first: Int, of total: Int
     ) throws -> [(ResponseKey, CachedResponse, CertificateRecord?)] {
         let now = Date()
-        let results = Mutex<[Int: Swift.Result<CachedResponse, any Error>]>([:])
+        let results = LockedValue<[Int: Swift.Result<CachedResponse, any Error>]>([:])
         let chunk = max(1, (items.count + workers - 1) / max(1, workers))
         DispatchQueue.concurrentPerform(iterations: max(1, workers)) { worker in
             let range = (worker * chunk)..<min(items.count, (worker + 1) * chunk)

@@ -2,6 +2,7 @@ public import Foundation
 public import OCSPCore
 public import OCSPValues
 public import RevocationStore
+internal import Locking
 internal import Synchronization
 
 /// The responder pipeline: request bytes → issuer → cached signed response (or a signature made
@@ -69,11 +70,11 @@ public final class OCSPResponder: Sendable {
 
     public let store: RevocationStore
     public let configuration: Configuration
-    private let signers = Mutex<[IssuerID: IssuerSigner]>([:])
-    private let policies = Mutex<[IssuerID: IssuerPolicy]>([:])
+    private let signers = LockedValue<[IssuerID: IssuerSigner]>([:])
+    private let policies = LockedValue<[IssuerID: IssuerPolicy]>([:])
     private let signingFailures = Atomic<Int>(0)
     private let storeFailures = Atomic<Int>(0)
-    private let flights = Mutex<[ResponseKey: Flight]>([:])
+    private let flights = LockedValue<[ResponseKey: Flight]>([:])
     private let limiter: TokenBucket
     private let signatures = Atomic<Int>(0)
 

@@ -1,5 +1,5 @@
 internal import Foundation
-internal import Synchronization
+internal import Locking
 
 /// A token bucket: `rate` tokens a second, holding at most `rate` (one second of burst).
 final class TokenBucket: Sendable {
@@ -8,11 +8,11 @@ final class TokenBucket: Sendable {
         var last: Date
     }
     private let rate: Double
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     init(rate: Double) {
         self.rate = rate
-        state = Mutex(State(tokens: rate, last: Date()))
+        state = LockedValue(State(tokens: rate, last: Date()))
     }
 
     /// Takes one token if there is one.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ocsp_e2e import REPO_ROOT, ctl_ok, describe, run, start_ocspd
+from ocsp_e2e import REPO_ROOT, SANITIZER, ctl_ok, describe, run, start_ocspd
 
 PERCENTILE_FIELDS = ["min", "mean", "stddev", "p50", "p75", "p90", "p99", "p99_9", "p99_99", "max"]
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -174,6 +174,7 @@ def _rss_kb(pid: int) -> int:
     raise AssertionError(f"no VmRSS for pid {pid}")
 
 
+@pytest.mark.skipif(bool(SANITIZER), reason="resident memory means nothing under a sanitizer (ASan finds leaks itself)")
 @pytest.mark.parametrize("method", ["post", "get"])
 def test_memory_stays_flat_under_load(load_bin, ocspd, demo, tmp_path, method):
     """40 000 requests after a warm-up leave ocspd's resident memory where it was: each POST's

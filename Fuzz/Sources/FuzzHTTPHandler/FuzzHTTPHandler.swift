@@ -104,6 +104,8 @@ public func fuzzHTTPHandler(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
 }
 
 /// Walks the HTTP/1.1 answers in `bytes` (Content-Length framed); each 200 with an OCSP body must decode.
+/// (Fuzz/Regressions/FuzzHTTPHandler/head-answer-has-no-body: a pipelined HEAD's answer, whose
+/// Content-Length this once took for the length of the next answer's bytes.)
 private func checkOCSPAnswers(_ bytes: [UInt8]) {
     var rest = bytes[...]
     let separator: [UInt8] = [13, 10, 13, 10]
@@ -112,6 +114,12 @@ private func checkOCSPAnswers(_ bytes: [UInt8]) {
         guard let lengthLine = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
             let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
         else { return }
+        // The answer to a HEAD has a Content-Length but no body: the next answer follows at once.
+        // (A DER OCSPResponse starts with 0x30, never with "HTTP/".)
+        if rest[end.upperBound...].starts(with: "HTTP/1.".utf8) {
+            rest = rest[end.upperBound...]
+            continue
+        }
         let body = rest[end.upperBound...].prefix(length)
         guard body.count == length else { return }
         if head.hasPrefix("http/1.1 200"), head.contains("application/ocsp-response") {

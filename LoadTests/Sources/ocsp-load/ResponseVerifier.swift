@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import OCSPCore
 import OCSPValues
+import Locking
 import Synchronization
 
 /// Decodes and checks a sample of responses off the event loops, so the check's cost (a
@@ -28,7 +29,7 @@ final class ResponseVerifier: Sendable {
     private let requests: [PreparedRequest]
     private let queue = DispatchQueue(label: "ocsp-load.verify", qos: .utility)
     private let pending = Atomic<Int>(0)
-    private let summary = Mutex(Summary())
+    private let summary = LockedValue(Summary())
 
     init(requests: [PreparedRequest]) {
         self.requests = requests
