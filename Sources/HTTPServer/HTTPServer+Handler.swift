@@ -383,8 +383,9 @@ extension HTTPServer {
         var metadata: Logger.Metadata = ["ocsp_status": "\(result.status)", "error": "\(failure)"]
         switch result.failureKind {
         case .signing, .store:
-            // The responder's own failure (answered tryLater): the operator must see it, but a
-            // flood of requests must not become a flood of lines. One a second, with the count.
+            // The responder's own failure (answered tryLater, or signed anew when the signature
+            // cache could not be read): the operator must see it, but a flood of requests must
+            // not become a flood of lines. One a second, with the count.
             let second = Int(time(nil))
             let last = lastFailureLog.load(ordering: .relaxed)
             let suppressed = suppressedFailureLogs.wrappingAdd(1, ordering: .relaxed).newValue
@@ -395,7 +396,11 @@ extension HTTPServer {
             metadata["failures_since_last_log"] = "\(suppressed)"
             metadata["signing_failures"] = "\(signing)"
             metadata["store_failures"] = "\(store)"
-            logger.error("OCSP request answered tryLater", metadata: metadata)
+            logger.error(
+                result.status == .successful
+                    ? "signature cache unreadable; OCSP request answered with a fresh signature"
+                    : "OCSP request answered tryLater",
+                metadata: metadata)
         default:
             logger.debug("OCSP request refused", metadata: metadata)
         }

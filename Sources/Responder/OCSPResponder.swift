@@ -43,7 +43,8 @@ public final class OCSPResponder: Sendable {
         public var hasNonce: Bool
         /// The certificate statuses answered, in request order (for logs and metrics).
         public var certStatuses: [CachedResponse.Kind]
-        /// Why the request failed, for the operator's log (never sent to the client).
+        /// Why the request failed, or what went wrong on the way to a good answer (the signature
+        /// cache could not be read), for the operator's log; never sent to the client.
         public var failure: String?
         /// What kind of failure: the client's, or the responder's own (which the operator must see).
         public var failureKind: FailureKind?
@@ -64,7 +65,8 @@ public final class OCSPResponder: Sendable {
         /// A signature was needed and could not be made (key unreadable, signer expired):
         /// `tryLater`, never a stale or expired response.
         case signing
-        /// The store could not be read: `tryLater`.
+        /// The store could not be read: `tryLater`, or, when only the signature cache could not
+        /// be read, a fresh signature from the status.
         case store
     }
 
@@ -121,8 +123,14 @@ public final class OCSPResponder: Sendable {
         } catch {
             // The signature cache could not be read: answer from the certificate's status with a
             // fresh signature (within the rate limit), and only if that too cannot be read, tryLater.
+            // The operator still hears of it: the answer carries the failure for the log.
             storeFailures.add(1, ordering: .relaxed)
-            return respondLive(to: request, now: now)
+            var result = respondLive(to: request, now: now)
+            if result.failure == nil {
+                result.failure = "cannot read the signature cache: \(error); signed anew from the status"
+                result.failureKind = .store
+            }
+            return result
         }
         switch lookup {
         case .unknownIssuer:

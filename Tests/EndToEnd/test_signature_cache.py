@@ -105,7 +105,8 @@ def test_refresher_resigns_before_next_update(bins, demo, log_dir):
         der = request_for(demo, "leaf-ec-01")
         first = parse_ok_response(post_ocsp(server.port, der))
         seen = {first.this_update_utc}
-        deadline = time.monotonic() + 8
+        # Two refreshes take about 4 s; the margin is for slow builds (sanitizers) and busy machines.
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline and len(seen) < 3:
             resp = parse_ok_response(get_ocsp(server.port, b64(der)))
             now = time.time()
@@ -114,7 +115,7 @@ def test_refresher_resigns_before_next_update(bins, demo, log_dir):
             verify_signature(resp, load_cert(demo / "responder.pem"))
             seen.add(resp.this_update_utc)
             time.sleep(0.2)
-        assert len(seen) >= 3, f"thisUpdate values seen in 8 s: {sorted(seen)}"
+        assert len(seen) >= 3, f"thisUpdate values seen in 20 s: {sorted(seen)}"
     finally:
         server.stop()
 
