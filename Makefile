@@ -11,17 +11,22 @@ SHELL := /bin/bash
 PORT ?= 8080
 DEMO_DIR ?= Data/demo
 APT_PACKAGES := libssl-dev liblmdb-dev libmicrohttpd-dev openssl lmdb-utils curl
+# Peers only the tests run: a real Prometheus server and promtool.
+TEST_APT_PACKAGES := prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
 	missing=""
-	for p in $(APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done
+	for p in $(APT_PACKAGES) $(EXTRA_APT_PACKAGES); do dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done
 	if [ -n "$$missing" ]; then
 	  echo "installing:$$missing"
 	  $(SUDO) apt-get update -qq
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null
 	fi
 	python3 -c 'import cryptography, pytest' 2>/dev/null || python3 -m pip install -q cryptography pytest
+	if [ -n "$(EXTRA_APT_PACKAGES)" ]; then
+	  python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus-client
+	fi
 	command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6 at /opt/swift/usr/bin)"; exit 1; }
 
 build: deps
@@ -57,10 +62,12 @@ unit: deps
 	swift build --build-tests
 	swift test --skip-build
 
+e2e: EXTRA_APT_PACKAGES := $(TEST_APT_PACKAGES)
 e2e: build
 	python3 -m pytest Tests/EndToEnd -q -p no:cacheprovider
 
 # One debug build with tests enabled serves the unit tests and the end-to-end tests' binaries.
+test: EXTRA_APT_PACKAGES := $(TEST_APT_PACKAGES)
 test: deps
 	swift build --build-tests
 	swift test --skip-build

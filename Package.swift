@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C shims: only what Swift cannot call (macros, variadics).
@@ -54,7 +56,9 @@ let package = Package(
         // The pipeline and the HTTP front.
         .target(
             name: "Responder",
-            dependencies: ["Locking", "OCSPValues", "OCSPCore", "RevocationStore"],
+            dependencies: [
+                "Locking", "OCSPValues", "OCSPCore", "RevocationStore", .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -62,6 +66,18 @@ let package = Package(
             dependencies: [
                 "CMicroHTTPD", "Locking", "OCSPValues", "Responder", "RevocationStore", "CRLService",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // What an operator watches: /metrics (swift-prometheus), /readyz, JSON logs.
+        .target(
+            name: "Operations",
+            dependencies: [
+                "HTTPServer", "Locking", "Responder", "RevocationStore", "OCSPValues", "OCSPCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -74,9 +90,11 @@ let package = Package(
         .executableTarget(
             name: "ocspd",
             dependencies: [
-                "HTTPServer", "Responder", "RevocationStore", "CRLService",
+                "HTTPServer", "Responder", "RevocationStore", "CRLService", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -126,6 +144,14 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OCSPAdminTests", dependencies: ["OCSPAdmin", "OCSPValues", "OCSPCore", "RevocationStore"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "Operations", "HTTPServer", "Responder", "RevocationStore", "OCSPTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HTTPServerTests",

@@ -248,10 +248,17 @@ run "$BIN/ocspctl" demo --dir "$WORK/demo" --url "http://127.0.0.1:$OCSPD_PORT/"
 OCSPD_ARGS=(--store "$WORK/demo/store" --listen "127.0.0.1:$OCSPD_PORT" --threads "$OCSPD_THREADS")
 # Measure signing, not the live-signing limiter, in the nonce rows.
 if "$BIN/ocspd" --help 2>&1 | grep -q -- --live-sign-rate; then OCSPD_ARGS+=(--live-sign-rate 1000000); fi
+# Text logs where the script reads them (the refresher's counts); JSON is the default since issue 19.
+OCSPD_LOG_ARGS=()
+if "$BIN/ocspd" --help 2>&1 | grep -q -- --log-format; then OCSPD_LOG_ARGS=(--log-format text); fi
 start ocspd "$BIN/ocspd" "${OCSPD_ARGS[@]}"
 OCSPD_PID=$LAST_PID
 wait_port "$OCSPD_PORT"
 OCSPD="http://127.0.0.1:$OCSPD_PORT/"
+# What the metrics cost: the same server with --no-metrics, in the same rounds (binaries that
+# have the flag; older ones get no such rows).
+METRICS_OFF=0
+if "$BIN/ocspd" --help 2>&1 | grep -q -- --no-metrics; then METRICS_OFF=1; fi
 
 run "$BIN/ocsp-load" --store "$WORK/demo/store" --write-requests "$WORK/requests.txt"
 run "$BIN/ocsp-load" --store "$WORK/demo/store" --issuer "$WORK/demo/ec-root.pem" --write-requests "$WORK/ec-requests.txt"
@@ -329,15 +336,27 @@ stop "$NGINX_PID"
 # ---------------------------------------------------------------------------------------------
 # Answers are checked (--verify-sample) sparingly: a signature check costs ~0.1 ms of a core that the
 # server, on a 2-core machine, would otherwise use.
+if [ "$METRICS_OFF" = 1 ]; then
+    OFF_PORT=$(free_port)
+    start ocspd-metrics-off "$BIN/ocspd" "${OCSPD_ARGS[@]/127.0.0.1:$OCSPD_PORT/127.0.0.1:$OFF_PORT}" --no-metrics
+    OFF_PID=$LAST_PID
+    wait_port "$OFF_PORT"
+    OCSPD_OFF="http://127.0.0.1:$OFF_PORT/"
+fi
 for round in $(seq "$ROUNDS"); do
     say "ocspd GET / POST, round $round of $ROUNDS"
     wrk_row "ocspd" "GET #$round" - "$OCSPD" -s "$LUA" -- "$WORK/requests.txt" get
     wrk_row "ocspd" "POST #$round" - "$OCSPD" -s "$LUA" -- "$WORK/requests.txt" post
+    if [ "$METRICS_OFF" = 1 ]; then
+        wrk_row "ocspd, metrics off" "GET #$round" - "$OCSPD_OFF" -s "$LUA" -- "$WORK/requests.txt" get
+        wrk_row "ocspd, metrics off" "POST #$round" - "$OCSPD_OFF" -s "$LUA" -- "$WORK/requests.txt" post
+    fi
     load_row "ocspd" "GET #$round" - "$OCSPD" --store "$WORK/demo/store" --method get --verify-sample 0.001
     load_row "ocspd" "POST #$round" - "$OCSPD" --store "$WORK/demo/store" --method post --verify-sample 0.001
 done
 
 stop "$OCSPD_PID"
+[ "$METRICS_OFF" = 1 ] && stop "$OFF_PID"
 
 # Live signing is CPU-bound: measure it with a thread per core (ocspd's default), not the single
 # thread that matches nginx's one worker above.
@@ -450,6 +469,23 @@ if groups:
     out.append("Population, ocspd over nginx with files (median of the rounds, and their range):")
     for (size, distribution, request), ratios in groups.items():
         out.append(f"  {size:>6} {request:<13} {statistics.median(ratios):.2f}  ({min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} rounds)")
+# Metrics: ocspd over the same ocspd with --no-metrics, row by row in the same round.
+metrics = {}
+for r in rows:
+    if r["server"] != "ocspd, metrics off":
+        continue
+    on = [q for q in rows if q["server"] == "ocspd" and q["group"] == r["group"] and q["request"] == r["request"]
+          and q["client"] == r["client"]]
+    if on:
+        kind = re.sub(r" #\d+$", "", r["request"])
+        size = re.match(r"(\S+ (uniform|Zipf s=1))", r["group"])
+        key = f"{size.group(1) if size else 'one hot response'} {kind}"
+        metrics.setdefault(key, []).append(float(on[0]["req_per_s"]) / float(r["req_per_s"]))
+if metrics:
+    out.append("")
+    out.append("Metrics on over off (ocspd over ocspd --no-metrics in the same round; median, range):")
+    for key, ratios in metrics.items():
+        out.append(f"  {key:<28} {statistics.median(ratios):.3f}  ({min(ratios):.3f}-{max(ratios):.3f}, {len(ratios)} rounds)")
 # Under change: ocspd's rate while revocations land and the refresher re-signs, over its quiet
 # rate (the mean of the quiet rounds' wrk rows of the same request).
 changed = [r for r in rows if r["group"].endswith("under change")]

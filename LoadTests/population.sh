@@ -90,23 +90,37 @@ population_rows() {
     OCSPD_PORT=$(free_port)
     # debug: the refresher logs what it re-signs (counted for the under-change rows).
     start "$name-ocspd" "${SERVER_CPU[@]}" "$BIN/ocspd" --store "$dir/store" --listen "127.0.0.1:$OCSPD_PORT" \
-        --threads "$OCSPD_THREADS" --no-crl --log-level debug
+        --threads "$OCSPD_THREADS" --no-crl --log-level debug "${OCSPD_LOG_ARGS[@]}"
     OCSPD_PID=$LAST_PID
     OCSPD="http://127.0.0.1:$OCSPD_PORT/"
     wait_port "$nginx_port"
     wait_port "$OCSPD_PORT"
+    local off_pid="" off_url=""
+    if [ "$METRICS_OFF" = 1 ]; then
+        # The same store and pinning, counting nothing (the rows that price the metrics).
+        local off_port
+        off_port=$(free_port)
+        start "$name-ocspd-metrics-off" "${SERVER_CPU[@]}" "$BIN/ocspd" --store "$dir/store" \
+            --listen "127.0.0.1:$off_port" --threads "$OCSPD_THREADS" --no-crl --no-metrics
+        off_pid=$LAST_PID
+        off_url="http://127.0.0.1:$off_port/"
+        wait_port "$off_port"
+    fi
     local nginx_url="http://127.0.0.1:$nginx_port/" requests="$dir/requests.txt"
     for round in $(seq "$rounds"); do
         say "$label, round $round of $rounds"
         GROUP="$label uniform #$round"
         pop_wrk_row "nginx, files" "GET uniform" ref "$nginx_url" -s "$POPULATION_LUA" -- "$requests" get uniform
         pop_wrk_row "ocspd" "GET uniform" - "$OCSPD" -s "$POPULATION_LUA" -- "$requests" get uniform
+        [ -n "$off_pid" ] && pop_wrk_row "ocspd, metrics off" "GET uniform" - "$off_url" -s "$POPULATION_LUA" -- "$requests" get uniform
         pop_wrk_row "ocspd" "POST uniform" - "$OCSPD" -s "$POPULATION_LUA" -- "$requests" post uniform
         GROUP="$label Zipf s=1 #$round"
         pop_wrk_row "nginx, files" "GET Zipf" ref "$nginx_url" -s "$POPULATION_LUA" -- "$requests" get zipf 1.0
         pop_wrk_row "ocspd" "GET Zipf" - "$OCSPD" -s "$POPULATION_LUA" -- "$requests" get zipf 1.0
+        [ -n "$off_pid" ] && pop_wrk_row "ocspd, metrics off" "GET Zipf" - "$off_url" -s "$POPULATION_LUA" -- "$requests" get zipf 1.0
         pop_wrk_row "ocspd" "POST Zipf" - "$OCSPD" -s "$POPULATION_LUA" -- "$requests" post zipf 1.0
     done
+    [ -n "$off_pid" ] && stop "$off_pid"
     # ocsp-load checks a sample of ocspd's answers against the store (signature, status, CertID);
     # nginx through the same client gives that row its ratio.
     say "$label, ocsp-load (answers checked)"

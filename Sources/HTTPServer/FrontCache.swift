@@ -24,6 +24,9 @@ final class FrontCache {
         var certificate: UInt64 = 0
         /// When it was last found or stored (the cache's own clock), to pick a victim in its set.
         var lastUsed: UInt64 = 0
+        /// What the metrics need of the response (see ``FrontCache/tag(_:thisUpdate:)``); the
+        /// slot stays 64 bytes.
+        var tag: UInt64 = 0
     }
 
     /// What the cache did, for tests and (later) metrics.
@@ -101,9 +104,19 @@ final class FrontCache {
     /// The first slot of `key`'s set.
     private func firstSlot(_ key: Key) -> Int { (Int(truncatingIfNeeded: key.hash) & setMask) * Self.ways }
 
-    /// The response cached for `key` if it has not expired at `now` (``monotonicNow()``); the
-    /// cache keeps its reference.
-    func lookup(_ key: Key, now: UInt64) -> OpaquePointer? {
+    /// A response's status label and thisUpdate (seconds since 1970) in one word, kept with it.
+    static func tag(_ label: OCSPStatusLabel, thisUpdate: Int64) -> UInt64 {
+        UInt64(label.rawValue) | UInt64(bitPattern: thisUpdate) << 8
+    }
+
+    /// The status label and thisUpdate a ``tag(_:thisUpdate:)`` holds.
+    static func untag(_ tag: UInt64) -> (OCSPStatusLabel, thisUpdate: Int64) {
+        (OCSPStatusLabel(rawValue: Int(tag & 0xFF)) ?? .good, Int64(bitPattern: tag) >> 8)
+    }
+
+    /// The response cached for `key`, with its tag, if it has not expired at `now`
+    /// (``monotonicNow()``); the cache keeps its reference.
+    func lookup(_ key: Key, now: UInt64) -> (response: OpaquePointer, tag: UInt64)? {
         let first = firstSlot(key)
         for index in first..<(first + Self.ways) {
             let slot = slots[index]
@@ -114,7 +127,7 @@ final class FrontCache {
             clock &+= 1
             slots[index].lastUsed = clock
             statistics.hits += 1
-            return response
+            return (response, slot.tag)
         }
         return nil
     }
@@ -138,7 +151,9 @@ final class FrontCache {
     /// Caches `response` for `key`, taking over one reference to it (released right away if the
     /// key is too long to keep). Replaces whatever the slot held. The entry expires after
     /// ``lifetime``, or when the response does (`validFor` nanoseconds from `now`), if sooner.
-    func insert(_ key: Key, response: OpaquePointer, issuer: UInt64, certificate: UInt64, now: UInt64, validFor: UInt64) {
+    func insert(
+        _ key: Key, response: OpaquePointer, issuer: UInt64, certificate: UInt64, tag: UInt64, now: UInt64, validFor: UInt64
+    ) {
         guard !key.bytes.isEmpty, key.bytes.count <= Self.maximumKeyCount, validFor > 0 else {
             MHD_destroy_response(response)
             return
@@ -162,7 +177,7 @@ final class FrontCache {
         clock &+= 1
         slots[index] = Slot(
             hash: key.hash, keyCount: key.bytes.count, response: response, expiresAt: now + min(Self.lifetime, validFor),
-            issuer: issuer, certificate: certificate, lastUsed: clock)
+            issuer: issuer, certificate: certificate, lastUsed: clock, tag: tag)
         statistics.inserts += 1
     }
 

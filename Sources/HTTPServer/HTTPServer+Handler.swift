@@ -53,6 +53,7 @@ let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _
     // Last call: the whole request is in; answer it.
     server.clock(of: connection).map { server.watchdog.requestReceived($0) }
     if isPost {
+        guard server.configuration.servesOCSP else { return server.sendPlain(connection, status: 404, "not found\n") }
         let post = Unmanaged<PostState>.fromOpaque(current).takeUnretainedValue()
         return post.body.withUnsafeBytes { server.answerOCSP(connection, key: $0, isGET: false) }
     }
@@ -82,10 +83,12 @@ let connectionNotified: MHD_NotifyConnectionCallback = { cls, connection, socket
     let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
     switch code {
     case .CONNECTION_NOTIFY_STARTED:
+        server.openConnections.add(1, ordering: .relaxed)
         let clock = server.watchdog.opened(socket: CMHD_connection_fd(connection))
         socketContext.pointee = Unmanaged.passRetained(clock).toOpaque()
     case .CONNECTION_NOTIFY_CLOSED:
         guard let context = socketContext.pointee else { return }
+        server.openConnections.subtract(1, ordering: .relaxed)
         server.watchdog.closed(Unmanaged<ConnectionClock>.fromOpaque(context).takeRetainedValue())
         socketContext.pointee = nil
     default:
@@ -135,7 +138,23 @@ extension HTTPServer {
             return sendPlain(connection, status: 405, "use GET or POST\n", extraHeaders: [("Allow", "GET, HEAD, POST")])
         }
         let path = UnsafeRawBufferPointer(start: url, count: strlen(url))
-        if path.elementsEqual("/healthz".utf8) { return sendPlain(connection, status: 200, "ok\n") }
+        if configuration.servesOperations {
+            if path.elementsEqual("/healthz".utf8) { return sendPlain(connection, status: 200, "ok\n") }
+            if let operations {
+                if path.elementsEqual("/metrics".utf8) {
+                    return send(
+                        connection, status: 200, body: operations.metricsExposition(),
+                        contentType: "text/plain; version=0.0.4; charset=utf-8", extraHeaders: [("Cache-Control", "no-store")])
+                }
+                if path.elementsEqual("/readyz".utf8) {
+                    let (ready, body) = operations.readiness()
+                    return send(
+                        connection, status: ready ? 200 : 503, body: body, contentType: "application/json",
+                        extraHeaders: [("Cache-Control", "no-store")])
+                }
+            }
+        }
+        guard configuration.servesOCSP else { return sendPlain(connection, status: 404, "not found\n") }
         if path.starts(with: "/crl/".utf8) { return serveCRL(connection, path: String(decoding: path, as: UTF8.self)) }
         return answerOCSP(connection, key: path, isGET: true)
     }
@@ -156,8 +175,11 @@ extension HTTPServer {
         // GET and POST answers differ in their headers; keep them apart with a leading byte.
         return withFrontCacheKey(key, isGET: isGET) { bytes in
             let cacheKey = FrontCache.Key(bytes)
-            if useFrontCache, let response = context.frontCache.lookup(cacheKey, now: now) {
-                return queue(connection, response, isGET: isGET)
+            if useFrontCache, let (response, tag) = context.frontCache.lookup(cacheKey, now: now) {
+                let queued = queue(connection, response, isGET: isGET)
+                let (label, thisUpdate) = FrontCache.untag(tag)
+                record(context, label, cacheHit: true, since: now, thisUpdate: thisUpdate)
+                return queued
             }
             if let reader = context.reader,
                 let answered = withRequestDER(key, isGET: isGET, { der in
@@ -165,14 +187,17 @@ extension HTTPServer {
                         guard let response = makeResponse(answer, isGET: isGET) else { return MHD_Result.NO }
                         Counters.bump(context.counters.storeAnswers)
                         let result = queue(connection, response, isGET: isGET)
+                        let label = OCSPStatusLabel(answer.response.kind)
                         if useFrontCache, context.frontCache.admits(cacheKey) {
                             context.frontCache.insert(
                                 cacheKey, response: response, issuer: answer.issuerIdentity,
-                                certificate: answer.certificateIdentity, now: now,
+                                certificate: answer.certificateIdentity,
+                                tag: FrontCache.tag(label, thisUpdate: answer.response.thisUpdate), now: now,
                                 validFor: FrontCache.remaining(until: answer.response.nextUpdate))
                         } else {
                             MHD_destroy_response(response)
                         }
+                        record(context, label, cacheHit: true, since: now, thisUpdate: answer.response.thisUpdate)
                         return result
                     }
                 }) ?? nil
@@ -180,27 +205,45 @@ extension HTTPServer {
                 return answered
             }
             Counters.bump(context.counters.fullPathAnswers)
-            return answerFully(connection, key: key, cacheKey: cacheKey, isGET: isGET, context: useFrontCache ? context : nil)
+            return answerFully(
+                connection, key: key, cacheKey: cacheKey, isGET: isGET, context: context, useFrontCache: useFrontCache,
+                since: now)
         }
+    }
+
+    /// Counts one answer in this thread's metrics (nothing when metrics are off), and logs it
+    /// when the request log samples it.
+    private func record(
+        _ context: ThreadContext, _ label: OCSPStatusLabel, cacheHit: Bool, since start: UInt64, thisUpdate: Int64?
+    ) {
+        guard configuration.metrics else { return }
+        context.counters.requests.record(
+            label, cacheHit: cacheHit, latency: FrontCache.monotonicNow() &- start,
+            age: thisUpdate.map { Int64(time(nil)) - $0 })
     }
 
     /// The full path: ``OCSPResponder/respond(to:now:)``, for every request the caches could not answer.
     private func answerFully(
         _ connection: OpaquePointer, key: UnsafeRawBufferPointer, cacheKey: FrontCache.Key, isGET: Bool,
-        context: ThreadContext?
+        context: ThreadContext, useFrontCache: Bool, since start: UInt64
     ) -> MHD_Result {
         let result: OCSPResponder.Result
-        if isGET {
-            guard let der = withRequestDER(key, isGET: true, { Array($0) }) else {
-                return queue(connection, OCSPResponder.Result.error(.malformedRequest, "GET path is not base64", .request), isGET: isGET)
-            }
+        if isGET, let der = withRequestDER(key, isGET: true, { Array($0) }) {
             result = responder.respond(to: der)
+        } else if isGET {
+            result = .error(.malformedRequest, "GET path is not base64", .request)
         } else {
             result = responder.respond(to: Array(key))
         }
         log(result)
+        let label = OCSPStatusLabel(result)
+        defer {
+            record(
+                context, label, cacheHit: result.status == .successful && !result.signedForRequest, since: start,
+                thisUpdate: result.thisUpdate.map { Int64($0.timeIntervalSince1970) })
+        }
         guard let response = makeResponse(result, isGET: isGET) else { return .NO }
-        if let context, let cached = result.cacheKey, result.isCacheable, context.frontCache.admits(cacheKey) {
+        if useFrontCache, let cached = result.cacheKey, result.isCacheable, context.frontCache.admits(cacheKey) {
             let issuer = cached.issuer.bytes.withUnsafeBytes { CacheIdentity.issuer($0) }
             let certificate = cached.issuer.bytes.withUnsafeBytes { issuer in
                 cached.serial.bytes.withUnsafeBytes { CacheIdentity.certificate(issuer: issuer, serial: $0) }
@@ -208,8 +251,9 @@ extension HTTPServer {
             let validFor = FrontCache.remaining(until: Int64((result.nextUpdate ?? .distantPast).timeIntervalSince1970))
             defer {
                 context.frontCache.insert(
-                    cacheKey, response: response, issuer: issuer, certificate: certificate, now: FrontCache.monotonicNow(),
-                    validFor: validFor)
+                    cacheKey, response: response, issuer: issuer, certificate: certificate,
+                    tag: FrontCache.tag(label, thisUpdate: Int64((result.thisUpdate ?? .distantPast).timeIntervalSince1970)),
+                    now: FrontCache.monotonicNow(), validFor: validFor)
             }
             return queue(connection, response, isGET: isGET)
         }

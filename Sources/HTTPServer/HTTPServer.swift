@@ -7,7 +7,8 @@ internal import Synchronization
 
 /// The HTTP front of the responder, on libmicrohttpd (HTTP/1.1 keep-alive, epoll).
 ///
-/// Routes: `POST /` (application/ocsp-request), `GET /<base64>` (RFC 5019), `GET /healthz`.
+/// Routes: `POST /` (application/ocsp-request), `GET /<base64>` (RFC 5019), `GET /crl/…`, and
+/// for operators `GET /healthz`, `/metrics`, `/readyz` (see ``OperationsEndpoints``).
 ///
 /// > Warning: libmicrohttpd calls ``handle`` on its own threads; everything it touches
 /// > (``OCSPResponder``, the logger) is thread-safe.
@@ -47,6 +48,13 @@ package final class HTTPServer: @unchecked Sendable {
         package var frontCacheEntries: Int = 16384
         /// Upper bound of `Cache-Control: max-age` on GET responses.
         package var maxAge: TimeInterval = 86400 * 7
+        /// Whether to count answers for ``HTTPServer/requestMetrics`` (per thread, summed when read).
+        package var metrics = true
+        /// Whether this listener answers OCSP requests and serves CRLs (false for a listener of its
+        /// own for metrics and health, `--metrics-listen`).
+        package var servesOCSP = true
+        /// Whether this listener serves `/healthz`, `/metrics` and `/readyz`.
+        package var servesOperations = true
 
         package init(host: String = "127.0.0.1", port: UInt16 = 8080) {
             self.host = host
@@ -76,6 +84,10 @@ package final class HTTPServer: @unchecked Sendable {
     package let configuration: Configuration
     let responder: OCSPResponder
     let logger: Logger
+    /// What `/metrics` and `/readyz` answer; without it they are 404.
+    let operations: (any OperationsEndpoints)?
+    /// Connections open now, over all threads.
+    let openConnections = Atomic<Int>(0)
     let threadContextKey = ThreadContextKey()
     let watchdog: ConnectionWatchdog
     /// The second the last responder failure was logged, and how many since (see `log(_:)`).
@@ -85,10 +97,13 @@ package final class HTTPServer: @unchecked Sendable {
     let counters = LockedValue<[Counters]>([])
     private var daemons: [OpaquePointer] = []  // MHD_Daemon*, owned: one per thread
 
-    package init(configuration: Configuration, responder: OCSPResponder, logger: Logger) {
+    package init(
+        configuration: Configuration, responder: OCSPResponder, logger: Logger, operations: (any OperationsEndpoints)? = nil
+    ) {
         self.configuration = configuration
         self.responder = responder
         self.logger = logger
+        self.operations = operations
         watchdog = ConnectionWatchdog(timeout: UInt64(max(1, configuration.requestTimeout)) * 1_000_000_000)
     }
 
@@ -199,6 +214,16 @@ package final class HTTPServer: @unchecked Sendable {
         }
     }
 
+    /// The answers of every thread so far, and the connections open now.
+    package var requestMetrics: RequestMetrics {
+        var metrics = RequestMetrics()
+        counters.withLock { all in
+            for counters in all { counters.requests.read(into: &metrics) }
+        }
+        metrics.openConnections = openConnections.load(ordering: .relaxed)
+        return metrics
+    }
+
     /// Stops accepting and closes every connection; idempotent.
     package func stop() {
         watchdog.stop()
@@ -214,4 +239,12 @@ typealias UnescapeCallback = @convention(c) (UnsafeMutableRawPointer?, OpaquePoi
 /// Leaves the URL as the client sent it: ``GETRequestPath`` does its own percent-decoding.
 private let keepEscapes: UnescapeCallback = { _, _, string in
     string.map { strlen($0) } ?? 0
+}
+
+/// What the operator endpoints answer, provided by whoever wires the server (the Operations module).
+package protocol OperationsEndpoints: Sendable {
+    /// The Prometheus text exposition for `/metrics`.
+    func metricsExposition() -> [UInt8]
+    /// Whether the responder is ready for traffic, and a short JSON body saying why not.
+    func readiness() -> (ready: Bool, body: [UInt8])
 }

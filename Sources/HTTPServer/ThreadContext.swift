@@ -84,6 +84,8 @@ final class Counters: Sendable {
     let frontCacheNotAdmitted = Atomic<Int>(0)
     let frontCacheInvalidated = Atomic<Int>(0)
     let frontCacheCleared = Atomic<Int>(0)
+    /// Answers by status, latency and age, for `/metrics`.
+    let requests = RequestCells()
 
     /// Adds one, as the only writer (a plain load and store: no locked instruction).
     static func bump(_ counter: borrowing Atomic<Int>) {

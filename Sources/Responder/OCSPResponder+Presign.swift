@@ -48,14 +48,16 @@ extension OCSPResponder {
         let results = LockedValue<[Int: Swift.Result<CachedResponse, any Error>]>([:])
         let chunk = max(1, (items.count + workers - 1) / max(1, workers))
         DispatchQueue.concurrentPerform(iterations: max(1, workers)) { worker in
-            let range = (worker * chunk)..<min(items.count, (worker + 1) * chunk)
+            // Clamped both ends: with fewer items than workers (none, for an empty store) the
+            // last workers get an empty range, not an inverted one.
+            let range = min(items.count, worker * chunk)..<min(items.count, (worker + 1) * chunk)
             guard !range.isEmpty else { return }
             var local: [Int: Swift.Result<CachedResponse, any Error>] = [:]
             for index in range {
                 let (issuer, serial, record) = items[index]
                 let key = ResponseKey(issuer: issuer, algorithm: .sha1, serial: serial)
                 let spread = Double(first + index) / Double(max(total, 1))
-                local[index] = Swift.Result { try sign(key, record: record, now: now, spread: min(spread, 1)) }
+                local[index] = Swift.Result { try sign(key, record: record, now: now, spread: min(spread, 1), reason: .presign) }
             }
             results.withLock { $0.merge(local) { a, _ in a } }
         }

@@ -23,7 +23,7 @@ extension OCSPResponder {
                 drop.append(key)
                 continue
             }
-            items.append((key, try sign(key, record: record, now: now), record))
+            items.append((key, try sign(key, record: record, now: now, reason: .refresh), record))
         }
         if !drop.isEmpty {
             try store.deleteResponses(drop)

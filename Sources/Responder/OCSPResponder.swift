@@ -1,3 +1,4 @@
+internal import CoreMetrics
 public import Foundation
 public import OCSPCore
 public import OCSPValues
@@ -51,9 +52,26 @@ public final class OCSPResponder: Sendable {
         /// For a cacheable response: the certificate it answers for, so an in-process cache can
         /// drop it when the change feed names it (see ``CacheIdentity``).
         public var cacheKey: ResponseKey?
+        /// Whether the response was signed for this request (a nonce, a cache miss, several
+        /// CertIDs), rather than taken from the signature cache.
+        public var signedForRequest = false
 
         /// Whether intermediaries (and the HTTP front cache) may keep this response.
         public var isCacheable: Bool { etag != nil }
+    }
+
+    /// Why a signature was made: the `reason` label of `ocsp_signatures_total`.
+    public enum SignatureReason: String, Sendable, CaseIterable {
+        /// Filling the cache ahead of requests (`ocspctl presign`, `import --presign`).
+        case presign
+        /// Re-signing a cached response before its nextUpdate.
+        case refresh
+        /// A request found no current cached response (or named several certificates).
+        case miss
+        /// A request carried a nonce.
+        case nonce
+        /// A certificate's status changed (revoke, hold, release).
+        case statusChange = "status_change"
     }
 
     /// Why a request got no signed answer.
@@ -79,11 +97,26 @@ public final class OCSPResponder: Sendable {
     private let flights = LockedValue<[ResponseKey: Flight]>([:])
     private let limiter: TokenBucket
     private let signatures = Atomic<Int>(0)
+    /// swift-metrics handles (whatever backend the process bootstrapped; none in a library test).
+    private let signatureCounters: [SignatureReason: Counter]
+    private let signingFailureCounter = Counter(label: "ocsp_signing_failures_total")
+    private let storeFailureCounter = Counter(label: "ocsp_store_failures_total")
+    private let rateLimitedCounter = Counter(label: "ocsp_live_signing_rejections_total")
 
     public init(store: RevocationStore, configuration: Configuration = Configuration()) {
         self.store = store
         self.configuration = configuration
         limiter = TokenBucket(rate: configuration.liveSigningRate)
+        signatureCounters = Dictionary(
+            uniqueKeysWithValues: SignatureReason.allCases.map {
+                ($0, Counter(label: "ocsp_signatures_total", dimensions: [("reason", $0.rawValue)]))
+            })
+    }
+
+    /// Counts one signature.
+    private func signed(_ reason: SignatureReason) {
+        signatures.add(1, ordering: .relaxed)
+        signatureCounters[reason]?.increment()
     }
 
     public convenience init(store: RevocationStore, validityOverride: TimeInterval?) {
@@ -125,6 +158,7 @@ public final class OCSPResponder: Sendable {
             // fresh signature (within the rate limit), and only if that too cannot be read, tryLater.
             // The operator still hears of it: the answer carries the failure for the log.
             storeFailures.add(1, ordering: .relaxed)
+            storeFailureCounter.increment()
             var result = respondLive(to: request, now: now)
             if result.failure == nil {
                 result.failure = "cannot read the signature cache: \(error); signed anew from the status"
@@ -144,7 +178,9 @@ public final class OCSPResponder: Sendable {
                 let record = try? store.certificate(issuer: key.issuer, serial: key.serial),
                 let resigned = try? signOnce(key, record: record, now: now)
             {
-                return .cached(resigned, key: key)
+                var result = Result.cached(resigned, key: key)
+                result.signedForRequest = true
+                return result
             }
             return .cached(cached, key: key)
         case .miss(let key, let record, let stale):
@@ -153,10 +189,12 @@ public final class OCSPResponder: Sendable {
             // client's: re-sign it whatever the rate. A first request for a certificate's response
             // (another hash algorithm, a serial not in the store) waits its turn.
             if !stale, !limiter.tryAcquire(now: now) {
-                return .error(.tryLater, "live-signing rate limit reached (cache miss)", .rateLimited)
+                return rateLimited("live-signing rate limit reached (cache miss)")
             }
             do {
-                return .cached(try signOnce(key, record: record, now: now), key: key)
+                var result = Result.cached(try signOnce(key, record: record, now: now), key: key)
+                result.signedForRequest = true
+                return result
             } catch {
                 return signingFailure(error)
             }
@@ -165,12 +203,19 @@ public final class OCSPResponder: Sendable {
 
     private func signingFailure(_ error: any Error) -> Result {
         signingFailures.add(1, ordering: .relaxed)
+        signingFailureCounter.increment()
         return .error(.tryLater, "cannot sign: \(error)", .signing)
     }
 
     private func storeFailure(_ error: any Error) -> Result {
         storeFailures.add(1, ordering: .relaxed)
+        storeFailureCounter.increment()
         return .error(.tryLater, "cannot read the store: \(error)", .store)
+    }
+
+    private func rateLimited(_ why: String) -> Result {
+        rateLimitedCounter.increment()
+        return .error(.tryLater, why, .rateLimited)
     }
 
     private func respondToNonce(_ request: OCSPRequest, cached: CachedResponse?, now: Date) -> Result {
@@ -180,13 +225,13 @@ public final class OCSPResponder: Sendable {
             result.etag = nil  // answered to a nonce request: not for shared caches
             return result
         }
-        return .error(.tryLater, "live-signing rate limit reached (nonce)", .rateLimited)
+        return rateLimited("live-signing rate limit reached (nonce)")
     }
 
     /// Signs a fresh response for the whole request (nonce echoed), without the cache.
     private func respondLive(to request: OCSPRequest, now: Date, limited: Bool = true) -> Result {
         if limited, !request.hasNonce, !limiter.tryAcquire(now: now) {
-            return .error(.tryLater, "live-signing rate limit reached", .rateLimited)
+            return rateLimited("live-signing rate limit reached")
         }
         var issuerID: IssuerID? = nil
         var statuses: [CertStatus] = []  // in request order
@@ -217,11 +262,11 @@ public final class OCSPResponder: Sendable {
                 SingleResponse(certID: certID!, status: status, thisUpdate: now, nextUpdate: nextUpdate)
             }
             let body = try issuer.signer.sign(singles, nonceFrom: request)
-            signatures.add(1, ordering: .relaxed)
+            signed(request.hasNonce ? .nonce : .miss)
             return Result(
                 body: body, status: .successful, thisUpdate: now, nextUpdate: nextUpdate, etag: nil,
                 hasNonce: request.hasNonce, certStatuses: statuses.map(\.cacheKind), failure: nil, failureKind: nil,
-                cacheKey: nil)
+                cacheKey: nil, signedForRequest: true)
         } catch {
             return signingFailure(error)
         }
@@ -233,9 +278,11 @@ public final class OCSPResponder: Sendable {
     /// - Parameter spread: where in the refresh window (0…1) to schedule its refresh; random if
     ///   nil. Presign passes each response's rank in the batch, which spreads refreshes as evenly
     ///   as random jitter does but keeps the refresh queue's writes in order.
-    public func sign(_ key: ResponseKey, record: CertificateRecord?, now: Date = Date(), spread: Double? = nil) throws
-        -> CachedResponse
-    {
+    ///   - reason: why, for `ocsp_signatures_total`.
+    public func sign(
+        _ key: ResponseKey, record: CertificateRecord?, now: Date = Date(), spread: Double? = nil,
+        reason: SignatureReason = .miss
+    ) throws -> CachedResponse {
         let issuer = try signer(for: key.issuer)
         let certID = try issuer.certID(key.serial, key.algorithm)
         let status = record?.certStatus ?? .unknown
@@ -243,7 +290,7 @@ public final class OCSPResponder: Sendable {
         let der = try issuer.signer.sign([
             SingleResponse(certID: certID, status: status, thisUpdate: now, nextUpdate: nextUpdate)
         ])
-        signatures.add(1, ordering: .relaxed)
+        signed(reason)
         // Refresh somewhere in the second half of the time before only `refreshFraction` remains,
         // so a batch signed together is refreshed spread out rather than all at once.
         let refreshAfter = nextUpdate.timeIntervalSince(now) * (1 - configuration.refreshFraction)
@@ -264,7 +311,7 @@ public final class OCSPResponder: Sendable {
     public func signing(for issuer: IssuerID, now: Date = Date()) -> (ResponseSigning?, (any Error)?) {
         do {
             _ = try signer(for: issuer)
-            return ({ key, record in try self.sign(key, record: record, now: now) }, nil)
+            return ({ key, record in try self.sign(key, record: record, now: now, reason: .statusChange) }, nil)
         } catch {
             return (nil, error)
         }
@@ -319,6 +366,39 @@ public final class OCSPResponder: Sendable {
         return IssuerPolicy(
             validity: configuration.validityOverride ?? record.responseValidity,
             signerNotAfter: signer.notAfter ?? .distantFuture, signerSubject: signer.subject, issuerSubject: record.subject)
+    }
+
+    /// One issuer's signer as readiness checks and metrics see it.
+    public struct SignerState: Sendable {
+        public let issuer: IssuerID
+        public let subject: String
+        /// The signer certificate's notAfter: no response outlives it.
+        public let notAfter: Date
+        /// Why it cannot sign now (key unreadable, certificate expired), or nil when it can.
+        public let problem: String?
+    }
+
+    /// Every issuer's signer: its expiry, and whether it can sign now (its key is loaded, or
+    /// loads). Reads key files only for signers not loaded yet.
+    public func signerStates(now: Date = Date()) throws -> [SignerState] {
+        try store.allIssuers().map { record in
+            let policy = try makePolicy(record)
+            var problem: String? = nil
+            if policy.signerNotAfter <= now {
+                problem = "the signer certificate expired at \(policy.signerNotAfter)"
+            } else {
+                do { _ = try signer(for: record.id) } catch { problem = "cannot load the signing key: \(error)" }
+            }
+            return SignerState(issuer: record.id, subject: record.subject, notAfter: policy.signerNotAfter, problem: problem)
+        }
+    }
+
+    /// Forgets the loaded signers and issuer policies, so the next signature reads the store's
+    /// issuer records and key files again (SIGHUP: a rotated responder certificate or key is used
+    /// from the next signature on).
+    public func reloadSigners() {
+        signers.withLock { $0.removeAll() }
+        policies.withLock { $0.removeAll() }
     }
 
     /// What is wrong, or soon will be, with an issuer's signer.

@@ -88,6 +88,16 @@ package final class LMDBEnvironment: @unchecked Sendable {
         return info.me_last_txnid
     }
 
+    /// Bytes of the data file in use (pages up to the last one written) and the map size (the
+    /// most the store may grow to).
+    package var usage: (usedBytes: Int, mapSize: Int) {
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        var stat = MDB_stat()
+        mdb_env_stat(env, &stat)
+        return ((info.me_last_pgno + 1) * Int(stat.ms_psize), info.me_mapsize)
+    }
+
     /// Unmaps, from this process only, the store pages it has touched (`madvise(MADV_DONTNEED)`).
     ///
     /// The map is shared and file-backed, so nothing is lost: the pages stay in the page cache and

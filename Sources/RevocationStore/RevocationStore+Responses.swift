@@ -110,6 +110,67 @@ extension RevocationStore {
         return try due.compactMap { key in try cachedResponse(key).map { (key, $0.kind) } }
     }
 
+    /// How fresh the signature cache is, and how big the store: for metrics and readiness.
+    public struct Freshness: Sendable, Equatable {
+        public var certificates = 0
+        public var responses = 0
+        /// Cached responses whose refresh time has passed (counted up to the `limit` given).
+        public var refreshBacklog = 0
+        /// The earliest refresh time that has passed: how far behind the refresher is.
+        public var oldestDue: Date?
+        /// The earliest nextUpdate among the responses looked at: the first `sample` due for
+        /// refresh and the next `sample` to fall due. Responses are queued by refresh time, which
+        /// comes well before nextUpdate, so the ones nearest their nextUpdate are among these.
+        public var earliestNextUpdate: Date?
+        /// Responses looked at that are past their nextUpdate (re-signed before they are served,
+        /// or answered tryLater when no signature can be made).
+        public var expired = 0
+        /// Bytes of the store file in use, and the most it may grow to.
+        public var usedBytes = 0
+        public var mapSize = 0
+    }
+
+    /// Reads ``Freshness`` in one read transaction: a walk of the refresh queue's due part (up to
+    /// `limit` entries) and `sample` more, and one response lookup for each of `sample` due and
+    /// `sample` not yet due.
+    public func freshness(now: Date = Date(), sample: Int = 1024, limit: Int = 1_000_000) throws -> Freshness {
+        let nowSeconds = CachedResponse.seconds(now)
+        var result = Freshness()
+        (result.usedBytes, result.mapSize) = environment.usage
+        try environment.read { txn in
+            result.certificates = try txn.count(certs)
+            result.responses = try txn.count(responses)
+            var dueLookedAt = 0
+            var laterLookedAt = 0
+            var earliest = Int64.max
+            try txn.forEach(refreshQueue) { key, _ in
+                guard key.count > 8 else { return true }
+                let refreshAt = CachedResponse.int64(key, at: 0)
+                let due = refreshAt <= nowSeconds
+                if due {
+                    if result.refreshBacklog == 0 { result.oldestDue = Date(timeIntervalSince1970: TimeInterval(refreshAt)) }
+                    result.refreshBacklog += 1
+                    if result.refreshBacklog >= limit { return false }
+                    guard dueLookedAt < sample else { return true }
+                    dueLookedAt += 1
+                } else {
+                    guard laterLookedAt < sample else { return false }
+                    laterLookedAt += 1
+                }
+                let nextUpdate = try txn.withValue(responses, key: UnsafeRawBufferPointer(rebasing: key[8...])) { value in
+                    value.flatMap { $0.count >= 18 ? CachedResponse.int64($0, at: 10) : nil }
+                }
+                if let nextUpdate {
+                    earliest = min(earliest, nextUpdate)
+                    if nextUpdate <= nowSeconds { result.expired += 1 }
+                }
+                return true
+            }
+            if earliest != .max { result.earliestNextUpdate = Date(timeIntervalSince1970: TimeInterval(earliest)) }
+        }
+        return result
+    }
+
     /// Deletes cached responses (and their refresh entries).
     public func deleteResponses(_ keys: [ResponseKey]) throws {
         try environment.write { txn in

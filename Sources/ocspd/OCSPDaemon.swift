@@ -1,8 +1,11 @@
 import ArgumentParser
 import CRLService
+import CoreMetrics
 import Foundation
 import HTTPServer
 import Logging
+import Operations
+import Prometheus
 import Responder
 import RevocationStore
 
@@ -66,6 +69,15 @@ struct OCSPDaemon: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Log format on standard error: json (one object per line) or text.")
+    var logFormat: String = "json"
+
+    @Option(help: "Serve /metrics, /healthz and /readyz on this HOST:PORT instead of the OCSP listener.")
+    var metricsListen: String?
+
+    @Flag(help: "Count nothing and serve no /metrics (for measuring what the counters cost).")
+    var noMetrics = false
+
     func validate() throws {
         if let validity, Durations.parse(validity) == nil {
             throw ValidationError("--validity \(validity): expected a duration such as 3600, 90m, 12h or 7d")
@@ -93,6 +105,15 @@ struct OCSPDaemon: ParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): use trace, debug, info, notice, warning, error or critical")
         }
+        guard ["json", "text"].contains(logFormat) else {
+            throw ValidationError("--log-format \(logFormat): use json or text")
+        }
+        if let metricsListen {
+            do { _ = try HTTPServer.Configuration(listen: metricsListen) } catch {
+                throw ValidationError("--metrics-listen \(metricsListen): expected HOST:PORT, e.g. 127.0.0.1:9090")
+            }
+            guard !noMetrics else { throw ValidationError("--metrics-listen and --no-metrics exclude each other") }
+        }
     }
 
     /// Raises the soft limit on open files to the hard limit: each connection is a descriptor,
@@ -113,15 +134,26 @@ struct OCSPDaemon: ParsableCommand {
     }
 
     func run() throws {
-        var logger = Logger(label: "ocspd")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
+        let output = JSONLogHandler.Output()
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label, output: output) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "ocspd")
+        // Counters the libraries keep through swift-metrics land in the registry /metrics renders.
+        let registry = PrometheusCollectorRegistry()
+        if !noMetrics { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
 
-        // Block the stop signals before libmicrohttpd starts its threads, so they inherit the mask
-        // and only sigwait() below sees them.
+        // Block the stop and reload signals before libmicrohttpd starts its threads, so they
+        // inherit the mask and only sigwait() below sees them.
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
         let revocationStore = try RevocationStore.open(at: store)
@@ -151,9 +183,26 @@ struct OCSPDaemon: ParsableCommand {
         http.frontCacheEntries = frontCacheEntries
         http.requestTimeout = Int(Durations.parse(requestTimeout)!.rounded(.up))
         http.connectionsPerAddress = maxConnectionsPerAddress
+        http.metrics = !noMetrics
+        http.servesOperations = metricsListen == nil
         Self.raiseDescriptorLimit(needed: http.connectionLimit + 256, logger: logger)
-        let server = HTTPServer(configuration: http, responder: responder, logger: logger)
+        let operations = noMetrics ? nil : ResponderOperations(responder: responder, registry: registry)
+        let server = HTTPServer(configuration: http, responder: responder, logger: logger, operations: operations)
         let port = try server.start()
+        operations?.attach(server)
+        var metricsServer: HTTPServer? = nil
+        var metricsLine: String? = nil
+        if let metricsListen, let operations {
+            var configuration = try HTTPServer.Configuration(listen: metricsListen)
+            configuration.servesOCSP = false
+            configuration.metrics = false
+            configuration.connectionLimit = 64
+            let listener = HTTPServer(configuration: configuration, responder: responder, logger: logger, operations: operations)
+            let metricsPort = try listener.start()
+            metricsServer = listener
+            let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+            metricsLine = "ocspd metrics on http://\(host):\(metricsPort)/metrics\n"
+        }
         let refresher = Refresher(responder: responder, logger: logger)
         refresher.start()
         let crls = noCRL ? nil : CRLScheduler(store: revocationStore, configuration: crlConfiguration, logger: logger)
@@ -161,11 +210,22 @@ struct OCSPDaemon: ParsableCommand {
         let host = http.host.contains(":") ? "[\(http.host)]" : http.host
         // The readiness line scripts wait for; written unbuffered so it arrives at once.
         FileHandle.standardOutput.write(Data("ocspd listening on http://\(host):\(port)/\n".utf8))
+        if let metricsLine { FileHandle.standardOutput.write(Data(metricsLine.utf8)) }
         logger.info("started", metadata: ["store": "\(store)", "threads": "\(threads)"])
 
         var received: Int32 = 0
-        sigwait(&signals, &received)
+        while true {
+            sigwait(&signals, &received)
+            guard received == SIGHUP else { break }
+            // Reload what lives in the store: issuers' signer certificates and keys (a rotated
+            // responder certificate is used from the next signature on).
+            responder.reloadSigners()
+            let problems = (try? responder.checkSigners()) ?? []
+            for problem in problems { logger.warning("\(problem)") }
+            logger.info("reloaded", metadata: ["signal": "SIGHUP", "signer_problems": "\(problems.count)"])
+        }
         logger.info("stopping", metadata: ["signal": "\(received)"])
+        metricsServer?.stop()
         server.stop()
         let served = server.statistics
         logger.info(

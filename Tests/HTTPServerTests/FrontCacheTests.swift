@@ -11,13 +11,24 @@ import Testing
     func insert(_ cache: FrontCache, _ key: String, issuer: UInt64 = 1, certificate: UInt64, now: UInt64, validFor: UInt64 = .max) throws -> OpaquePointer {
         let response = try response()
         Array(key.utf8).withUnsafeBytes {
-            cache.insert(FrontCache.Key($0), response: response, issuer: issuer, certificate: certificate, now: now, validFor: validFor)
+            cache.insert(
+                FrontCache.Key($0), response: response, issuer: issuer, certificate: certificate,
+                tag: FrontCache.tag(.revoked, thisUpdate: 1_700_000_000), now: now, validFor: validFor)
         }
         return response
     }
 
     func lookup(_ cache: FrontCache, _ key: String, now: UInt64) -> OpaquePointer? {
-        Array(key.utf8).withUnsafeBytes { cache.lookup(FrontCache.Key($0), now: now) }
+        Array(key.utf8).withUnsafeBytes { cache.lookup(FrontCache.Key($0), now: now)?.response }
+    }
+
+    @Test func keepsEachResponsesTag() throws {
+        let cache = FrontCache(slots: 64)
+        _ = try insert(cache, "GET /a", certificate: 1, now: 1)
+        let tag = try #require(Array("GET /a".utf8).withUnsafeBytes { cache.lookup(FrontCache.Key($0), now: 1)?.tag })
+        #expect(FrontCache.untag(tag) == (.revoked, 1_700_000_000))
+        let old = FrontCache.tag(.good, thisUpdate: -86_400)  // before 1970 still round-trips
+        #expect(FrontCache.untag(old) == (.good, -86_400))
     }
 
     @Test func findsWhatItHoldsByExactKey() throws {

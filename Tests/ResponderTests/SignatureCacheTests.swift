@@ -154,6 +154,13 @@ import Testing
         #expect(try pki.store.cachedResponseCount() == 35)
         #expect(try responder.presign(issuer: rootID, workers: 1) == 30)
     }
+
+    @Test func presignOfAnEmptyStoreOrAPageSmallerThanTheWorkersSignsWhatThereIs() throws {
+        // Used to trap: with fewer items than workers, the last workers' ranges were inverted.
+        #expect(try responder.presign(workers: 4) == 0)
+        try pki.store.addCertificates(issuer: rootID, [(SerialNumber(bytes: [7]), nil)])
+        #expect(try responder.presign(workers: 4) == 1)
+    }
 }
 
 /// An array appended to from many threads.
