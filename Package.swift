@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "HTTPServer",
             dependencies: [
-                "CMicroHTTPD", "Locking", "OCSPValues", "Responder", "RevocationStore", "CRLService",
+                "CMicroHTTPD", "Locking", "OCSPValues", "OCSPCore", "Responder", "RevocationStore", "CRLService",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -2,6 +2,7 @@ internal import CMicroHTTPD
 internal import CRLService
 internal import Foundation
 internal import Logging
+internal import OCSPCore
 internal import OCSPValues
 internal import Responder
 internal import RevocationStore
@@ -178,7 +179,7 @@ extension HTTPServer {
             if useFrontCache, let (response, tag) = context.frontCache.lookup(cacheKey, now: now) {
                 let queued = queue(connection, response, isGET: isGET)
                 let (label, thisUpdate) = FrontCache.untag(tag)
-                record(context, label, cacheHit: true, since: now, thisUpdate: thisUpdate)
+                record(context, label, cacheHit: true, since: now, thisUpdate: thisUpdate, connection, key, isGET: isGET)
                 return queued
             }
             if let reader = context.reader,
@@ -197,7 +198,9 @@ extension HTTPServer {
                         } else {
                             MHD_destroy_response(response)
                         }
-                        record(context, label, cacheHit: true, since: now, thisUpdate: answer.response.thisUpdate)
+                        record(
+                            context, label, cacheHit: true, since: now, thisUpdate: answer.response.thisUpdate, connection,
+                            key, isGET: isGET)
                         return result
                     }
                 }) ?? nil
@@ -214,12 +217,49 @@ extension HTTPServer {
     /// Counts one answer in this thread's metrics (nothing when metrics are off), and logs it
     /// when the request log samples it.
     private func record(
-        _ context: ThreadContext, _ label: OCSPStatusLabel, cacheHit: Bool, since start: UInt64, thisUpdate: Int64?
+        _ context: ThreadContext, _ label: OCSPStatusLabel, cacheHit: Bool, since start: UInt64, thisUpdate: Int64?,
+        _ connection: OpaquePointer, _ key: UnsafeRawBufferPointer, isGET: Bool
     ) {
-        guard configuration.metrics else { return }
-        context.counters.requests.record(
-            label, cacheHit: cacheHit, latency: FrontCache.monotonicNow() &- start,
-            age: thisUpdate.map { Int64(time(nil)) - $0 })
+        let sampled = configuration.requestLogSampleRate > 0 && context.sample(configuration.requestLogSampleRate)
+        guard configuration.metrics || sampled else { return }
+        let latency = FrontCache.monotonicNow() &- start
+        if configuration.metrics {
+            context.counters.requests.record(
+                label, cacheHit: cacheHit, latency: latency, age: thisUpdate.map { Int64(time(nil)) - $0 })
+        }
+        if sampled { logRequest(label, cacheHit: cacheHit, latency: latency, connection, key, isGET: isGET) }
+    }
+
+    /// One line of the request log: what was asked (decoded again, only for the sampled requests),
+    /// by whom, and how it was answered.
+    private func logRequest(
+        _ label: OCSPStatusLabel, cacheHit: Bool, latency: UInt64, _ connection: OpaquePointer,
+        _ key: UnsafeRawBufferPointer, isGET: Bool
+    ) {
+        var metadata: Logger.Metadata = [
+            "ocsp_status": "\(label.name)", "cache_hit": "\(cacheHit)", "method": isGET ? "GET" : "POST",
+            "latency_us": "\(latency / 1000)", "client": "\(Self.clientAddress(connection))",
+            "request_id": "\(requestIDPrefix)-\(String(loggedRequests.wrappingAdd(1, ordering: .relaxed).newValue, radix: 16))",
+        ]
+        let der = withRequestDER(key, isGET: isGET) { Array($0) }
+        if let der, let request = try? OCSPRequest(derEncoded: der), let certID = request.certIDs.first ?? nil {
+            metadata["serial"] = "\(certID.serialNumber.hex)"
+            metadata["hash_algorithm"] = "\(certID.hashAlgorithm)"
+            metadata["issuer_key_hash"] = "\(certID.issuerKeyHash.hexString)"
+            if request.certIDs.count > 1 { metadata["cert_ids"] = "\(request.certIDs.count)" }
+            if request.hasNonce { metadata["nonce"] = "true" }
+        }
+        logger.info("OCSP request", metadata: metadata)
+    }
+
+    /// The client's numeric address, or "-".
+    static func clientAddress(_ connection: OpaquePointer) -> String {
+        guard let address = CMHD_client_address(connection) else { return "-" }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        let isIPv6 = address.pointee.sa_family == sa_family_t(AF_INET6)
+        let length = socklen_t(isIPv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        guard getnameinfo(address, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 else { return "-" }
+        return String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The full path: ``OCSPResponder/respond(to:now:)``, for every request the caches could not answer.
@@ -240,7 +280,7 @@ extension HTTPServer {
         defer {
             record(
                 context, label, cacheHit: result.status == .successful && !result.signedForRequest, since: start,
-                thisUpdate: result.thisUpdate.map { Int64($0.timeIntervalSince1970) })
+                thisUpdate: result.thisUpdate.map { Int64($0.timeIntervalSince1970) }, connection, key, isGET: isGET)
         }
         guard let response = makeResponse(result, isGET: isGET) else { return .NO }
         if useFrontCache, let cached = result.cacheKey, result.isCacheable, context.frontCache.admits(cacheKey) {

@@ -55,6 +55,8 @@ package final class HTTPServer: @unchecked Sendable {
         package var servesOCSP = true
         /// Whether this listener serves `/healthz`, `/metrics` and `/readyz`.
         package var servesOperations = true
+        /// The share of OCSP requests logged one line each (0: none, 1: all), at info level.
+        package var requestLogSampleRate = 0.0
 
         package init(host: String = "127.0.0.1", port: UInt16 = 8080) {
             self.host = host
@@ -88,6 +90,9 @@ package final class HTTPServer: @unchecked Sendable {
     let operations: (any OperationsEndpoints)?
     /// Connections open now, over all threads.
     let openConnections = Atomic<Int>(0)
+    /// Request ids of the request log: this process's random prefix and a count of logged requests.
+    let requestIDPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    let loggedRequests = Atomic<UInt64>(0)
     let threadContextKey = ThreadContextKey()
     let watchdog: ConnectionWatchdog
     /// The second the last responder failure was logged, and how many since (see `log(_:)`).

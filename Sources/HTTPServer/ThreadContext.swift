@@ -14,6 +14,8 @@ final class ThreadContext {
     /// Counters other threads may read (``HTTPServer/statistics``); only this thread writes them.
     let counters = Counters()
     private var postPool: [PostState] = []
+    /// xorshift64 state for sampling the request log (never 0).
+    private var random = UInt64.random(in: 1...UInt64.max)
 
     /// When more than this many changes arrive at once, the front cache is cleared instead of
     /// searched once per change.
@@ -27,6 +29,14 @@ final class ThreadContext {
             logger.error("cannot read the store; serving without the fast path", metadata: ["error": "\(error)"])
             reader = nil
         }
+    }
+
+    /// Whether to log this request, with probability `rate`.
+    func sample(_ rate: Double) -> Bool {
+        random ^= random << 13
+        random ^= random >> 7
+        random ^= random << 17
+        return Double(random >> 11) * 0x1p-53 < rate
     }
 
     func takePostState() -> PostState {

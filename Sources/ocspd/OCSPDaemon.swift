@@ -78,6 +78,9 @@ struct OCSPDaemon: ParsableCommand {
     @Flag(help: "Count nothing and serve no /metrics (for measuring what the counters cost).")
     var noMetrics = false
 
+    @Option(help: "Log this share of OCSP requests, one JSON line each (0: none, 0.01: 1 %, 1: all).")
+    var requestLogSample: Double = 0
+
     func validate() throws {
         if let validity, Durations.parse(validity) == nil {
             throw ValidationError("--validity \(validity): expected a duration such as 3600, 90m, 12h or 7d")
@@ -104,6 +107,9 @@ struct OCSPDaemon: ParsableCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): use trace, debug, info, notice, warning, error or critical")
+        }
+        guard (0...1).contains(requestLogSample) else {
+            throw ValidationError("--request-log-sample \(requestLogSample): use a share from 0 (none) to 1 (every request), e.g. 0.01")
         }
         guard ["json", "text"].contains(logFormat) else {
             throw ValidationError("--log-format \(logFormat): use json or text")
@@ -184,6 +190,7 @@ struct OCSPDaemon: ParsableCommand {
         http.requestTimeout = Int(Durations.parse(requestTimeout)!.rounded(.up))
         http.connectionsPerAddress = maxConnectionsPerAddress
         http.metrics = !noMetrics
+        http.requestLogSampleRate = requestLogSample
         http.servesOperations = metricsListen == nil
         Self.raiseDescriptorLimit(needed: http.connectionLimit + 256, logger: logger)
         let operations = noMetrics ? nil : ResponderOperations(responder: responder, registry: registry)

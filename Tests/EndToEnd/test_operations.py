@@ -267,3 +267,35 @@ def test_metrics_listen_moves_metrics_and_health_to_their_own_address(bins, demo
                             headers={"Content-Type": "application/ocsp-request"}).status == 404
     finally:
         server.stop()
+
+
+def test_the_request_log_samples_requests_with_their_fields(bins, demo, log_dir):
+    server = start(bins, demo / "store", log_dir, "--request-log-sample", "1")
+    try:
+        leaf = load_cert(demo / "leaves" / "leaf-ec-02.pem")
+        for _ in range(2):   # the same GET twice: both answered from the signature cache
+            parse_ok_response(get_ocsp(server.port, b64(leaf_request(demo, "leaf-ec-02"))))
+        parse_ok_response(post_ocsp(server.port, leaf_request(demo, "leaf-ec-01", nonce=b"z" * 16)))
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in server.stderr_text().splitlines() if line.strip()]
+    logged = [o for o in lines if o["message"] == "OCSP request"]
+    assert len(logged) == 3, lines
+    first, _, nonce = logged
+    assert first["ocsp_status"] == "revoked" and first["cache_hit"] == "true" and first["method"] == "GET"
+    assert first["serial"] == format(leaf.serial_number, "X").rjust(len(first["serial"]), "0")
+    assert first["hash_algorithm"] == "SHA-1" and first["client"] == "127.0.0.1"
+    assert len(first["issuer_key_hash"]) == 40 and int(first["latency_us"]) >= 0
+    assert nonce["ocsp_status"] == "good" and nonce["cache_hit"] == "false" and nonce["method"] == "POST"
+    assert nonce["nonce"] == "true"
+    assert len({o["request_id"] for o in logged}) == 3
+
+
+def test_without_sampling_no_request_is_logged(bins, demo, log_dir):
+    server = start(bins, demo / "store", log_dir)
+    try:
+        for _ in range(20):
+            parse_ok_response(get_ocsp(server.port, b64(leaf_request(demo, "leaf-ec-01"))))
+    finally:
+        server.stop()
+    assert "OCSP request\"" not in server.stderr_text()
