@@ -5,12 +5,13 @@ internal import OCSPValues
 package import RevocationStore
 internal import Locking
 internal import Synchronization
+package import ServiceLifecycle
 
 /// Keeps every issuer's CRLs current inside `ocspd`, on its own thread: a complete CRL (or its
 /// shards) when there is none or it is older than ``Configuration/interval``; after status
 /// changes, once they have settled for ``Configuration/debounce``, a delta CRL (or, sharded,
 /// new shards).
-package final class CRLScheduler: Sendable {
+package final class CRLScheduler: Service, Sendable {
     package struct Configuration: Sendable {
         package var policy = CRLPolicy()
         /// How often the complete CRL is regenerated.
@@ -28,38 +29,46 @@ package final class CRLScheduler: Sendable {
         var lastError: String?
     }
 
-    private let generator: CRLGenerator
-    private let configuration: Configuration
+    private let store: RevocationStore
+    /// The configuration in force and the generator made for it (``reconfigure(_:)``).
+    private let settings: LockedValue<(Configuration, CRLGenerator)>
     private let logger: Logger
     private let states = LockedValue<[IssuerID: IssuerState]>([:])
     private let stopping = Atomic<Bool>(false)
-    private let stopped = DispatchSemaphore(value: 0)
 
     package init(store: RevocationStore, configuration: Configuration, logger: Logger) {
-        generator = CRLGenerator(store: store, keyFilePermissions: configuration.keyFilePermissions)
-        self.configuration = configuration
+        self.store = store
+        settings = LockedValue((configuration, CRLGenerator(store: store, keyFilePermissions: configuration.keyFilePermissions)))
         self.logger = logger
     }
 
-    package func start() {
+    /// Applies new settings (SIGHUP) from the next pass on.
+    package func reconfigure(_ configuration: Configuration) {
+        let generator = CRLGenerator(store: store, keyFilePermissions: configuration.keyFilePermissions)
+        settings.withLock { $0 = (configuration, generator) }
+    }
+
+    /// Runs passes on a thread of its own (generation signs and writes, and blocks) until
+    /// graceful shutdown, then lets the pass in hand finish.
+    package func run() async throws {
+        let finished = AsyncStream<Void>.makeStream()
         let thread = Thread { [self] in
-            defer { stopped.signal() }
             while !stopping.load(ordering: .relaxed) {
                 tick(now: Date())
                 Thread.sleep(forTimeInterval: 0.5)
             }
+            finished.continuation.finish()
         }
         thread.name = "ocspd-crl"
         thread.start()
-    }
-
-    package func stop() {
+        try? await gracefulShutdown()
         stopping.store(true, ordering: .relaxed)
-        stopped.wait()
+        for await _ in finished.stream {}
     }
 
     /// One pass over the issuers (exposed for tests).
     package func tick(now: Date) {
+        let (configuration, generator) = settings.withLock { $0 }
         let issuers: [IssuerRecord]
         do { issuers = try generator.store.allIssuers() } catch {
             logger.error("CRL scheduler cannot list issuers", metadata: ["error": "\(error)"])
@@ -67,7 +76,7 @@ package final class CRLScheduler: Sendable {
         }
         for issuer in issuers where issuer.caKeyPath != nil {
             do {
-                try update(issuer, now: now)
+                try update(issuer, now: now, configuration: configuration, generator: generator)
                 states.withLock { $0[issuer.id, default: IssuerState()].lastError = nil }
             } catch {
                 let message = "\(error)"
@@ -80,7 +89,7 @@ package final class CRLScheduler: Sendable {
         }
     }
 
-    private func update(_ issuer: IssuerRecord, now: Date) throws {
+    private func update(_ issuer: IssuerRecord, now: Date, configuration: Configuration, generator: CRLGenerator) throws {
         let policy = configuration.policy
         let sequence = try generator.store.revocationSequence(issuer: issuer.id)
         let completeScope: CRLScope = policy.shards > 1 ? .shard(0) : .full

@@ -25,10 +25,12 @@ let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _
     // would make libmicrohttpd close the keep-alive connection). The exception is a body declared
     // too large: refusing it now (and closing) beats reading it.
     guard let current = state.pointee else {
+        let context = server.threadContext
+        Counters.bump(context.counters.requestsStarted)
         if server.declaredLength(connection) > server.configuration.maxRequestBytes {
             return server.sendPlain(connection, status: 413, "request too large\n")
         }
-        state.pointee = isPost ? Unmanaged.passRetained(server.threadContext.takePostState()).toOpaque() : discardedState(0)
+        state.pointee = isPost ? Unmanaged.passRetained(context.takePostState()).toOpaque() : discardedState(0)
         return .YES
     }
     // Middle calls carry body bytes; libmicrohttpd accepts no response until the body is read.
@@ -65,6 +67,9 @@ let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, state, r
     guard let cls else { return }
     let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
     if let connection { server.clock(of: connection).map { server.watchdog.requestCompleted($0) } }
+    // Only on the thread that started it (at shutdown libmicrohttpd may report from the stopping
+    // thread, which has no context and needs none).
+    if let context = server.threadContextKey.current { Counters.bump(context.counters.requestsCompleted) }
     guard let state, let current = state.pointee else { return }
     if discardedCount(current) == nil {
         let post = Unmanaged<PostState>.fromOpaque(current)
@@ -172,7 +177,7 @@ extension HTTPServer {
         let context = threadContext
         defer { context.counters.publish(context.frontCache.statistics) }
         let now = FrontCache.monotonicNow()
-        let useFrontCache = context.synchronize(logger: logger)
+        let useFrontCache = context.synchronize(logger: logger) && !draining.load(ordering: .relaxed)
         // GET and POST answers differ in their headers; keep them apart with a leading byte.
         return withFrontCacheKey(key, isGET: isGET) { bytes in
             let cacheKey = FrontCache.Key(bytes)
@@ -220,7 +225,8 @@ extension HTTPServer {
         _ context: ThreadContext, _ label: OCSPStatusLabel, cacheHit: Bool, since start: UInt64, thisUpdate: Int64?,
         _ connection: OpaquePointer, _ key: UnsafeRawBufferPointer, isGET: Bool
     ) {
-        let sampled = configuration.requestLogSampleRate > 0 && context.sample(configuration.requestLogSampleRate)
+        let share = requestLogSampleRate
+        let sampled = share > 0 && context.sample(share)
         guard configuration.metrics || sampled else { return }
         let latency = FrontCache.monotonicNow() &- start
         if configuration.metrics {
@@ -323,6 +329,7 @@ extension HTTPServer {
 
     /// Queues `response` (200), or 304 for a GET whose If-None-Match names its ETag.
     private func queue(_ connection: OpaquePointer, _ response: OpaquePointer, isGET: Bool) -> MHD_Result {
+        closeWhenDraining(response)
         if isGET, let condition = MHD_lookup_connection_value(connection, .HEADER_KIND, "If-None-Match"),
             let etag = MHD_get_response_header(response, "ETag"), Self.matches(String(cString: condition), String(cString: etag))
         {
@@ -344,7 +351,14 @@ extension HTTPServer {
     private func queue(_ connection: OpaquePointer, _ result: OCSPResponder.Result, isGET: Bool) -> MHD_Result {
         guard let response = makeResponse(result, isGET: isGET) else { return .NO }
         defer { MHD_destroy_response(response) }
+        closeWhenDraining(response)
         return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
+    }
+
+    /// While draining, a response (never a front-cache one: those are bypassed) tells the client
+    /// to close the connection; libmicrohttpd then closes it after sending.
+    private func closeWhenDraining(_ response: OpaquePointer) {
+        if draining.load(ordering: .relaxed) { MHD_add_response_header(response, "Connection", "close") }
     }
 
     /// A libmicrohttpd response for a cached answer: its DER and the HTTP values stored with it,
@@ -505,6 +519,7 @@ extension HTTPServer {
         }
         guard let response else { return .NO }
         defer { MHD_destroy_response(response) }
+        closeWhenDraining(response)
         if let contentType { MHD_add_response_header(response, "Content-Type", contentType) }
         for (name, value) in extraHeaders { MHD_add_response_header(response, name, value) }
         return MHD_queue_response(connection, status, response)

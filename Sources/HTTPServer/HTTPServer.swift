@@ -57,6 +57,8 @@ package final class HTTPServer: @unchecked Sendable {
         package var servesOperations = true
         /// The share of OCSP requests logged one line each (0: none, 1: all), at info level.
         package var requestLogSampleRate = 0.0
+        /// On graceful shutdown, how long requests in flight may take before their connections close.
+        package var shutdownTimeout = 10.0
 
         package init(host: String = "127.0.0.1", port: UInt16 = 8080) {
             self.host = host
@@ -90,6 +92,13 @@ package final class HTTPServer: @unchecked Sendable {
     let operations: (any OperationsEndpoints)?
     /// Connections open now, over all threads.
     let openConnections = Atomic<Int>(0)
+    /// Set by ``drain(timeout:)``: every answer closes its connection, and the front cache (whose
+    /// shared responses cannot carry that header) is bypassed.
+    let draining = Atomic<Bool>(false)
+    /// The share of requests the request log samples, as `Double` bits (``setRequestLogSampleRate(_:)``).
+    let requestLogShare: Atomic<UInt64>
+    /// Listening sockets handed back by ``quiesce()``, closed after the daemons stop.
+    private var quiescedSockets: [Int32] = []
     /// Request ids of the request log: this process's random prefix and a count of logged requests.
     let requestIDPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
     let loggedRequests = Atomic<UInt64>(0)
@@ -109,6 +118,7 @@ package final class HTTPServer: @unchecked Sendable {
         self.responder = responder
         self.logger = logger
         self.operations = operations
+        requestLogShare = Atomic(configuration.requestLogSampleRate.bitPattern)
         watchdog = ConnectionWatchdog(timeout: UInt64(max(1, configuration.requestTimeout)) * 1_000_000_000)
     }
 
@@ -152,7 +162,9 @@ package final class HTTPServer: @unchecked Sendable {
     }
 
     private func startDaemon(_ address: SocketAddress, reusePort: Bool, connectionLimit: Int) -> OpaquePointer? {
+        // ITC (an eventfd) lets quiesce() wake the thread to stop accepting.
         var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_USE_ERROR_LOG.rawValue
+            | MHD_USE_ITC.rawValue
         if address.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
         let context = Unmanaged.passUnretained(self).toOpaque()
         return address.withSockaddr { sockaddr -> OpaquePointer? in
@@ -229,6 +241,28 @@ package final class HTTPServer: @unchecked Sendable {
         return metrics
     }
 
+    /// Changes the share of requests logged (SIGHUP), from the next request on.
+    package func setRequestLogSampleRate(_ share: Double) {
+        requestLogShare.store(share.bitPattern, ordering: .relaxed)
+    }
+
+    var requestLogSampleRate: Double { Double(bitPattern: requestLogShare.load(ordering: .relaxed)) }
+
+    /// Requests begun and not yet completed, over all threads.
+    package var requestsInFlight: Int {
+        counters.withLock { all in
+            all.reduce(0) { $0 + $1.requestsStarted.load(ordering: .relaxed) - $1.requestsCompleted.load(ordering: .relaxed) }
+        }
+    }
+
+    /// Stops accepting connections; those open are served on (see ``drain(timeout:)``).
+    package func quiesce() {
+        for daemon in daemons {
+            let socket = MHD_quiesce_daemon(daemon)
+            if socket >= 0 { quiescedSockets.append(socket) }
+        }
+    }
+
     /// Stops accepting and closes every connection; idempotent.
     package func stop() {
         watchdog.stop()
@@ -236,6 +270,9 @@ package final class HTTPServer: @unchecked Sendable {
             MHD_stop_daemon(daemon)
         }
         daemons = []
+        // libmicrohttpd leaves a quiesced listening socket to its caller, to close once it stopped.
+        for socket in quiescedSockets { close(socket) }
+        quiescedSockets = []
     }
 }
 

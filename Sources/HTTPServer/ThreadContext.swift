@@ -94,6 +94,10 @@ final class Counters: Sendable {
     let frontCacheNotAdmitted = Atomic<Int>(0)
     let frontCacheInvalidated = Atomic<Int>(0)
     let frontCacheCleared = Atomic<Int>(0)
+    /// Requests whose head arrived, and requests libmicrohttpd reported complete (answered, or
+    /// ended), on this thread: their difference is what a graceful stop waits for.
+    let requestsStarted = Atomic<Int>(0)
+    let requestsCompleted = Atomic<Int>(0)
     /// Answers by status, latency and age, for `/metrics`.
     let requests = RequestCells()
 

@@ -1,4 +1,5 @@
 internal import Foundation
+internal import Synchronization
 internal import OCSPCore
 internal import OCSPValues
 public import RevocationStore
@@ -44,10 +45,13 @@ extension OCSPResponder {
         /// The last change-feed entry applied, and the snapshot it was read in.
         private var changePosition: UInt64
         private var appliedSnapshot: Int
+        /// The responder's policy generation the issuer table was filled under.
+        private var policyGeneration: Int
 
         public init(responder: OCSPResponder) throws {
             self.responder = responder
             reader = RevocationStore.Reader(store: responder.store)
+            policyGeneration = responder.policyGeneration.load(ordering: .acquiring)
             (changePosition, appliedSnapshot) = try reader.read { snapshot in (try snapshot.lastChange(), snapshot.id) }
         }
 
@@ -90,6 +94,12 @@ extension OCSPResponder {
             toRequest der: UnsafeRawBufferPointer, now: Int64, _ body: (CachedAnswer) throws -> R
         ) throws -> R? {
             guard let request = SimpleOCSPRequest(der: der) else { return nil }
+            let generation = responder.policyGeneration.load(ordering: .acquiring)
+            if generation != policyGeneration {
+                // Reconfigured or reloaded: validity and signer expiry may have changed.
+                issuers.removeAll()
+                policyGeneration = generation
+            }
             let serial = UnsafeRawBufferPointer(rebasing: der[request.serialNumber])
             return try reader.read { snapshot -> R? in
                 guard let issuer = try issuer(request, in: der, snapshot) else { return nil }

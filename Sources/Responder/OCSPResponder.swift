@@ -89,7 +89,12 @@ public final class OCSPResponder: Sendable {
     }
 
     public let store: RevocationStore
-    public let configuration: Configuration
+    /// The configuration in force (``reconfigure(_:)`` replaces it).
+    public var configuration: Configuration { settings.withLock { $0 } }
+    private let settings: LockedValue<Configuration>
+    /// Bumped whenever issuer policies may have changed (``reconfigure(_:)``, ``reloadSigners()``),
+    /// so each serving thread's ``Reader`` looks its issuers up again.
+    let policyGeneration = Atomic<Int>(0)
     private let signers = LockedValue<[IssuerID: IssuerSigner]>([:])
     private let policies = LockedValue<[IssuerID: IssuerPolicy]>([:])
     private let signingFailures = Atomic<Int>(0)
@@ -105,7 +110,7 @@ public final class OCSPResponder: Sendable {
 
     public init(store: RevocationStore, configuration: Configuration = Configuration()) {
         self.store = store
-        self.configuration = configuration
+        settings = LockedValue(configuration)
         limiter = TokenBucket(rate: configuration.liveSigningRate)
         signatureCounters = Dictionary(
             uniqueKeysWithValues: SignatureReason.allCases.map {
@@ -399,6 +404,16 @@ public final class OCSPResponder: Sendable {
     public func reloadSigners() {
         signers.withLock { $0.removeAll() }
         policies.withLock { $0.removeAll() }
+        policyGeneration.add(1, ordering: .releasing)
+    }
+
+    /// Applies a new configuration (SIGHUP): the live-signing rate at once; the validity policy
+    /// and key-file rule from the next signature on (signers are reloaded). Responses signed under
+    /// another validity are re-signed when next asked for, as at a restart.
+    public func reconfigure(_ configuration: Configuration) {
+        settings.withLock { $0 = configuration }
+        limiter.setRate(configuration.liveSigningRate)
+        reloadSigners()
     }
 
     /// What is wrong, or soon will be, with an issuer's signer.

@@ -1,0 +1,98 @@
+package import CRLService
+internal import Foundation
+package import HTTPServer
+package import Logging
+package import Responder
+package import ServiceLifecycle
+internal import UnixSignals
+
+/// What SIGHUP does: reads the configuration file and the environment again (the flags stay as
+/// given), applies what can change without a restart, reports the rest, and reloads the issuers'
+/// signer certificates and keys from the store. A configuration that does not check out changes
+/// nothing.
+package actor ConfigurationReloader {
+    private var current: OCSPDConfiguration
+    private let flags: [String: String]
+    private let file: String?
+    private let responder: OCSPResponder
+    private let server: HTTPServer
+    private let crls: CRLScheduler?
+    private let logLevel: SharedLogLevel
+    private let logger: Logger
+
+    package init(
+        initial: OCSPDConfiguration, flags: [String: String], file: String?, responder: OCSPResponder, server: HTTPServer,
+        crls: CRLScheduler?, logLevel: SharedLogLevel, logger: Logger
+    ) {
+        current = initial
+        self.flags = flags
+        self.file = file
+        self.responder = responder
+        self.server = server
+        self.crls = crls
+        self.logLevel = logLevel
+        self.logger = logger
+    }
+
+    /// Reloads; returns the keys applied and those that need a restart.
+    @discardableResult
+    package func reload(environment: [String: String] = ProcessInfo.processInfo.environment) async -> (
+        applied: [String], needRestart: [String]
+    ) {
+        let next: OCSPDConfiguration
+        do {
+            next = try await OCSPDConfiguration.load(flags: flags, environment: environment, file: file)
+        } catch {
+            logger.error("reload refused: the configuration does not check out; nothing changed", metadata: ["error": "\(error)"])
+            return ([], [])
+        }
+        let changed = current.changedKeys(to: next)
+        let needRestart = changed.filter { OCSPDConfiguration.settingsByKey[$0]?.reloadable != true }
+        let applied = changed.filter { OCSPDConfiguration.settingsByKey[$0]?.reloadable == true }
+        // Apply the reloadable part onto what runs; keep the running value of the rest.
+        var running = current
+        for key in applied {
+            guard let setting = OCSPDConfiguration.settingsByKey[key] else { continue }
+            try? setting.apply(&running, setting.current(next))
+        }
+        running.sources = next.sources
+        if let validated = try? running.validated() { running = validated }
+        logLevel.value = running.logLevel
+        server.setRequestLogSampleRate(running.http.requestLogSampleRate)
+        crls?.reconfigure(running.crl)
+        // Also reloads the signers: a rotated responder certificate and key are used from the next
+        // signature on.
+        responder.reconfigure(running.responder)
+        current = running
+        let problems = (try? responder.checkSigners()) ?? []
+        for problem in problems { logger.warning("\(problem)") }
+        if !needRestart.isEmpty {
+            logger.warning(
+                "changed keys need a restart; their running values are kept",
+                metadata: ["keys": "\(needRestart.joined(separator: ","))"])
+        }
+        logger.info(
+            "reloaded",
+            metadata: [
+                "signal": "SIGHUP", "applied": "\(applied.joined(separator: ","))",
+                "need_restart": "\(needRestart.joined(separator: ","))", "signer_problems": "\(problems.count)",
+            ])
+        return (applied, needRestart)
+    }
+}
+
+/// Calls `action` on each SIGHUP, until graceful shutdown.
+package struct SignalReloadService: Service {
+    private let action: @Sendable () async -> Void
+
+    package init(_ action: @escaping @Sendable () async -> Void) {
+        self.action = action
+    }
+
+    package func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            await action()
+        }
+    }
+}

@@ -1,0 +1,296 @@
+package import CRLService
+package import Foundation
+package import HTTPServer
+package import Logging
+internal import OCSPCore
+package import Responder
+
+/// Everything `ocspd` is configured with, as one typed value: its parts are what the responder,
+/// the HTTP listeners, the refresher and the CRL scheduler take.
+///
+/// Read from flags, `OCSPD_…` environment variables and a YAML file, in that order of precedence
+/// (``load(flags:environment:file:)``), every value checked when it is read.
+package struct OCSPDConfiguration: Sendable {
+    package enum LogFormat: String, Sendable { case json, text }
+
+    package var store = ""
+    package var listen = "127.0.0.1:8080"
+    package var responder = OCSPResponder.Configuration()
+    package var http = HTTPServer.Configuration()
+    package var crlEnabled = true
+    package var crl = CRLScheduler.Configuration()
+    package var publicURL: String?
+    package var logLevel = Logger.Level.info
+    package var logFormat = LogFormat.json
+    package var metricsEnabled = true
+    package var metricsListen: String?
+    /// How long SIGTERM waits for requests in flight before closing what is left.
+    package var shutdownTimeout: TimeInterval = 10
+    /// Where each value came from (key → "default", "file", "environment" or "flag").
+    package var sources: [String: String] = [:]
+
+    package init() {
+        http.threads = min(ProcessInfo.processInfo.activeProcessorCount, 64)
+    }
+
+    /// One configuration key: its name in the file (dotted: a nested YAML key), its flag and its
+    /// environment variable follow from it (`crl.interval`: `--crl-interval`,
+    /// `OCSPD_CRL_INTERVAL`).
+    package struct Setting: Sendable {
+        package let key: String
+        package let help: String
+        /// Whether SIGHUP applies a new value (otherwise it needs a restart).
+        package let reloadable: Bool
+        let apply: @Sendable (inout OCSPDConfiguration, String) throws(ConfigurationError) -> Void
+        let current: @Sendable (OCSPDConfiguration) -> String
+
+        package var flag: String {
+            "--" + (Self.flagNames[key] ?? key.replacingOccurrences(of: ".", with: "-"))
+        }
+        package var environmentVariable: String {
+            "OCSPD_" + key.uppercased().replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "-", with: "_")
+        }
+        /// Flags whose names predate the configuration file.
+        static let flagNames = [
+            "log.level": "log-level", "log.format": "log-format", "log.request-sample": "request-log-sample",
+            "metrics.listen": "metrics-listen", "crl.interval": "crl-interval", "crl.validity": "crl-validity",
+            "crl.debounce": "crl-debounce", "crl.shards": "crl-shards", "crl.public-url": "public-url",
+        ]
+    }
+
+    /// Every key, in the order `--check-config` prints them.
+    package static let settings: [Setting] = [
+        Setting(key: "store", help: "the store directory (create it with `ocspctl init`)", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                guard !value.isEmpty else { throw ConfigurationError(key: "store", value: value, expected: "a directory") }
+                config.store = value
+            }, current: { $0.store }),
+        Setting(key: "listen", help: "HOST:PORT to listen on (port 0 picks a free one)", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                guard let parsed = try? HTTPServer.Configuration(listen: value) else {
+                    throw ConfigurationError(key: "listen", value: value, expected: "HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080")
+                }
+                config.listen = value
+                config.http.host = parsed.host
+                config.http.port = parsed.port
+            }, current: { $0.listen }),
+        Setting(key: "threads", help: "HTTP worker threads (default: one per core)", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.http.threads = try integer("threads", value, in: 1...256)
+            }, current: { "\($0.http.threads)" }),
+        Setting(key: "validity", help: "response validity, overriding each issuer's (e.g. 12h; empty: the issuer's)",
+            reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                config.responder.validityOverride = value.isEmpty ? nil : try duration("validity", value, in: 1...(366 * 86400))
+            }, current: { $0.responder.validityOverride.map(formatDuration) ?? "" }),
+        Setting(key: "refresh-fraction", help: "re-sign once less than this share of a response's validity remains",
+            reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                guard let fraction = Double(value), fraction > 0, fraction < 1 else {
+                    throw ConfigurationError(key: "refresh-fraction", value: value, expected: "a number between 0 and 1, e.g. 0.5")
+                }
+                config.responder.refreshFraction = fraction
+            }, current: { "\($0.responder.refreshFraction)" }),
+        Setting(key: "live-sign-rate", help: "live signatures a second (nonces, misses) before tryLater", reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                guard let rate = Double(value), rate >= 1 else {
+                    throw ConfigurationError(key: "live-sign-rate", value: value, expected: "a number of signatures a second, at least 1")
+                }
+                config.responder.liveSigningRate = rate
+            }, current: { "\(Int($0.responder.liveSigningRate))" }),
+        Setting(key: "nonce-overflow", help: "past the live-signing limit, nonce requests get try-later or cached",
+            reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                guard ["try-later", "cached"].contains(value) else {
+                    throw ConfigurationError(key: "nonce-overflow", value: value, expected: "try-later or cached")
+                }
+                config.responder.nonceOverflowServesCached = value == "cached"
+            }, current: { $0.responder.nonceOverflowServesCached ? "cached" : "try-later" }),
+        Setting(key: "allow-insecure-key-permissions", help: "accept key files others than their owner may read",
+            reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                let allow = try boolean("allow-insecure-key-permissions", value)
+                config.responder.keyFilePermissions = allow ? .any : .ownerOnly
+                config.crl.keyFilePermissions = config.responder.keyFilePermissions
+            }, current: { $0.responder.keyFilePermissions == .any ? "true" : "false" }),
+        Setting(key: "request-timeout", help: "each request must arrive whole within this long (e.g. 10s)", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.http.requestTimeout = Int(try duration("request-timeout", value, in: 1...3600).rounded(.up))
+            }, current: { formatDuration(TimeInterval($0.http.requestTimeout)) }),
+        Setting(key: "max-connections-per-address", help: "connections one client address may hold (0: no limit)",
+            reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.http.connectionsPerAddress = try integer("max-connections-per-address", value, in: 0...1_000_000)
+            }, current: { "\($0.http.connectionsPerAddress)" }),
+        Setting(key: "front-cache-entries", help: "ready responses each thread keeps (a power of two)", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                let entries = try integer("front-cache-entries", value, in: 1...(1 << 24))
+                guard entries & (entries - 1) == 0 else {
+                    throw ConfigurationError(key: "front-cache-entries", value: value, expected: "a power of two up to 16777216, e.g. 16384")
+                }
+                config.http.frontCacheEntries = entries
+            }, current: { "\($0.http.frontCacheEntries)" }),
+        Setting(key: "shutdown-timeout", help: "on SIGTERM, how long requests in flight may take (e.g. 10s)", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.shutdownTimeout = try duration("shutdown-timeout", value, in: 0...600)
+            }, current: { formatDuration($0.shutdownTimeout) }),
+        Setting(key: "crl.enabled", help: "generate CRLs (stored ones are served either way)", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in config.crlEnabled = try boolean("crl.enabled", value) },
+            current: { "\($0.crlEnabled)" }),
+        Setting(key: "crl.interval", help: "regenerate each complete CRL this often (e.g. 1h)", reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                config.crl.interval = try duration("crl.interval", value, in: 1...(31 * 86400))
+            }, current: { formatDuration($0.crl.interval) }),
+        Setting(key: "crl.validity", help: "CRL validity, nextUpdate - thisUpdate (e.g. 7d)", reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                config.crl.policy.validity = try duration("crl.validity", value, in: 60...(366 * 86400))
+            }, current: { formatDuration($0.crl.policy.validity) }),
+        Setting(key: "crl.debounce", help: "publish a delta CRL once changes have settled this long (e.g. 2s)",
+            reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                config.crl.debounce = try duration("crl.debounce", value, in: 0...3600)
+            }, current: { formatDuration($0.crl.debounce) }),
+        Setting(key: "crl.shards", help: "split complete CRLs into this many shards", reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                config.crl.policy.shards = try integer("crl.shards", value, in: 1...4096)
+            }, current: { "\($0.crl.policy.shards)" }),
+        Setting(key: "crl.public-url", help: "public base URL, for sharded CRLs' distribution points (default http://LISTEN/)",
+            reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                guard value.isEmpty || value.hasPrefix("http://") || value.hasPrefix("https://") else {
+                    throw ConfigurationError(key: "crl.public-url", value: value, expected: "an http:// or https:// URL")
+                }
+                config.publicURL = value.isEmpty ? nil : value
+            }, current: { $0.publicURL ?? "" }),
+        Setting(key: "log.level", help: "trace, debug, info, notice, warning, error or critical", reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                guard let level = Logger.Level(rawValue: value) else {
+                    throw ConfigurationError(key: "log.level", value: value, expected: "trace, debug, info, notice, warning, error or critical")
+                }
+                config.logLevel = level
+            }, current: { $0.logLevel.rawValue }),
+        Setting(key: "log.format", help: "json (one object a line) or text", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                guard let format = LogFormat(rawValue: value) else {
+                    throw ConfigurationError(key: "log.format", value: value, expected: "json or text")
+                }
+                config.logFormat = format
+            }, current: { $0.logFormat.rawValue }),
+        Setting(key: "log.request-sample", help: "share of OCSP requests logged, 0 to 1 (e.g. 0.01)", reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                guard let share = Double(value), (0...1).contains(share) else {
+                    throw ConfigurationError(key: "log.request-sample", value: value, expected: "a share from 0 (none) to 1 (all), e.g. 0.01")
+                }
+                config.http.requestLogSampleRate = share
+            }, current: { "\($0.http.requestLogSampleRate)" }),
+        Setting(key: "metrics.enabled", help: "count requests and serve /metrics", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.metricsEnabled = try boolean("metrics.enabled", value)
+            }, current: { "\($0.metricsEnabled)" }),
+        Setting(key: "metrics.listen", help: "serve /metrics, /healthz, /readyz on this HOST:PORT instead", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                guard value.isEmpty || (try? HTTPServer.Configuration(listen: value)) != nil else {
+                    throw ConfigurationError(key: "metrics.listen", value: value, expected: "HOST:PORT, e.g. 127.0.0.1:9102")
+                }
+                config.metricsListen = value.isEmpty ? nil : value
+            }, current: { $0.metricsListen ?? "" }),
+    ]
+
+    package static let settingsByKey = Dictionary(uniqueKeysWithValues: settings.map { ($0.key, $0) })
+
+    /// Checks what the parts cannot check alone.
+    func validated() throws(ConfigurationError) -> Self {
+        guard !store.isEmpty else {
+            throw ConfigurationError(
+                key: "store", value: "", expected: "the store directory: --store DIR, OCSPD_STORE or store: in the file")
+        }
+        if !metricsEnabled, let metricsListen {
+            throw ConfigurationError(
+                key: "metrics.listen", value: metricsListen, expected: "nothing when metrics.enabled is false")
+        }
+        var copy = self
+        copy.crl.policy.baseURL = publicURL ?? "http://\(listen)/"
+        copy.http.metrics = metricsEnabled
+        copy.http.servesOperations = metricsListen == nil
+        return copy
+    }
+
+    /// The effective configuration, a `key: value  # source` line each (no key holds a secret:
+    /// signing keys stay in their files, named by the store).
+    package var summary: String {
+        Self.settings.map { setting in
+            let value = setting.current(self)
+            let shown = value.isEmpty ? "\"\"" : value
+            return "\(setting.key): \(shown)  # \(sources[setting.key] ?? "default")"
+        }.joined(separator: "\n")
+    }
+
+    /// The effective configuration as log metadata.
+    package var metadata: Logger.Metadata {
+        Dictionary(uniqueKeysWithValues: Self.settings.map { ($0.key, Logger.MetadataValue.string($0.current(self))) })
+    }
+
+    /// The keys whose values differ between two configurations.
+    package func changedKeys(to other: OCSPDConfiguration) -> [String] {
+        Self.settings.filter { $0.current(self) != $0.current(other) }.map(\.key)
+    }
+
+    // MARK: - Value parsing
+
+    static func integer(_ key: String, _ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let number = Int(value), range.contains(number) else {
+            throw ConfigurationError(key: key, value: value, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    static func duration(_ key: String, _ value: String, in range: ClosedRange<TimeInterval>) throws(ConfigurationError)
+        -> TimeInterval
+    {
+        guard let seconds = Durations.parse(value), range.contains(seconds) else {
+            throw ConfigurationError(
+                key: key, value: value,
+                expected: "a duration from \(formatDuration(range.lowerBound)) to \(formatDuration(range.upperBound)), such as 90s, 10m, 12h or 7d")
+        }
+        return seconds
+    }
+
+    static func boolean(_ key: String, _ value: String) throws(ConfigurationError) -> Bool {
+        switch value.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw ConfigurationError(key: key, value: value, expected: "true or false")
+        }
+    }
+
+    /// `3600` → `1h`, `90` → `90s`.
+    static func formatDuration(_ seconds: TimeInterval) -> String {
+        let whole = Int(seconds)
+        guard Double(whole) == seconds else { return "\(seconds)s" }
+        for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60)] where whole >= size && whole % size == 0 {
+            return "\(whole / size)\(unit)"
+        }
+        return "\(whole)s"
+    }
+}
+
+/// A configuration value that cannot be used: one line naming the key, the value and what is
+/// accepted (and where the value came from, when known).
+package struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    package var key: String
+    package var value: String
+    package var expected: String
+    package var source: String?
+
+    package init(key: String, value: String, expected: String, source: String? = nil) {
+        self.key = key
+        self.value = value
+        self.expected = expected
+        self.source = source
+    }
+
+    package var description: String {
+        let from = source.map { " (from \($0))" } ?? ""
+        return "configuration key \(key)\(from): \"\(value)\" is not valid; expected \(expected)"
+    }
+}
