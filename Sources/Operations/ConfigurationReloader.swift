@@ -3,7 +3,7 @@ internal import Foundation
 package import HTTPServer
 package import Logging
 package import Responder
-package import ServiceLifecycle
+internal import ServiceLifecycle
 internal import UnixSignals
 
 /// What SIGHUP does: reads the configuration file and the environment again (the flags stay as
@@ -83,16 +83,33 @@ package actor ConfigurationReloader {
 
 /// Calls `action` on each SIGHUP, until graceful shutdown.
 package struct SignalReloadService: Service {
+    private let signals: UnixSignalsSequence
     private let action: @Sendable () async -> Void
 
-    package init(_ action: @escaping @Sendable () async -> Void) {
+    /// Traps SIGHUP now (whose default action ends the process), so a reload asked for before the
+    /// service group runs is not fatal but waits for the service.
+    package init(_ action: @escaping @Sendable () async -> Void) async {
+        signals = await UnixSignalsSequence(trapping: .sighup)
         self.action = action
     }
 
     package func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
             await action()
         }
+    }
+}
+
+/// Prints the lines scripts wait for once the service group runs, that is once SIGTERM and
+/// SIGINT are trapped (before that, they would end the process without draining).
+package struct ReadinessAnnouncement: Service {
+    private let lines: [String]
+
+    package init(_ lines: [String]) { self.lines = lines }
+
+    package func run() async throws {
+        // Unbuffered, so each line arrives at once.
+        for line in lines { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        try? await gracefulShutdown()
     }
 }

@@ -165,7 +165,7 @@ struct OCSPDaemon: AsyncParsableCommand {
             let metrics = HTTPServer(configuration: listener, responder: responder, logger: logger, operations: operations)
             let metricsPort = try metrics.start()
             metricsServer = metrics
-            metricsLine = "ocspd metrics on http://\(Self.hostForURL(listener.host)):\(metricsPort)/metrics\n"
+            metricsLine = "ocspd metrics on http://\(Self.hostForURL(listener.host)):\(metricsPort)/metrics"
         }
         let crls =
             configuration.crlEnabled
@@ -174,10 +174,13 @@ struct OCSPDaemon: AsyncParsableCommand {
         let reloader = ConfigurationReloader(
             initial: configuration, flags: flags, file: config, responder: responder, server: server, crls: crls,
             logLevel: level, logger: logger)
-        var services: [any Service] = [RefreshService(responder: responder, logger: logger)]
+        // The readiness line scripts wait for, then the metrics address.
+        let announcement = ReadinessAnnouncement(
+            ["ocspd listening on http://\(Self.hostForURL(http.host)):\(port)/"] + (metricsLine.map { [$0] } ?? []))
+        var services: [any Service] = [announcement, RefreshService(responder: responder, logger: logger)]
         if let crls { services.append(crls) }
         if let metricsServer { services.append(metricsServer) }
-        services.append(SignalReloadService { await reloader.reload() })
+        services.append(await SignalReloadService { await reloader.reload() })
         // Last: graceful shutdown goes in reverse order, so the OCSP listener drains first.
         services.append(server)
         var group = ServiceGroupConfiguration(
@@ -185,9 +188,6 @@ struct OCSPDaemon: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownTimeout + 5)
 
-        // The readiness line scripts wait for; written unbuffered so it arrives at once.
-        FileHandle.standardOutput.write(Data("ocspd listening on http://\(Self.hostForURL(http.host)):\(port)/\n".utf8))
-        if let metricsLine { FileHandle.standardOutput.write(Data(metricsLine.utf8)) }
         logger.info("started", metadata: configuration.metadata)
 
         try await ServiceGroup(configuration: group).run()

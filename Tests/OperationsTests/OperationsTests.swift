@@ -116,3 +116,55 @@ import Testing
         #expect(timestamp.hasSuffix("Z") && timestamp.count == 24)
     }
 }
+
+@Suite struct OCSPDConfigurationTests {
+    func file(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "ocspd-config-\(UUID().uuidString).yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func flagsBeatTheEnvironmentWhichBeatsTheFile() async throws {
+        let path = try file("store: /s\nthreads: 3\nvalidity: 2h\ncrl:\n  shards: 8\n  interval: 3h\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let configuration = try await OCSPDConfiguration.load(
+            flags: ["threads": "5"], environment: ["OCSPD_THREADS": "4", "OCSPD_CRL_INTERVAL": "90m"], file: path)
+        #expect(configuration.http.threads == 5)
+        #expect(configuration.crl.interval == 5400)
+        #expect(configuration.crl.policy.shards == 8)
+        #expect(configuration.responder.validityOverride == 7200)
+        #expect(configuration.sources["threads"] == "flag --threads")
+        #expect(configuration.sources["crl.interval"] == "environment OCSPD_CRL_INTERVAL")
+        #expect(configuration.sources["crl.shards"] == "file \(path)")
+        #expect(configuration.crl.policy.baseURL == "http://127.0.0.1:8080/")
+    }
+
+    @Test func aBadValueNamesItsKeyAndWhereItCameFrom() async throws {
+        await #expect {
+            try await OCSPDConfiguration.load(flags: ["store": "/s"], environment: ["OCSPD_LIVE_SIGN_RATE": "lots"])
+        } throws: { error in
+            let error = error as? ConfigurationError
+            return error?.key == "live-sign-rate" && error?.source == "environment OCSPD_LIVE_SIGN_RATE"
+                && "\(error!)".contains("\"lots\"")
+        }
+    }
+
+    @Test func keysEndUpInEveryPart() async throws {
+        let configuration = try await OCSPDConfiguration.load(
+            flags: [
+                "store": "/s", "listen": "[::1]:0", "live-sign-rate": "10", "nonce-overflow": "cached",
+                "request-timeout": "5s", "log.request-sample": "0.5", "metrics.listen": "127.0.0.1:9102",
+                "allow-insecure-key-permissions": "true",
+            ], environment: [:])
+        #expect(configuration.http.host == "::1" && configuration.http.port == 0)
+        #expect(configuration.responder.liveSigningRate == 10 && configuration.responder.nonceOverflowServesCached)
+        #expect(configuration.http.requestTimeout == 5 && configuration.http.requestLogSampleRate == 0.5)
+        #expect(!configuration.http.servesOperations)
+        #expect(configuration.responder.keyFilePermissions == .any && configuration.crl.keyFilePermissions == .any)
+        let other = try await OCSPDConfiguration.load(flags: ["store": "/s"], environment: [:])
+        #expect(Set(configuration.changedKeys(to: other)) == [
+            "listen", "live-sign-rate", "nonce-overflow", "request-timeout", "log.request-sample", "metrics.listen",
+            "allow-insecure-key-permissions",
+        ])
+    }
+}
