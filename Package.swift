@@ -181,6 +181,7 @@ if ProcessInfo.processInfo.environment["OCSP_FUZZ"] != nil {
         ("FuzzOCSPRequest", ["OCSPCore", "OCSPValues"]),
         ("FuzzGETPath", ["Responder"]),
         ("FuzzIndexTxt", ["OCSPAdmin"]),
+        ("FuzzConfig", ["Operations"]),
         ("FuzzHTTPHandler", [
             "HTTPServer", "OCSPCore", "Responder", "RevocationStore",
             .product(name: "Logging", package: "swift-log"),

@@ -21,7 +21,7 @@ SECONDS_EACH=60
 RUNS=""
 REGRESSIONS_ONLY=0
 TARGETS=()
-ALL_TARGETS=(FuzzOCSPRequest FuzzGETPath FuzzIndexTxt FuzzHTTPHandler)
+ALL_TARGETS=(FuzzOCSPRequest FuzzGETPath FuzzIndexTxt FuzzHTTPHandler FuzzConfig)
 
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -1,5 +1,5 @@
 internal import CMicroHTTPD
-package import ServiceLifecycle
+internal import ServiceLifecycle
 internal import Synchronization
 
 extension HTTPServer: Service {

@@ -86,6 +86,11 @@ extension OCSPDConfiguration {
         } catch {
             throw ConfigurationFileError("cannot read the configuration file \(path): \(error.localizedDescription)")
         }
+        return try keys(ofYAML: text, path: path)
+    }
+
+    /// The dotted keys of a YAML document's leaves (`path` names it in errors).
+    package static func keys(ofYAML text: String, path: String) throws -> Set<String> {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

@@ -41,8 +41,8 @@ package struct OCSPDConfiguration: Sendable {
         package let help: String
         /// Whether SIGHUP applies a new value (otherwise it needs a restart).
         package let reloadable: Bool
-        let apply: @Sendable (inout OCSPDConfiguration, String) throws(ConfigurationError) -> Void
-        let current: @Sendable (OCSPDConfiguration) -> String
+        package let apply: @Sendable (inout OCSPDConfiguration, String) throws(ConfigurationError) -> Void
+        package let current: @Sendable (OCSPDConfiguration) -> String
 
         package var flag: String {
             "--" + (Self.flagNames[key] ?? key.replacingOccurrences(of: ".", with: "-"))

@@ -1,7 +1,9 @@
 internal import Foundation
 package import Logging
-package import ServiceLifecycle
+internal import ServiceLifecycle
 internal import Synchronization
+internal import OCSPValues
+internal import RevocationStore
 
 /// Re-signs cached responses before they go stale, on a thread of its own (signing and the
 /// store's fsync'd writes block; they stay off the request path and off Swift's cooperative
@@ -33,7 +35,9 @@ package final class RefreshService: Service, Sendable {
 
     private func loop() {
         var lastSignerCheck = Date()
+        let feed = ChangeLog(responder: responder, logger: logger)
         while !stopping.load(ordering: .relaxed) {
+            feed.logNewChanges()
             // Once a day: signer certificates that expire within 30 days (checked at start too).
             if Date().timeIntervalSince(lastSignerCheck) >= 86400 {
                 lastSignerCheck = Date()
@@ -54,6 +58,67 @@ package final class RefreshService: Service, Sendable {
             if !busy {
                 for _ in 0..<10 where !stopping.load(ordering: .relaxed) { Thread.sleep(forTimeInterval: 0.1) }
             }
+        }
+    }
+}
+
+/// Logs the status changes the store's change feed shows (revocations, holds, releases, made by
+/// `ocspctl` in its own process) and issuer changes (a replaced signer), as ocspd observes them.
+final class ChangeLog {
+    private let responder: OCSPResponder
+    private let logger: Logger
+    private let reader: RevocationStore.Reader
+    private var position: UInt64?
+    /// Beyond this many changes in one look, one summary line instead of a line each.
+    static let linesPerPass = 256
+
+    init(responder: OCSPResponder, logger: Logger) {
+        self.responder = responder
+        self.logger = logger
+        reader = RevocationStore.Reader(store: responder.store)
+        position = try? reader.read { try $0.lastChange() }
+    }
+
+    func logNewChanges() {
+        guard let start = position else {
+            position = try? reader.read { try $0.lastChange() }
+            return
+        }
+        var changes: [(issuer: IssuerID, serial: SerialNumber?)] = []
+        var count = 0
+        do {
+            let (next, complete) = try reader.read { snapshot in
+                try snapshot.changes(after: start) { change in
+                    count += 1
+                    guard changes.count < Self.linesPerPass else { return }
+                    changes.append(
+                        (IssuerID(bytes: Array(change.issuer)), change.serial.map { SerialNumber(bytes: Array($0)) }))
+                }
+            }
+            position = next
+            if !complete { logger.warning("change feed overrun: some status changes were not logged") }
+        } catch {
+            logger.error("cannot read the change feed", metadata: ["error": "\(error)"])
+            return
+        }
+        for (issuer, serial) in changes {
+            guard let serial else {
+                logger.notice("issuer changed (signer or policy)", metadata: ["issuer": "\(issuer.slug)"])
+                continue
+            }
+            var metadata: Logger.Metadata = ["issuer": "\(issuer.slug)", "serial": "\(serial.hex)"]
+            switch (try? responder.store.certificate(issuer: issuer, serial: serial))?.status {
+            case .good: metadata["status"] = "good"
+            case .revoked(let time, let reason, _):
+                metadata["status"] = reason == .certificateHold ? "hold" : "revoked"
+                metadata["reason"] = "\(reason.map { "\($0)" } ?? "unspecified")"
+                metadata["revocation_time"] = "\(time)"
+            case nil: metadata["status"] = "removed"
+            }
+            logger.notice("certificate status changed", metadata: metadata)
+        }
+        if count > changes.count {
+            logger.notice("more status changes", metadata: ["logged": "\(changes.count)", "total": "\(count)"])
         }
     }
 }

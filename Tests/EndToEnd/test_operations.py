@@ -299,3 +299,23 @@ def test_without_sampling_no_request_is_logged(bins, demo, log_dir):
     finally:
         server.stop()
     assert "OCSP request\"" not in server.stderr_text()
+
+
+def test_status_changes_ocspd_observes_are_logged(bins, demo, log_dir):
+    server = start(bins, demo / "store", log_dir)
+    leaf = demo / "leaves" / "leaf-ec-06.pem"
+    try:
+        ctl_ok(bins, "revoke", "--store", demo / "store", "--cert", leaf, "--reason", "keyCompromise")
+        ctl_ok(bins, "hold", "--store", demo / "store", "--cert", demo / "leaves" / "leaf-ec-07.pem")
+        deadline = time.monotonic() + 10
+        while server.stderr_text().count("certificate status changed") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        server.stop()
+    changes = [json.loads(line) for line in server.stderr_text().splitlines()
+               if "certificate status changed" in line]
+    serial = format(load_cert(leaf).serial_number, "X")
+    revoked = [c for c in changes if c["serial"].lstrip("0") == serial.lstrip("0")]
+    assert revoked and revoked[0]["status"] == "revoked" and revoked[0]["reason"] == "keyCompromise", changes
+    assert any(c["status"] == "hold" for c in changes), changes
+    assert all(c["level"] == "notice" for c in changes)
