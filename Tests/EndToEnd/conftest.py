@@ -54,6 +54,15 @@ authorityKeyIdentifier = keyid, issuer
 authorityInfoAccess = OCSP;URI:http://127.0.0.1:8080/
 """
 
+@pytest.fixture()
+def demo(bins, tmp_path) -> Path:
+    """A fresh demo PKI and store (`ocspctl demo`) of the test's own, which it may change.
+    Files that need a shared or differently made one define their own `demo`."""
+    d = tmp_path / "demo"
+    ctl_ok(bins, "demo", "--dir", d, "--url", "http://127.0.0.1:9/")
+    return d
+
+
 @dataclass
 class Pki:
     dir: Path

@@ -525,6 +525,13 @@ def start_ocspd(bins: Binaries, store: Path, log_dir: Path, validity: int | None
     return d
 
 
+def start_with(bins: Binaries, store: Path, log_dir: Path, *extra: str) -> Ocspd:
+    """ocspd on `store` with extra arguments, once it is listening."""
+    d = Ocspd(bins, store, log_dir, extra=list(extra))
+    d.wait_ready()
+    return d
+
+
 # --------------------------------------------------------------------------
 # store snapshots (to check that failed commands write nothing)
 # --------------------------------------------------------------------------

@@ -17,18 +17,11 @@ import pytest
 from cryptography.x509 import ocsp
 
 from ocsp_e2e import (
-    REPO_ROOT, Ocspd, b64, build_request, ctl_ok, describe, get_ocsp, http_request, load_cert, openssl_ok,
-    parse_ok_response, post_ocsp, run, verify_signature,
+    REPO_ROOT, Ocspd, b64, build_request, ctl_ok, describe, get_ocsp, load_cert, openssl_ok, parse_ok_response,
+    post_ocsp, verify_signature,
 )
 
 EXAMPLE = REPO_ROOT / "Config" / "ocspd.yaml"
-
-
-@pytest.fixture()
-def demo(bins, tmp_path):
-    d = tmp_path / "demo"
-    ctl_ok(bins, "demo", "--dir", d, "--url", "http://127.0.0.1:9/")
-    return d
 
 
 def clean_environment(**extra: str) -> dict:

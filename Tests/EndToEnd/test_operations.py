@@ -20,23 +20,10 @@ from cryptography.x509 import ocsp
 
 from ocsp_e2e import (
     REPO_ROOT, Ocspd, build_request, ctl_ok, get_ocsp, http_request, load_cert, b64, parse_ok_response, post_ocsp,
-    run,
+    run, start_with as start,
 )
 
 CONFIG = REPO_ROOT / "Config" / "prometheus"
-
-
-@pytest.fixture()
-def demo(bins, tmp_path):
-    d = tmp_path / "demo"
-    ctl_ok(bins, "demo", "--dir", d, "--url", "http://127.0.0.1:9/")
-    return d
-
-
-def start(bins, store: Path, log_dir: Path, *extra: str) -> Ocspd:
-    server = Ocspd(bins, store, log_dir, extra=list(extra))
-    server.wait_ready()
-    return server
 
 
 def leaf_request(demo: Path, leaf: str, nonce: bytes | None = None) -> bytes:

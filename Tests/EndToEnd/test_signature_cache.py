@@ -11,27 +11,12 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from cryptography.x509 import ocsp
 
 from ocsp_e2e import (
-    HTTP_TIMEOUT, Ocspd, b64, build_request, ctl_ok, get_ocsp, load_cert, openssl_ok, parse_ok_response,
-    post_ocsp, response_nonce, verify_signature,
+    HTTP_TIMEOUT, b64, build_request, ctl_ok, get_ocsp, load_cert, openssl_ok, parse_ok_response,
+    post_ocsp, response_nonce, start_with as start, verify_signature,
 )
-
-
-@pytest.fixture()
-def demo(bins, tmp_path):
-    """A fresh demo PKI + store of our own (these tests change statuses)."""
-    d = tmp_path / "demo"
-    ctl_ok(bins, "demo", "--dir", d, "--url", "http://127.0.0.1:9/")
-    return d
-
-
-def start(bins, store: Path, log_dir: Path, *extra: str) -> Ocspd:
-    server = Ocspd(bins, store, log_dir, extra=list(extra))
-    server.wait_ready()
-    return server
 
 
 def request_for(demo: Path, leaf: str, nonce: bytes | None = None) -> bytes:

@@ -7,24 +7,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import subprocess
 import time
 from pathlib import Path
 
-import pytest
 from cryptography import x509
 from cryptography.x509 import ocsp
 
 from ocsp_e2e import (
-    Ocspd, build_request, ctl, ctl_ok, describe, load_cert, openssl, openssl_ok, post_ocsp, run,
+    Ocspd, build_request, ctl, ctl_ok, describe, load_cert, openssl, openssl_ok, post_ocsp,
 )
-
-
-@pytest.fixture()
-def demo(bins, tmp_path) -> Path:
-    d = tmp_path / "demo"
-    ctl_ok(bins, "demo", "--dir", d, "--url", "http://127.0.0.1:9/")
-    return d
 
 
 def short_lived_responder(demo: Path, days: int) -> tuple[Path, Path]:
