@@ -42,7 +42,7 @@ demo: build-release
 	url=http://127.0.0.1:$(PORT)/
 	"$$bin/ocspctl" demo --dir $(DEMO_DIR) --url "$$url"
 	log=$$(mktemp)
-	"$$bin/ocspd" --store $(DEMO_DIR)/store --listen 127.0.0.1:$(PORT) > >(tee "$$log") &
+	"$$bin/ocspd" --store $(DEMO_DIR)/store --listen 127.0.0.1:$(PORT) --log-format text > >(tee "$$log") &
 	pid=$$!
 	trap 'kill $$pid 2>/dev/null || true; rm -f "$$log"' EXIT INT TERM
 	for _ in $$(seq 100); do grep -q listening "$$log" && break; kill -0 $$pid || exit 1; sleep 0.1; done
