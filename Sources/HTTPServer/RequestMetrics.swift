@@ -86,23 +86,40 @@ package struct RequestMetrics: Sendable, Equatable {
 /// `[requests: labels × 2][latency buckets + 1][latency sum, ns][age buckets + 1][age sum, s]`.
 final class RequestCells: @unchecked Sendable {
     // @unchecked: the cells are atomics; the pointer to them is immutable and freed in deinit.
-    private static let requestCount = OCSPStatusLabel.allCases.count * 2
-    private static let latencyStart = requestCount
-    private static let latencySum = latencyStart + RequestHistograms.latencySeconds.count + 1
-    private static let ageStart = latencySum + 1
-    private static let ageSum = ageStart + RequestHistograms.ageSeconds.count + 1
-    private static let count = ageSum + 1
+    // Literal offsets (computed ones would be lazily initialized globals, checked on every use);
+    // init checks them against the labels and bounds.
+    private static let latencyStart = 14  // after 7 labels × 2
+    private static let latencySum = 28  // after 13 latency bounds + 1
+    private static let ageStart = 29
+    private static let ageSum = 40  // after 10 age bounds + 1
+    private static let count = 41
 
     private let cells: UnsafeMutablePointer<Atomic<Int>>
+    /// This thread's copies of the bucket bounds: plain memory the request path reads without a
+    /// global's accessor or an array's reference counting.
+    private let latencyBounds: UnsafeMutableBufferPointer<UInt64>
+    private let ageBounds: UnsafeMutableBufferPointer<Int64>
 
     init() {
+        precondition(
+            Self.latencyStart == OCSPStatusLabel.allCases.count * 2
+                && Self.latencySum == Self.latencyStart + RequestHistograms.latencySeconds.count + 1
+                && Self.ageStart == Self.latencySum + 1
+                && Self.ageSum == Self.ageStart + RequestHistograms.ageSeconds.count + 1 && Self.count == Self.ageSum + 1,
+            "RequestCells offsets out of step with the labels or the bucket bounds")
         cells = .allocate(capacity: Self.count)
         for index in 0..<Self.count { (cells + index).initialize(to: Atomic(0)) }
+        latencyBounds = .allocate(capacity: RequestHistograms.latencyNanoseconds.count)
+        _ = latencyBounds.initialize(from: RequestHistograms.latencyNanoseconds)
+        ageBounds = .allocate(capacity: RequestHistograms.ageWholeSeconds.count)
+        _ = ageBounds.initialize(from: RequestHistograms.ageWholeSeconds)
     }
 
     deinit {
         cells.deinitialize(count: Self.count)
         cells.deallocate()
+        latencyBounds.deallocate()
+        ageBounds.deallocate()
     }
 
     private func add(_ index: Int, _ amount: Int) {
@@ -116,14 +133,12 @@ final class RequestCells: @unchecked Sendable {
     func record(_ label: OCSPStatusLabel, cacheHit: Bool, latency: UInt64, age: Int64?) {
         add(label.rawValue * 2 + (cacheHit ? 1 : 0), 1)
         var bucket = 0
-        let bounds = RequestHistograms.latencyNanoseconds
-        while bucket < bounds.count, latency > bounds[bucket] { bucket += 1 }
+        while bucket < latencyBounds.count, latency > latencyBounds[bucket] { bucket += 1 }
         add(Self.latencyStart + bucket, 1)
         add(Self.latencySum, Int(truncatingIfNeeded: latency))
         guard let age else { return }
-        let ages = RequestHistograms.ageWholeSeconds
         bucket = 0
-        while bucket < ages.count, age > ages[bucket] { bucket += 1 }
+        while bucket < ageBounds.count, age > ageBounds[bucket] { bucket += 1 }
         add(Self.ageStart + bucket, 1)
         add(Self.ageSum, Int(truncatingIfNeeded: max(0, age)))
     }
