@@ -46,6 +46,7 @@ package actor ConfigurationReloader {
             logger.error("reload refused: the configuration does not check out; nothing changed", metadata: ["error": "\(error)"])
             return ([], [])
         }
+        for warning in next.warnings { logger.warning("\(warning)") }
         let changed = current.changedKeys(to: next)
         let needRestart = changed.filter { OCSPDConfiguration.settingsByKey[$0]?.reloadable != true }
         let applied = changed.filter { OCSPDConfiguration.settingsByKey[$0]?.reloadable == true }

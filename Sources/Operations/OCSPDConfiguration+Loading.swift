@@ -18,11 +18,13 @@ extension OCSPDConfiguration {
         for (key, _) in flags where settingsByKey[key] == nil {
             throw ConfigurationFileError("unknown configuration key \(key) given as a flag")
         }
+        // An OCSPD_ variable ocspd does not read is most likely misspelt, but the environment is
+        // shared with other tools (a test harness's OCSPD_BIN): a warning, not a refusal.
         let variables = Dictionary(uniqueKeysWithValues: settings.map { ($0.environmentVariable, $0.key) })
+        var warnings: [String] = []
         for name in environment.keys.sorted() where name.hasPrefix("OCSPD_") && name != "OCSPD_CONFIG" {
-            guard variables[name] != nil else {
-                throw ConfigurationFileError(
-                    "unknown environment variable \(name); ocspd reads \(variables.keys.sorted().joined(separator: ", ")) and OCSPD_CONFIG")
+            if variables[name] == nil {
+                warnings.append("environment variable \(name) is not a configuration key; ignored (see ocspd --help)")
             }
         }
         let path = file ?? environment["OCSPD_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -69,6 +71,7 @@ extension OCSPDConfiguration {
             }
             configuration.sources[setting.key] = source
         }
+        configuration.warnings = warnings
         do {
             return try configuration.validated()
         } catch {

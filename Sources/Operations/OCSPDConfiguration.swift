@@ -28,6 +28,8 @@ package struct OCSPDConfiguration: Sendable {
     package var shutdownTimeout: TimeInterval = 10
     /// Where each value came from (key → "default", "file", "environment" or "flag").
     package var sources: [String: String] = [:]
+    /// What was odd but not wrong (an `OCSPD_` variable that is no key), for the log.
+    package var warnings: [String] = []
 
     package init() {
         http.threads = min(ProcessInfo.processInfo.activeProcessorCount, 64)
@@ -218,11 +220,12 @@ package struct OCSPDConfiguration: Sendable {
     /// The effective configuration, a `key: value  # source` line each (no key holds a secret:
     /// signing keys stay in their files, named by the store).
     package var summary: String {
-        Self.settings.map { setting in
-            let value = setting.current(self)
-            let shown = value.isEmpty ? "\"\"" : value
-            return "\(setting.key): \(shown)  # \(sources[setting.key] ?? "default")"
-        }.joined(separator: "\n")
+        (warnings.map { "# warning: \($0)" }
+            + Self.settings.map { setting in
+                let value = setting.current(self)
+                let shown = value.isEmpty ? "\"\"" : value
+                return "\(setting.key): \(shown)  # \(sources[setting.key] ?? "default")"
+            }).joined(separator: "\n")
     }
 
     /// The effective configuration as log metadata.

@@ -134,6 +134,7 @@ struct OCSPDaemon: AsyncParsableCommand {
                 json ? JSONLogHandler(label: label, output: output) : StreamLogHandler.standardError(label: label), level: level)
         }
         let logger = Logger(label: "ocspd")
+        for warning in configuration.warnings { logger.warning("\(warning)") }
         // Counters the libraries keep through swift-metrics land in the registry /metrics renders.
         let registry = PrometheusCollectorRegistry()
         if configuration.metricsEnabled { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
