@@ -21,16 +21,7 @@ W=$(mktemp -d /tmp/compare-builds.XXXXXX)
 declare -a PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
 "$BIN/ocspctl" demo --dir "$W/d" --url http://127.0.0.1:9/ >/dev/null || exit 1
-python3 - "$POPULATION" "$W/index.txt" <<'PY'
-import random, sys
-count, path = int(sys.argv[1]), sys.argv[2]
-rng = random.Random(count)
-with open(path, "w") as out:
-    for i in range(count):
-        serial = "%032X" % (rng.getrandbits(126) | (1 << 126))
-        status = "R\t361127000000Z\t261101000000Z,keyCompromise" if i % 50 == 7 else "V\t361127000000Z\t"
-        out.write(f"{status}\t{serial}\tunknown\t/CN=leaf {i}\n")
-PY
+python3 "$HERE/population_index.py" "$POPULATION" "$W/index.txt" || exit 1
 "$BIN/ocspctl" import --store "$W/d/store" --issuer "$W/d/ec-root.pem" --index "$W/index.txt" --presign >/dev/null || exit 1
 "$BIN/ocsp-load" --store "$W/d/store" --issuer "$W/d/ec-root.pem" --write-requests "$W/requests.txt" >/dev/null || exit 1
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -13,18 +13,7 @@ population_setup() {
     run "$BIN/ocspctl" issuer add --replace --store "$dir/store" --cert "$dir/ec-root.pem" --key "$dir/ec-root.key" \
         --responder-cert "$dir/responder.pem" --responder-key "$dir/responder.key" --validity "$validity" >/dev/null \
         || die "ocspctl issuer add failed"
-    python3 - "$count" "$dir/index.txt" <<'EOF'
-import random, sys
-count, path = int(sys.argv[1]), sys.argv[2]
-rng = random.Random(count)
-with open(path, "w") as out:
-    for i in range(count):
-        serial = "%032X" % (rng.getrandbits(126) | (1 << 126))
-        if i % 50 == 7:
-            out.write(f"R\t361127000000Z\t261101000000Z,keyCompromise\t{serial}\tunknown\t/CN=leaf {i}\n")
-        else:
-            out.write(f"V\t361127000000Z\t\t{serial}\tunknown\t/CN=leaf {i}\n")
-EOF
+    python3 "$HERE/population_index.py" "$count" "$dir/index.txt" || die "cannot write the index"
     run "$BIN/ocspctl" import --store "$dir/store" --issuer "$dir/ec-root.pem" --index "$dir/index.txt" --presign \
         || die "ocspctl import failed"
     POPULATION_SIGNED=$(date +%s)
