@@ -59,7 +59,7 @@ package struct JSONLogHandler: LogHandler {
         Self.appendString(label, to: &line)
         line += ",\"message\":"
         Self.appendString("\(event.message)", to: &line)
-        for key in fields.keys.sorted() where !["timestamp", "level", "label", "message"].contains(key) {
+        for key in fields.keys.sorted() where !Self.reservedKeys.contains(key) {
             line += ","
             Self.appendString(key, to: &line)
             line += ":"
@@ -68,6 +68,9 @@ package struct JSONLogHandler: LogHandler {
         line += "}\n"
         output.write(Array(line.utf8))
     }
+
+    /// The keys every line starts with; metadata of the same name is left out.
+    private static let reservedKeys: Set<String> = ["timestamp", "level", "label", "message"]
 
     /// The current time as `2026-11-30T12:00:00.123Z`.
     static func timestamp() -> String {

@@ -214,6 +214,7 @@ package struct OCSPDConfiguration: Sendable {
         copy.crl.policy.baseURL = publicURL ?? "http://\(listen)/"
         copy.http.metrics = metricsEnabled
         copy.http.servesOperations = metricsListen == nil
+        copy.http.shutdownTimeout = shutdownTimeout
         return copy
     }
 

@@ -36,7 +36,8 @@ package final class ResponderOperations: OperationsEndpoints, Sendable {
     package let registry: PrometheusCollectorRegistry
     private let responder: OCSPResponder
     private let configuration: Configuration
-    private let servers = LockedValue<[HTTPServer]>([])
+    /// The OCSP listener whose answers the metrics count (set once it started).
+    private let server = LockedValue<HTTPServer?>(nil)
     private let folded = LockedValue<FoldedRequests>(FoldedRequests())
     private let lastObservation = LockedValue<Observation?>(nil)
     private let requestCounters: [[Counter]]
@@ -57,18 +58,16 @@ package final class ResponderOperations: OperationsEndpoints, Sendable {
         }
     }
 
-    /// Adds a listener whose answers the metrics count (each serving listener, once started).
+    /// Sets the listener whose answers the metrics count (the OCSP listener, once started).
     package func attach(_ server: HTTPServer) {
-        servers.withLock { $0.append(server) }
+        self.server.withLock { $0 = server }
     }
 
     // MARK: - /metrics
 
     package func metricsExposition() -> [UInt8] {
         let now = Date()
-        let requests = servers.withLock { servers in
-            servers.reduce(into: RequestMetrics()) { sum, server in sum.add(server.requestMetrics) }
-        }
+        let requests = server.withLock { $0 }?.requestMetrics ?? RequestMetrics()
         fold(requests)
         update(observe(now: now), requests: requests, now: now)
         var buffer: [UInt8] = []
@@ -220,19 +219,5 @@ package final class ResponderOperations: OperationsEndpoints, Sendable {
         let observation = Observation(at: now, freshness: freshness, storeError: storeError, signers: signers, crls: crls)
         lastObservation.withLock { $0 = observation }
         return observation
-    }
-}
-
-extension RequestMetrics {
-    /// Adds another listener's counts.
-    mutating func add(_ other: RequestMetrics) {
-        for label in requests.indices {
-            for hit in 0..<2 { requests[label][hit] += other.requests[label][hit] }
-        }
-        for index in latencyBuckets.indices { latencyBuckets[index] += other.latencyBuckets[index] }
-        latencySumSeconds += other.latencySumSeconds
-        for index in ageBuckets.indices { ageBuckets[index] += other.ageBuckets[index] }
-        ageSumSeconds += other.ageSumSeconds
-        openConnections += other.openConnections
     }
 }

@@ -147,8 +147,7 @@ struct OCSPDaemon: AsyncParsableCommand {
         if let fatal = problems.first(where: { $0.severity == .fatal }) { throw StartupError(description: "\(fatal)") }
 
         // Bind first: if the port is taken, exit before any background thread starts.
-        var http = configuration.http
-        http.shutdownTimeout = configuration.shutdownTimeout
+        let http = configuration.http
         Self.raiseDescriptorLimit(needed: http.connectionLimit + 256, logger: logger)
         let operations = configuration.metricsEnabled ? ResponderOperations(responder: responder, registry: registry) : nil
         let server = HTTPServer(configuration: http, responder: responder, logger: logger, operations: operations)
