@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Two ocspd builds (or one with two sets of flags) on one population store, A/B: both pinned to
-# core 0, wrk -t1 -c64 on core 1, uniform and Zipf GET rows alternated (which goes first flips each
-# round), then the median ratio B/A. For a request-path change: the before/after that bench.sh's
-# separate runs, minutes apart on a noisy machine, cannot give. Loopback only, every run bounded.
+# core 0, wrk -t1 -c64 on core 1, rows alternated (which goes first flips each round): uniform and
+# Zipf GET over the population, and one hot response (GET and POST of the same request); then the
+# median ratio B/A of each. For a request-path change: the before/after that bench.sh's separate
+# runs, minutes apart on a noisy machine, cannot give. Loopback only, every run bounded.
 #
 #   LoadTests/compare-builds.sh A_OCSPD B_OCSPD [ROUNDS]       # e.g. /tmp/before/ocspd .build/release/ocspd
 #   A_ARGS=--no-metrics LoadTests/compare-builds.sh .build/release/ocspd .build/release/ocspd
@@ -33,12 +34,19 @@ PIDS+=($!)
 taskset -c 0 "$B" --store "$W/d/store" --listen "127.0.0.1:$PORT_B" --threads 1 --no-crl --log-level error ${B_ARGS:-} >/dev/null 2>&1 &
 PIDS+=($!)
 sleep 2
-rate() { taskset -c 1 wrk -t1 -c64 -d5s "http://127.0.0.1:$1/" -s "$LUA" -- "$W/requests.txt" get "$2" ${3:-} 2>/dev/null | awk '/Requests\/sec/ {print $2}'; }
-for port in "$PORT_A" "$PORT_B"; do rate "$port" uniform >/dev/null; rate "$port" zipf 1.0 >/dev/null; done  # warm
+grep -v '^#' "$W/requests.txt" | head -n 1 >"$W/one.txt"
+# rate PORT uniform|zipf 1.0|hot-get|hot-post: req/s of one 5 s wrk row.
+rate() {
+    case "$2" in
+        hot-*) taskset -c 1 wrk -t1 -c64 -d5s "http://127.0.0.1:$1/" -s "$HERE/wrk/ocsp.lua" -- "$W/one.txt" "${2#hot-}" ;;
+        *) taskset -c 1 wrk -t1 -c64 -d5s "http://127.0.0.1:$1/" -s "$LUA" -- "$W/requests.txt" get "$2" ${3:-} ;;
+    esac 2>/dev/null | awk '/Requests\/sec/ {print $2}'
+}
+for port in "$PORT_A" "$PORT_B"; do for order in uniform "zipf 1.0" hot-get hot-post; do rate "$port" $order >/dev/null; done; done  # warm
 echo "A: $A ${A_ARGS:-}"
 echo "B: $B ${B_ARGS:-}"
 for round in $(seq "$ROUNDS"); do
-    for order in uniform "zipf 1.0"; do
+    for order in uniform "zipf 1.0" hot-get hot-post; do
         # shellcheck disable=SC2086
         if [ $((round % 2)) = 1 ]; then a=$(rate "$PORT_A" $order); b=$(rate "$PORT_B" $order)
         else b=$(rate "$PORT_B" $order); a=$(rate "$PORT_A" $order); fi
@@ -47,8 +55,8 @@ for round in $(seq "$ROUNDS"); do
 done | tee "$W/rows.txt"
 python3 - "$W/rows.txt" <<'PY'
 import re, statistics, sys
-rows = [re.match(r"round \d+ (\w+): A ([\d.]+) req/s, B ([\d.]+) req/s", l) for l in open(sys.argv[1])]
-for order in ("uniform", "zipf"):
+rows = [re.match(r"round \d+ ([\w-]+): A ([\d.]+) req/s, B ([\d.]+) req/s", l) for l in open(sys.argv[1])]
+for order in ("uniform", "zipf", "hot-get", "hot-post"):
     r = [float(m.group(3)) / float(m.group(2)) for m in rows if m and m.group(1) == order]
     if r:
         print(f"{order:8} B/A median {statistics.median(r):.3f}  (range {min(r):.3f}-{max(r):.3f}, {len(r)} rounds)")
