@@ -1,5 +1,6 @@
 internal import CMicroHTTPD
 internal import Foundation
+internal import RevocationStore
 
 /// A per-thread cache of ready-to-queue libmicrohttpd responses, keyed by the request's bytes
 /// (the GET path as sent, or the POST body, after a byte that tells them apart), so a repeated
@@ -223,12 +224,15 @@ final class FrontCache {
         return hash ^ hash >> 29
     }
 
-    /// Nanoseconds from now until `nextUpdate` (seconds since 1970), 0 if it has passed.
-    static func remaining(until nextUpdate: Int64) -> UInt64 {
+    /// Nanoseconds from now for which a response with this thisUpdate and nextUpdate (seconds since
+    /// 1970) may be served: until its serving margin before nextUpdate begins
+    /// (``CachedResponse/servingMargin(thisUpdate:nextUpdate:)``), 0 if that has passed.
+    static func servable(thisUpdate: Int64, nextUpdate: Int64) -> UInt64 {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         let now = Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
-        return UInt64(max(0, nextUpdate * 1_000_000_000 - now))
+        let end = nextUpdate - CachedResponse.servingMargin(thisUpdate: thisUpdate, nextUpdate: nextUpdate)
+        return UInt64(max(0, end * 1_000_000_000 - now))
     }
 
     /// CLOCK_MONOTONIC in nanoseconds.

@@ -199,7 +199,8 @@ extension HTTPServer {
                                 cacheKey, response: response, issuer: answer.issuerIdentity,
                                 certificate: answer.certificateIdentity,
                                 tag: FrontCache.tag(label, thisUpdate: answer.response.thisUpdate), now: now,
-                                validFor: FrontCache.remaining(until: answer.response.nextUpdate))
+                                validFor: FrontCache.servable(
+                                    thisUpdate: answer.response.thisUpdate, nextUpdate: answer.response.nextUpdate))
                         } else {
                             MHD_destroy_response(response)
                         }
@@ -294,7 +295,9 @@ extension HTTPServer {
             let certificate = cached.issuer.bytes.withUnsafeBytes { issuer in
                 cached.serial.bytes.withUnsafeBytes { CacheIdentity.certificate(issuer: issuer, serial: $0) }
             }
-            let validFor = FrontCache.remaining(until: Int64((result.nextUpdate ?? .distantPast).timeIntervalSince1970))
+            let validFor = FrontCache.servable(
+                thisUpdate: Int64((result.thisUpdate ?? .distantPast).timeIntervalSince1970),
+                nextUpdate: Int64((result.nextUpdate ?? .distantPast).timeIntervalSince1970))
             defer {
                 context.frontCache.insert(
                     cacheKey, response: response, issuer: issuer, certificate: certificate,

@@ -107,7 +107,8 @@ extension OCSPResponder {
                     guard
                         let response = try snapshot.cachedResponse(
                             issuer: id, hashAlgorithm: request.hashAlgorithm, serial: serial),
-                        response.nextUpdate > now,
+                        CachedResponse.isServable(
+                            thisUpdate: response.thisUpdate, nextUpdate: response.nextUpdate, now: now),
                         issuer.matches(thisUpdate: response.thisUpdate, nextUpdate: response.nextUpdate)
                     else { return nil }
                     return try body(

@@ -54,7 +54,7 @@ extension RevocationStore {
             let (stored, cached) = try key.bytes.withUnsafeBytes { k in
                 try txn.withValue(responses, key: k) { ($0 != nil, $0.flatMap { try? CachedResponse(encoded: $0) }) }
             }
-            if let cached, cached.nextUpdate > now { return .hit(key, cached) }
+            if let cached, cached.isServable(at: now) { return .hit(key, cached) }
             return .miss(key, try record(txn, issuer: key.issuer, serial: key.serial), stale: stored)
     }
 

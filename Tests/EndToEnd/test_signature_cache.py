@@ -84,7 +84,8 @@ def test_revocation_is_never_answered_good_after_ocspctl_returns(bins, demo, log
 
 def test_refresher_resigns_before_next_update(bins, demo, log_dir):
     """With a 4 s validity and refresh at half, the cached response is re-signed (thisUpdate moves)
-    before its nextUpdate, without a request having to wait for it."""
+    before its nextUpdate, without a request having to wait for it. Whatever the refresher's delay,
+    no response arrives past its nextUpdate: the responder keeps a serving margin (1 s here)."""
     server = start(bins, demo / "store", log_dir, "--validity", "4", "--refresh-fraction", "0.5")
     try:
         der = request_for(demo, "leaf-ec-01")

@@ -60,6 +60,10 @@ import Testing
         #expect(try fast(reader, try request(4)) == nil, "not in the store")
         #expect(try fast(reader, try request(2, issuer: stranger)) == nil, "an issuer this responder does not serve")
         #expect(try fast(reader, try request(2), now: Date() + 2 * 3600) == nil, "past its nextUpdate")
+        let cached = try #require(
+            try pki.store.cachedResponse(ResponseKey(issuer: rootID, algorithm: .sha1, serial: SerialNumber(bytes: [2]))))
+        #expect(try fast(reader, try request(2), now: cached.nextUpdate - 3) != nil)
+        #expect(try fast(reader, try request(2), now: cached.nextUpdate - 1) == nil, "within its serving margin")
         #expect(try fast(reader, [0x30, 0x00]) == nil)
 
         // Signed under another validity than this responder now uses: the full path re-signs it.

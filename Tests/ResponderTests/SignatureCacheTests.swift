@@ -141,6 +141,27 @@ import Testing
         #expect(try pki.store.cachedResponseCount() == 1)
     }
 
+    @Test func aResponseInItsServingMarginIsResignedNotServed() throws {
+        var configuration = OCSPResponder.Configuration()
+        configuration.validityOverride = 100
+        configuration.liveSigningRate = 0  // a stale response is re-signed whatever the rate
+        let shortLived = OCSPResponder(store: pki.store, configuration: configuration)
+        let start = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        let serial = SerialNumber(bytes: [9])
+        try pki.store.addCertificate(issuer: rootID, serial: serial, notAfter: nil, sign: { key, record in
+            try shortLived.sign(key, record: record, now: start)
+        })
+        #expect(CachedResponse.servingMargin(thisUpdate: 0, nextUpdate: 100) == 2)
+        #expect(CachedResponse.servingMargin(thisUpdate: 0, nextUpdate: 4) == 1)
+        #expect(CachedResponse.servingMargin(thisUpdate: 0, nextUpdate: 3) == 0)
+        // 3 s before nextUpdate it is still served as cached; 1.5 s before, it is signed anew.
+        let served = shortLived.respond(to: try request(9), now: start + 97)
+        #expect(served.thisUpdate == start && !served.signedForRequest)
+        let resigned = shortLived.respond(to: try request(9), now: start + 98.5)
+        #expect(resigned.status == .successful && resigned.signedForRequest)
+        #expect(resigned.thisUpdate == start + 98.5 && resigned.nextUpdate == start + 198.5)
+    }
+
     @Test func presignSignsEveryCertificate() throws {
         try pki.store.addCertificates(issuer: rootID, (10..<40).map { (SerialNumber(bytes: [UInt8($0)]), nil) })
         try pki.store.addCertificates(
