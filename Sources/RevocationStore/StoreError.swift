@@ -5,7 +5,7 @@ internal import CLMDB
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
-            case noStore, storeExists, unknownIssuer, issuerExists, corrupt, lmdb, io
+            case noStore, storeExists, unknownIssuer, issuerExists, notFound, refused, schema, corrupt, lmdb, io
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -18,6 +18,13 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let unknownIssuer = Code(.unknownIssuer)
         /// The issuer is already in the store.
         public static let issuerExists = Code(.issuerExists)
+        /// No such certificate or record.
+        public static let notFound = Code(.notFound)
+        /// The change would break a rule of the store (revocation is permanent; an issuer with
+        /// certificates is not removed); the message names the flag that overrides it, if any.
+        public static let refused = Code(.refused)
+        /// The store's schema is not this program's: newer (upgrade the program) or older (migrate).
+        public static let schema = Code(.schema)
         /// A record that does not decode.
         public static let corrupt = Code(.corrupt)
         /// LMDB returned an error (see ``StoreError/lmdbCode``).

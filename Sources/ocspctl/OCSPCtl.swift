@@ -1,13 +1,55 @@
 import ArgumentParser
+import Foundation
+import RevocationStore
 
 @main
 struct OCSPCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ocspctl",
         abstract: "Administer an OCSP responder's revocation store.",
+        discussion: """
+            Exit status: 0 done; 1 refused or failed (the one-line error says what to do); 2 usage \
+            (a bad or missing argument); 3 not found (no such store, issuer, certificate or record).
+            ocspctl never prompts: what it would ask is a flag (--force).
+            Audit records name the actor: --actor NAME, else OCSPCTL_ACTOR, else the OS user.
+            """,
         subcommands: [
             InitCommand.self, IssuerCommand.self, CertCommand.self, RevokeCommand.self, HoldCommand.self,
             UnholdCommand.self, StatusCommand.self, ImportCommand.self, PresignCommand.self, CRLCommand.self,
             DemoCommand.self,
         ])
+
+    /// Parses and runs the command, mapping every error onto the documented exit statuses.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitStatus(for: error)
+            if code != 0 {
+                let message = fullMessage(for: error)
+                FileHandle.standardError.write(Data((message.isEmpty ? "" : message + "\n").utf8))
+            } else {
+                // --help, --version: what ArgumentParser prints on a clean exit.
+                print(fullMessage(for: error))
+            }
+            Foundation.exit(code)
+        }
+        Foundation.exit(0)
+    }
+
+    static func exitStatus(for error: any Error) -> Int32 {
+        switch error {
+        case let error as CLIError: return error.exitStatus.rawValue
+        case let error as StoreError:
+            switch error.code {
+            case .noStore, .unknownIssuer, .notFound: return CLIError.ExitStatus.notFound.rawValue
+            default: return CLIError.ExitStatus.failure.rawValue
+            }
+        default:
+            let code = exitCode(for: error)
+            if code == .success { return 0 }
+            return code == .validationFailure ? CLIError.ExitStatus.usage.rawValue : CLIError.ExitStatus.failure.rawValue
+        }
+    }
 }

@@ -96,8 +96,23 @@ func warn(_ message: String) {
     FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
 }
 
-/// A failure that is the operator's to fix: printed as one `Error: …` line, exit status 1, no usage text.
+/// A failure that is the operator's to fix: printed as one `Error: …` line, no usage text, with
+/// the exit status ``OCSPCtl`` documents.
 struct CLIError: Error, CustomStringConvertible {
+    enum ExitStatus: Int32 {
+        /// Refused or failed: the message says what to do.
+        case failure = 1
+        /// A bad or missing argument.
+        case usage = 2
+        /// The store, issuer, certificate or record named does not exist.
+        case notFound = 3
+    }
+
     let description: String
-    init(_ description: String) { self.description = description }
+    let exitStatus: ExitStatus
+
+    init(_ description: String, _ exitStatus: ExitStatus = .failure) {
+        self.description = description
+        self.exitStatus = exitStatus
+    }
 }
