@@ -44,9 +44,10 @@ let package = Package(
         // A lock ThreadSanitizer can see (see LockedValue.swift).
         .target(name: "Locking", swiftSettings: swiftSettings),
 
-        // Safe Swift over the C modules. The store knows nothing of OpenSSL.
+        // Safe Swift over the C modules. The store knows nothing of OCSP or certificates; of
+        // OpenSSL it uses only SHA-256, for the audit log's hash chain.
         .target(name: "OCSPCore", dependencies: ["COpenSSL", "Locking", "OCSPValues"], swiftSettings: swiftSettings),
-        .target(name: "RevocationStore", dependencies: ["CLMDB", "OCSPValues"], swiftSettings: swiftSettings),
+        .target(name: "RevocationStore", dependencies: ["CLMDB", "COpenSSL", "OCSPValues"], swiftSettings: swiftSettings),
 
         // CRL generation (full, delta, sharded) from the store.
         .target(

@@ -19,14 +19,23 @@ package enum OpenSSLIndex {
     }
 
     /// Parses every line of an index file's bytes.
-    package static func parse(contents: [UInt8], now: Date = Date()) throws -> [Entry] {
+    /// - Parameter skipBad: collect the lines that do not parse (their errors, naming each line)
+    ///   instead of throwing at the first.
+    package static func parse(contents: [UInt8], skipBad: Bool = false, now: Date = Date()) throws
+        -> (entries: [Entry], skipped: [String])
+    {
         var entries: [Entry] = []
+        var skipped: [String] = []
         var number = 0
         for line in contents.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             number += 1
-            if let entry = try parse(line: line, number: number, now: now) { entries.append(entry) }
+            do {
+                if let entry = try parse(line: line, number: number, now: now) { entries.append(entry) }
+            } catch where skipBad {
+                skipped.append("\(error)")
+            }
         }
-        return entries
+        return (entries, skipped)
     }
 
     static func parse(line: ArraySlice<UInt8>, number: Int, now: Date) throws -> Entry? {

@@ -37,7 +37,11 @@ extension OCSPResponder {
             ranked += page.items.count
             try writer.enqueue(signed)
         } while cursor != nil
-        return try writer.finish()
+        let count = try writer.finish()
+        // In-process caches (a running ocspd's) drop what they hold for these issuers: after a
+        // responder rotation they serve the new signatures at once.
+        for id in try issuer.map({ [$0] }) ?? store.allIssuers().map(\.id) { try store.announceIssuerChange(id) }
+        return count
     }
 
     /// Signs a page; item i is number `first + i` of `total`, which places its refresh.

@@ -407,6 +407,16 @@ public final class OCSPResponder: Sendable {
         policyGeneration.add(1, ordering: .releasing)
     }
 
+    /// Forgets one issuer's loaded signer and policy: the change feed named the whole issuer (its
+    /// record replaced, e.g. `ocspctl issuer set-responder`, or a bulk write), so the next
+    /// signature reads its record and key again. A running ocspd thus signs with a rotated
+    /// responder within the change log's next look, without a restart.
+    public func forgetIssuer(_ id: IssuerID) {
+        signers.withLock { $0[id] = nil }
+        policies.withLock { $0[id] = nil }
+        policyGeneration.add(1, ordering: .releasing)
+    }
+
     /// Applies a new configuration (SIGHUP): the live-signing rate at once; the validity policy
     /// and key-file rule from the next signature on (signers are reloaded). Responses signed under
     /// another validity are re-signed when next asked for, as at a restart.

@@ -90,7 +90,8 @@ final class ChangeLog {
             let (next, complete) = try reader.read { snapshot in
                 try snapshot.changes(after: start) { change in
                     count += 1
-                    guard changes.count < Self.linesPerPass else { return }
+                    // Issuer-wide changes are never dropped: each reloads a signer.
+                    guard changes.count < Self.linesPerPass || change.serial == nil else { return }
                     changes.append(
                         (IssuerID(bytes: Array(change.issuer)), change.serial.map { SerialNumber(bytes: Array($0)) }))
                 }
@@ -103,7 +104,10 @@ final class ChangeLog {
         }
         for (issuer, serial) in changes {
             guard let serial else {
-                logger.notice("issuer changed (signer or policy)", metadata: ["issuer": "\(issuer.slug)"])
+                responder.forgetIssuer(issuer)
+                logger.notice(
+                    "issuer-wide change (signer, policy or a bulk write); its signer is reloaded",
+                    metadata: ["issuer": "\(issuer.slug)"])
                 continue
             }
             var metadata: Logger.Metadata = ["issuer": "\(issuer.slug)", "serial": "\(serial.hex)"]

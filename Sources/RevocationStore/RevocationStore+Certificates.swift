@@ -41,29 +41,28 @@ extension RevocationStore {
     /// Returns false (and changes nothing) if the serial is already there.
     @discardableResult
     public func addCertificate(
-        issuer: IssuerID, serial: SerialNumber, notAfter: Date?, sign: ResponseSigning? = nil
+        issuer: IssuerID, serial: SerialNumber, notAfter: Date?, sign: ResponseSigning? = nil, now: Date = Date()
     ) throws -> Bool {
-        try addCertificates(issuer: issuer, [(serial, notAfter)], sign: sign) == 1
+        try addCertificates(issuer: issuer, [(serial, notAfter)], sign: sign, now: now) == 1
     }
 
     /// Adds certificates as `good` in one transaction (signing their SHA-1 responses with `sign`),
-    /// skipping serials already there. Returns how many it added.
+    /// skipping serials already there, with an audit record for each one added. Returns how many
+    /// it added.
     @discardableResult
     public func addCertificates(
-        issuer: IssuerID, _ items: [(SerialNumber, Date?)], sign: ResponseSigning? = nil
+        issuer: IssuerID, _ items: [(SerialNumber, Date?)], sign: ResponseSigning? = nil, now: Date = Date()
     ) throws -> Int {
         try environment.write { txn in
-            guard try txn.get(issuers, issuer.bytes) != nil else {
-                throw StoreError(.unknownIssuer, "issuer \(issuer) is not in the store")
-            }
+            try requireIssuer(txn, issuer)
             var added = 0
             for (serial, notAfter) in items {
                 let key = issuer.bytes + serial.bytes
                 if try txn.get(certs, key) != nil { continue }
-                let record = CertificateRecord(status: .good, notAfter: notAfter)
+                let record = CertificateRecord(status: .good, notAfter: notAfter, changedAt: now)
                 try txn.put(certs, key, record.encoded)
                 try replaceResponses(txn, issuer: issuer, serial: serial, record: record, sign: sign)
-                try appendAudit(txn, ["action": "cert.add", "issuer": issuer.description, "serial": serial.hex])
+                try auditCertificate(txn, .certAdd, issuer: issuer, serial: serial, before: nil, after: record, now: now)
                 // A serial answered `unknown` until now is `good` from this commit on.
                 if items.count <= Self.changesPerSerialLimit { try recordChange(txn, issuer: issuer, serial: serial) }
                 added += 1
@@ -74,20 +73,29 @@ extension RevocationStore {
     }
 
     /// Sets the status of `serial` under `issuer` (adding the serial if it was not there), durably,
-    /// in one write transaction with its audit entry and its cached responses: re-signed with
+    /// in one write transaction with its audit record and its cached responses: re-signed with
     /// `sign`, or dropped without it. No reader ever sees the new status with an old response.
-    /// Returns the previous record.
+    ///
+    /// Revocation is permanent. Checked in the same transaction, so two operators cannot race past
+    /// it; `force` overrides it, and the audit record says so:
+    /// - revoking a certificate already revoked (other than on hold) is refused; forced, it changes
+    ///   the reason, time or invalidity date;
+    /// - holding a revoked certificate is refused; holding one on hold is refused too (nothing to do);
+    /// - `good` releases a hold; releasing a revocation is refused unless forced; a certificate that
+    ///   is good or absent has nothing to release.
+    /// - Returns: the previous record.
+    /// - Throws: ``StoreError/Code/refused`` naming the rule, ``StoreError/Code/notFound`` when
+    ///   releasing a certificate the store does not hold.
     @discardableResult
     public func setStatus(
         issuer: IssuerID, serial: SerialNumber, _ status: CertificateRecord.Status, notAfter: Date? = nil,
-        sign: ResponseSigning? = nil, now: Date = Date()
+        sign: ResponseSigning? = nil, force: Bool = false, now: Date = Date()
     ) throws -> CertificateRecord? {
         try environment.write { txn in
-            guard try txn.get(issuers, issuer.bytes) != nil else {
-                throw StoreError(.unknownIssuer, "issuer \(issuer) is not in the store")
-            }
+            try requireIssuer(txn, issuer)
             let previous = try record(txn, issuer: issuer, serial: serial)
-            let released = status == .good && previous?.isOnHold == true
+            let (action, forced) = try Self.check(status, after: previous, serial: serial, force: force)
+            let released = status == .good && previous?.status != .good
             let updated = CertificateRecord(
                 status: status, notAfter: notAfter ?? previous?.notAfter, changedAt: now,
                 releasedFromHoldAt: released ? now : previous?.releasedFromHoldAt)
@@ -95,19 +103,68 @@ extension RevocationStore {
             try bumpRevocationSequence(txn, issuer: issuer)
             try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: sign)
             try recordChange(txn, issuer: issuer, serial: serial)
-            try appendAudit(
-                txn,
-                [
-                    "action": "cert.status", "issuer": issuer.description, "serial": serial.hex,
-                    "before": previous.map { $0.certStatus.name } ?? "absent", "after": updated.certStatus.name,
-                ])
+            try auditCertificate(
+                txn, action, issuer: issuer, serial: serial, before: previous, after: updated, forced: forced, now: now)
             return previous
         }
     }
 
+    /// The audit action of a status change, and whether `force` overrode a rule to allow it.
+    static func check(
+        _ status: CertificateRecord.Status, after previous: CertificateRecord?, serial: SerialNumber, force: Bool
+    ) throws -> (AuditRecord.Action, forced: Bool) {
+        let current = previous.map { Self.describe($0) } ?? "absent"
+        let wasRevoked = previous.map { !$0.isOnHold && $0.status != .good } ?? false
+        switch status {
+        case .revoked(_, .certificateHold, _):
+            if previous?.isOnHold == true {
+                throw StoreError(.refused, "\(serial.hex) is already on hold (\(current))")
+            }
+            if wasRevoked {
+                guard force else {
+                    throw StoreError(
+                        .refused, "\(serial.hex) is revoked (\(current)); revocation is permanent, a revoked certificate cannot be put on hold (--force overrides, and is recorded)")
+                }
+                return (.certHold, true)
+            }
+            return (.certHold, false)
+        case .revoked:
+            if wasRevoked {
+                guard force else {
+                    throw StoreError(
+                        .refused, "\(serial.hex) is already revoked (\(current)); revocation is permanent (--force changes its reason or time, and is recorded)")
+                }
+                return (.certRevoke, true)
+            }
+            return (.certRevoke, false)
+        case .good:
+            guard let previous else {
+                throw StoreError(.notFound, "\(serial.hex) is not in the store; there is nothing to release")
+            }
+            if previous.isOnHold { return (.certUnhold, false) }
+            guard wasRevoked else { throw StoreError(.refused, "\(serial.hex) is not on hold (\(current)); there is nothing to release") }
+            guard force else {
+                throw StoreError(
+                    .refused, "\(serial.hex) is revoked (\(current)), not on hold; only a hold is released (--force unrevokes it, and is recorded)")
+            }
+            return (.certUnhold, true)
+        }
+    }
+
+    /// A record in a few words, to follow its status: `good`, `since T` (a hold), `reason at T`.
+    static func describe(_ record: CertificateRecord) -> String {
+        switch record.status {
+        case .good: return "good"
+        case .revoked(let time, let reason, _):
+            let at = AuditTime.format(time)
+            if reason == .certificateHold { return "since \(at)" }
+            return "\(reason?.name ?? "no reason") at \(at)"
+        }
+    }
+
     /// Revokes many certificates of one issuer in one transaction (an incident's batch), like
-    /// ``setStatus(issuer:serial:_:notAfter:sign:now:)`` for each, but skipping those already
-    /// revoked (for any reason, hold included), so running a list again changes nothing.
+    /// ``setStatus(issuer:serial:_:notAfter:sign:force:now:)`` for each, skipping those already
+    /// revoked (a hold is revoked for good), so running a list again changes nothing.
     /// - Returns: how many were revoked by this call.
     @discardableResult
     public func revoke(
@@ -115,25 +172,18 @@ extension RevocationStore {
         sign: ResponseSigning? = nil, now: Date = Date()
     ) throws -> Int {
         try environment.write { txn in
-            guard try txn.get(issuers, issuer.bytes) != nil else {
-                throw StoreError(.unknownIssuer, "issuer \(issuer) is not in the store")
-            }
+            try requireIssuer(txn, issuer)
             var revoked = 0
             for serial in serials {
                 let previous = try record(txn, issuer: issuer, serial: serial)
-                if case .revoked = previous?.status { continue }
+                if let previous, previous.status != .good, !previous.isOnHold { continue }
                 let updated = CertificateRecord(
                     status: .revoked(time: time, reason: reason, invalidityDate: invalidityDate),
                     notAfter: previous?.notAfter, changedAt: now, releasedFromHoldAt: previous?.releasedFromHoldAt)
                 try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
                 try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: sign)
                 if serials.count <= Self.changesPerSerialLimit { try recordChange(txn, issuer: issuer, serial: serial) }
-                try appendAudit(
-                    txn,
-                    [
-                        "action": "cert.status", "issuer": issuer.description, "serial": serial.hex,
-                        "before": previous.map { $0.certStatus.name } ?? "absent", "after": updated.certStatus.name,
-                    ])
+                try auditCertificate(txn, .certRevoke, issuer: issuer, serial: serial, before: previous, after: updated, now: now)
                 revoked += 1
             }
             if revoked > 0 {
@@ -144,23 +194,53 @@ extension RevocationStore {
         }
     }
 
-    /// Writes many certificate records at once (a bulk import), in one transaction: existing
-    /// records are replaced and their cached responses dropped (ocspd or `ocspctl presign` signs
-    /// anew). Returns how many records were written.
+    /// What an import did.
+    public struct ImportReport: Sendable, Equatable {
+        public var added = 0
+        /// Records that differed (status, reason, times, expiry) and were replaced.
+        public var changed = 0
+        public var unchanged = 0
+        public init() {}
+    }
+
+    /// Writes many certificate records at once (a bulk import), in one transaction: those not in
+    /// the store are added, those that differ in status, reason, times or expiry are replaced
+    /// (their cached responses dropped: ocspd or `ocspctl presign` signs anew), each with an audit
+    /// record; those that do not differ are left alone, so importing the same list again writes
+    /// nothing at all.
     @discardableResult
-    public func importRecords(issuer: IssuerID, _ items: [(SerialNumber, CertificateRecord)]) throws -> Int {
+    public func importRecords(issuer: IssuerID, _ items: [(SerialNumber, CertificateRecord)], now: Date = Date()) throws
+        -> ImportReport
+    {
         try environment.write { txn in
-            guard try txn.get(issuers, issuer.bytes) != nil else {
-                throw StoreError(.unknownIssuer, "issuer \(issuer) is not in the store")
+            try requireIssuer(txn, issuer)
+            var report = ImportReport()
+            for (serial, imported) in items {
+                let previous = try record(txn, issuer: issuer, serial: serial)
+                if let previous, previous.status == imported.status, previous.notAfter == imported.notAfter {
+                    report.unchanged += 1
+                    continue
+                }
+                var updated = imported
+                updated.changedAt = now
+                if previous?.isOnHold == true, imported.status == .good { updated.releasedFromHoldAt = now }
+                try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
+                try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: nil)
+                try auditCertificate(txn, .certImport, issuer: issuer, serial: serial, before: previous, after: updated, now: now)
+                if previous == nil { report.added += 1 } else { report.changed += 1 }
             }
-            for (serial, record) in items {
-                try txn.put(certs, issuer.bytes + serial.bytes, record.encoded)
-                try replaceResponses(txn, issuer: issuer, serial: serial, record: record, sign: nil)
+            if report.added + report.changed > 0 {
+                try bumpRevocationSequence(txn, issuer: issuer)
+                try recordChange(txn, issuer: issuer, serial: nil)
             }
-            try bumpRevocationSequence(txn, issuer: issuer)
-            try recordChange(txn, issuer: issuer, serial: nil)
-            try appendAudit(txn, ["action": "cert.import", "issuer": issuer.description, "count": String(items.count)])
-            return items.count
+            return report
+        }
+    }
+
+    /// Throws ``StoreError/Code/unknownIssuer`` unless `issuer` is in the store.
+    func requireIssuer(_ txn: borrowing Transaction, _ issuer: IssuerID) throws {
+        guard try txn.get(issuers, issuer.bytes) != nil else {
+            throw StoreError(.unknownIssuer, "issuer \(issuer) is not in the store")
         }
     }
 

@@ -1,11 +1,18 @@
 internal import CLMDB
-internal import OCSPValues
+public import OCSPValues
 
 extension RevocationStore {
     /// How many entries the change feed keeps by default. A reader that falls further behind
     /// than ``changeRetention`` (a thread idle through 65 536 status changes) cannot tell what
     /// changed and drops its cache.
     public static let defaultChangeRetention = 65_536
+
+    /// Notes in the change feed that everything answered for `issuer` may be stale (its cached
+    /// responses were re-signed in bulk, e.g. by `presign` after a responder rotation), so that
+    /// in-process caches drop it. Not an audit record: no status changed.
+    public func announceIssuerChange(_ issuer: IssuerID) throws {
+        try environment.write { txn in try recordChange(txn, issuer: issuer, serial: nil) }
+    }
 
     /// Notes in the change feed that what was answered for `serial` of `issuer` (for every
     /// serial of the issuer when nil) may be stale. In the caller's write transaction, so the

@@ -65,8 +65,17 @@ public struct StoredCRL: Hashable, Sendable {
 extension RevocationStore {
     /// Reserves `count` CRL numbers for `issuer`, durably, before any CRL carries them: a crash
     /// can skip numbers but never reuse one. Returns the first.
+    /// The reservation is an audit record (`crl.number`, with the last number reserved).
     public func reserveCRLNumbers(issuer: IssuerID, count: Int = 1) throws -> UInt64 {
-        try environment.write { txn in try advanceCounter(txn, Array("crl_number:".utf8) + issuer.bytes, by: UInt64(count)) }
+        try environment.write { txn in
+            let first = try advanceCounter(txn, Array("crl_number:".utf8) + issuer.bytes, by: UInt64(count))
+            try appendAudit(
+                txn,
+                AuditRecord(
+                    time: Date(), actor: "", host: "", action: .crlNumber, issuer: issuer.description,
+                    detail: ["number": String(first + UInt64(count) - 1), "count": String(count)]))
+            return first
+        }
     }
 
     /// Stores generated CRLs (replacing those of the same scopes) in one transaction.
@@ -97,7 +106,7 @@ extension RevocationStore {
     }
 
     /// A big-endian UInt64 counter in `meta` (0 when absent).
-    private func counter(_ txn: borrowing Transaction, _ key: [UInt8]) throws -> UInt64 {
+    func counter(_ txn: borrowing Transaction, _ key: [UInt8]) throws -> UInt64 {
         try txn.get(meta, key).map { bytes in
             bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) }
         } ?? 0
@@ -108,5 +117,10 @@ extension RevocationStore {
         let last = try counter(txn, key)
         try txn.put(meta, key, withUnsafeBytes(of: (last + amount).bigEndian) { Array($0) })
         return last + 1
+    }
+
+    /// Raises a counter in `meta` to `value` (a replayed reservation); never lowers it.
+    func raiseCounter(_ txn: borrowing Transaction, _ key: [UInt8], to value: UInt64) throws {
+        if try counter(txn, key) < value { try txn.put(meta, key, withUnsafeBytes(of: value.bigEndian) { Array($0) }) }
     }
 }

@@ -26,6 +26,8 @@ struct DemoCommand: ParsableCommand {
                 _ = try CRLGenerator(store: store).generateFull(issuer, policy: policy)
             }
             print("created demo PKI and store in \(dir) (\(signed) responses pre-signed, CRLs generated)")
+        } else if try RevocationStore.open(at: demo.storePath, olderSchema: true).migrate() < RevocationStore.schemaVersion {
+            print("demo PKI already present in \(dir); its store was migrated to schema \(RevocationStore.schemaVersion)")
         } else {
             print("demo PKI already present in \(dir); unchanged")
         }

@@ -9,7 +9,7 @@ import RevocationStore
 struct IssuerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "issuer", abstract: "Manage the CAs this responder answers for.",
-        subcommands: [Add.self, List.self])
+        subcommands: [Add.self, List.self, SetResponder.self, Remove.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -57,27 +57,10 @@ struct IssuerCommand: ParsableCommand {
             }
             var responder: Certificate? = nil
             if let responderCert, let responderKey {
-                let certificate = try Certificate.load(path: responderCert)
-                let privateKey = try PrivateKey.load(path: responderKey, permissions: options.keyFilePermissions)
-                guard certificate.matches(privateKey) else {
-                    throw CLIError("\(responderKey) is not the private key of \(responderCert)")
-                }
-                guard certificate.isIssued(by: ca) else {
-                    throw CLIError("\(responderCert) was not issued by \(cert); a delegated responder must be")
-                }
-                guard certificate.hasOCSPSigningUsage else {
-                    throw CLIError("\(responderCert) lacks extendedKeyUsage OCSPSigning; clients would reject its responses")
-                }
-                responder = certificate
+                responder = try checkedResponder(
+                    cert: responderCert, key: responderKey, issuedBy: ca, caPath: cert, options.keyFilePermissions)
             }
-            // A signer that has expired, or soon will: ocspd refuses the first and cuts responses at the second's end.
-            let signer = responder ?? ca
-            if let notAfter = signer.notAfter, notAfter < Date().addingTimeInterval(30 * 86400) {
-                warn(
-                    notAfter < Date()
-                        ? "\(signer.subject) expired at \(notAfter): ocspd will refuse to start until it is replaced"
-                        : "\(signer.subject) expires at \(notAfter): responses will end then; replace it before")
-            }
+            warnIfExpiring(responder ?? ca)
             for path in [key, responderKey].compactMap({ $0 }) where KeyFiles.isExposed(path) {
                 warn("\(path) is readable by group or others; chmod 600 \(path)")
             }
@@ -100,6 +83,92 @@ struct IssuerCommand: ParsableCommand {
                 print("\(certificate.subject)\t\(signer)\tvalidity \(Int(record.responseValidity))s\tid \(record.id)")
             }
         }
+    }
+}
+
+extension IssuerCommand {
+    struct SetResponder: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-responder",
+            abstract: "Rotate an issuer's delegated responder: new signatures use the new certificate and key.",
+            discussion: """
+                A running ocspd signs with the new responder within a second, without a restart. Responses                 already signed by the old one stay valid until their nextUpdate; `ocspctl presign --issuer CA.pem`                 re-signs them now. Recorded in the audit log (a key rotation).
+                """)
+
+        @OptionGroup var options: StoreOptions
+
+        @Option(help: "The issuing CA certificate.")
+        var issuer: String
+
+        @Option(help: "The new delegated responder certificate, issued by the CA (EKU OCSPSigning).")
+        var responderCert: String
+
+        @Option(help: "The new responder's private key (PEM).")
+        var responderKey: String
+
+        func run() throws {
+            let store = try options.open()
+            let ca = try Certificate.load(path: issuer)
+            let record = try store.issuer(certificate: ca)
+            let responder = try checkedResponder(
+                cert: responderCert, key: responderKey, issuedBy: ca, caPath: issuer, options.keyFilePermissions)
+            warnIfExpiring(responder)
+            if KeyFiles.isExposed(responderKey) { warn("\(responderKey) is readable by group or others; chmod 600 \(responderKey)") }
+            let previous = try store.setResponder(
+                issuer: record.id, certificateDER: responder.derEncoded, keyPath: absolutePath(responderKey))
+            let old = try previous.responderCertificate().map { "delegated responder \($0.subject) (serial \($0.serialNumber.hex))" } ?? "the CA itself"
+            print(
+                "\(record.subject) now signs with \(responder.subject) (serial \(responder.serialNumber.hex)), replacing \(old); "
+                    + "re-sign the cached responses now with: ocspctl presign --store \(options.store) --issuer \(issuer)")
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove an issuer: refused while it has certificates, unless --force (which removes them too).")
+
+        @OptionGroup var options: StoreOptions
+
+        @Option(help: "The CA certificate.")
+        var issuer: String
+
+        @Flag(help: "Remove its certificates, cached responses and CRLs with it (recorded as forced).")
+        var force = false
+
+        func run() throws {
+            let store = try options.open()
+            let record = try store.issuer(certificate: Certificate.load(path: issuer))
+            let removed = try store.removeIssuer(record.id, force: force)
+            print("removed issuer \(record.subject)" + (removed > 0 ? " and its \(removed) certificates" : ""))
+        }
+    }
+}
+
+/// A delegated responder certificate and key, checked: they belong together, the CA issued the
+/// certificate, and it carries extendedKeyUsage OCSPSigning.
+func checkedResponder(
+    cert: String, key: String, issuedBy ca: Certificate, caPath: String, _ permissions: PrivateKey.FilePermissions
+) throws -> Certificate {
+    let certificate = try Certificate.load(path: cert)
+    let privateKey = try PrivateKey.load(path: key, permissions: permissions)
+    guard certificate.matches(privateKey) else { throw CLIError("\(key) is not the private key of \(cert)") }
+    guard certificate.isIssued(by: ca) else {
+        throw CLIError("\(cert) was not issued by \(caPath); a delegated responder must be")
+    }
+    guard certificate.hasOCSPSigningUsage else {
+        throw CLIError("\(cert) lacks extendedKeyUsage OCSPSigning; clients would reject its responses")
+    }
+    return certificate
+}
+
+/// Warns of a signer that has expired, or soon will: ocspd refuses the first and cuts responses
+/// at the second's end.
+func warnIfExpiring(_ signer: Certificate) {
+    if let notAfter = signer.notAfter, notAfter < Date().addingTimeInterval(30 * 86400) {
+        warn(
+            notAfter < Date()
+                ? "\(signer.subject) expired at \(notAfter): ocspd will refuse to start until it is replaced"
+                : "\(signer.subject) expires at \(notAfter): responses will end then; replace it before")
     }
 }
 

@@ -16,7 +16,7 @@ struct OCSPCtl: ParsableCommand {
         subcommands: [
             InitCommand.self, IssuerCommand.self, CertCommand.self, RevokeCommand.self, HoldCommand.self,
             UnholdCommand.self, StatusCommand.self, ImportCommand.self, PresignCommand.self, CRLCommand.self,
-            DemoCommand.self,
+            AuditCommand.self, MigrateCommand.self, DemoCommand.self,
         ])
 
     /// Parses and runs the command, mapping every error onto the documented exit statuses.
@@ -27,8 +27,7 @@ struct OCSPCtl: ParsableCommand {
         } catch {
             let code = exitStatus(for: error)
             if code != 0 {
-                let message = fullMessage(for: error)
-                FileHandle.standardError.write(Data((message.isEmpty ? "" : message + "\n").utf8))
+                FileHandle.standardError.write(Data((oneLine(fullMessage(for: error)) + "\n").utf8))
             } else {
                 // --help, --version: what ArgumentParser prints on a clean exit.
                 print(fullMessage(for: error))
@@ -36,6 +35,15 @@ struct OCSPCtl: ParsableCommand {
             Foundation.exit(code)
         }
         Foundation.exit(0)
+    }
+
+    /// ArgumentParser follows a usage error with the usage and a pointer to --help: one line
+    /// here, the error and that pointer.
+    static func oneLine(_ message: String) -> String {
+        let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let first = lines.first else { return "Error: failed" }
+        guard let see = lines.last(where: { $0.hasPrefix("See '") }) else { return first }
+        return first + " (" + see.prefix(1).lowercased() + see.dropFirst().trimmingCharacters(in: ["."]) + ")"
     }
 
     static func exitStatus(for error: any Error) -> Int32 {

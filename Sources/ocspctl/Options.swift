@@ -13,7 +13,18 @@ struct StoreOptions: ParsableArguments {
     @Flag(help: "Accept private-key files that others than their owner may read (refused otherwise).")
     var allowInsecureKeyPermissions = false
 
-    func open() throws -> RevocationStore { try RevocationStore.open(at: store) }
+    @Option(help: "Who the audit log names for these changes (default: $OCSPCTL_ACTOR, else the OS user).")
+    var actor: String?
+
+    func open(olderSchema: Bool = false) throws -> RevocationStore {
+        try RevocationStore.open(at: store, actor: auditActor, olderSchema: olderSchema)
+    }
+
+    var auditActor: AuditActor {
+        if let actor, !actor.isEmpty { return AuditActor(name: actor) }
+        if let name = ProcessInfo.processInfo.environment["OCSPCTL_ACTOR"], !name.isEmpty { return AuditActor(name: name) }
+        return .currentUser
+    }
 
     var keyFilePermissions: PrivateKey.FilePermissions { allowInsecureKeyPermissions ? .any : .ownerOnly }
 
@@ -39,6 +50,9 @@ struct CertificateSelection: ParsableArguments {
     static let usage = "name the certificate with --cert LEAF.pem, or with --issuer CA.pem --serial HEX"
 
     func validate() throws {
+        if let serial {
+            do { _ = try SerialNumber(hex: serial) } catch { throw ValidationError("--serial: \(error)") }
+        }
         switch (cert, issuer, serial) {
         // Neither, or --issuer alone: for commands that also take a list of serials (revoke
         // --serials); the others say what is missing when they resolve the selection.
@@ -70,14 +84,15 @@ func parseTime(_ text: String, option: String) throws -> Date {
     if let date = formatter.date(from: text) { return date }
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     if let date = formatter.date(from: text) { return date }
-    throw CLIError("\(option) \(text): expected a UTC time such as 2026-01-02T03:04:05Z")
+    throw CLIError("\(option) \(text): expected a UTC time such as 2026-01-02T03:04:05Z", .usage)
 }
 
 func parseReason(_ name: String?) throws -> RevocationReason? {
     guard let name else { return nil }
     guard let reason = RevocationReason(name: name), reason != .removeFromCRL else {
         throw CLIError(
-            "--reason \(name) is not an RFC 5280 reason; use one of: \(RevocationReason.operatorNames.joined(separator: ", "))")
+            "--reason \(name) is not an RFC 5280 reason; use one of: \(RevocationReason.operatorNames.joined(separator: ", "))",
+            .usage)
     }
     return reason
 }
@@ -114,5 +129,46 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String, _ exitStatus: ExitStatus = .failure) {
         self.description = description
         self.exitStatus = exitStatus
+    }
+}
+
+/// Progress of a bulk job: a bar on standard error when it is a terminal (nothing otherwise:
+/// scripts and logs get only the final line), redrawn at most ten times a second.
+struct Progress {
+    private let total: Int
+    private let what: String
+    private let started = Date()
+    private var lastDrawn = Date.distantPast
+    private let enabled = isatty(STDERR_FILENO) == 1
+
+    init(total: Int, _ what: String) {
+        self.total = total
+        self.what = what
+    }
+
+    mutating func update(_ done: Int) {
+        guard enabled, Date().timeIntervalSince(lastDrawn) >= 0.1 || done == total else { return }
+        lastDrawn = Date()
+        let fraction = total > 0 ? Double(done) / Double(total) : 1
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        let line = "\r[\(bar)] " + String(format: "%3.0f%% %d/%d ", fraction * 100, done, total) + what
+            + String(format: " %.0f/s", rate(done))
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    /// Clears the bar; returns the elapsed seconds.
+    func finish() -> TimeInterval {
+        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        return Date().timeIntervalSince(started)
+    }
+
+    func rate(_ done: Int) -> Double { Double(done) / max(Date().timeIntervalSince(started), 0.001) }
+
+    /// `in 1.23 s (4567/s)`.
+    func summary(_ done: Int) -> String {
+        let seconds = Date().timeIntervalSince(started)
+        return String(format: "in %.2f s (%.0f/s)", seconds, Double(done) / max(seconds, 0.001))
     }
 }

@@ -8,7 +8,10 @@ import RevocationStore
 struct RevokeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "revoke",
-        abstract: "Revoke a certificate. Durable when this returns; ocspd answers revoked from the next request.")
+        abstract: "Revoke a certificate. Durable when this returns; ocspd answers revoked from the next request.",
+        discussion: """
+            Revocation is permanent: revoking a revoked certificate again is refused, unless --force             (which changes its reason, time or invalidity date, and is recorded as forced). A             certificate on hold is revoked for good. With --serials, certificates already revoked             are skipped, so running the same list again changes nothing.
+            """)
 
     @OptionGroup var options: StoreOptions
     @OptionGroup var selection: CertificateSelection
@@ -35,6 +38,9 @@ struct RevokeCommand: ParsableCommand {
             valueName: "N"))
     var rate: Double?
 
+    @Flag(help: "Change the reason, time or invalidity date of a certificate already revoked (recorded as forced).")
+    var force = false
+
     static let batchSize = 1000
 
     func validate() throws {
@@ -42,6 +48,7 @@ struct RevokeCommand: ParsableCommand {
             guard selection.issuer != nil, selection.cert == nil, selection.serial == nil else {
                 throw ValidationError("--serials FILE needs --issuer CA.pem, and no --cert or --serial")
             }
+            if force { throw ValidationError("--force changes one revocation; name it with --cert or --issuer/--serial, not --serials") }
         } else if rate != nil {
             throw ValidationError("--rate paces --serials FILE; add --serials")
         } else if selection.cert == nil && selection.serial == nil {
@@ -61,8 +68,13 @@ struct RevokeCommand: ParsableCommand {
         let (issuer, serial, notAfter) = try selection.resolve(in: store)
         let previous = try store.setStatus(
             issuer: issuer.id, serial: serial, .revoked(time: time, reason: reason, invalidityDate: invalidity),
-            notAfter: notAfter, sign: responseSigning(store, issuer: issuer.id, options))
-        let note = previous == nil ? " (it was not in the store; added as revoked)" : ""
+            notAfter: notAfter, sign: responseSigning(store, issuer: issuer.id, options), force: force)
+        var note = ""
+        if previous == nil {
+            note = " (it was not in the store; added as revoked)"
+        } else if let previous, previous.status != .good, !previous.isOnHold {
+            note = " (forced: its revocation was changed)"
+        }
         print("revoked \(serial.hex)\(reason.map { " (\($0.name))" } ?? "")\(note)")
     }
 
@@ -73,6 +85,7 @@ struct RevokeCommand: ParsableCommand {
         let issuer = try store.issuer(certificate: Certificate.load(path: selection.issuer!))
         let sign = responseSigning(store, issuer: issuer.id, options)
         let started = Date()
+        var progress = Progress(total: list.count, "certificates")
         var revoked = 0
         if let rate {
             // One transaction per certificate, paced: each revocation acknowledged as it lands.
@@ -81,18 +94,22 @@ struct RevokeCommand: ParsableCommand {
                 if due > Date() { Thread.sleep(until: due) }
                 revoked += try store.revoke(
                     issuer: issuer.id, serials: [serial], time: time, reason: reason, invalidityDate: invalidity, sign: sign)
+                progress.update(index + 1)
             }
         } else {
             for start in stride(from: 0, to: list.count, by: Self.batchSize) {
+                let end = min(list.count, start + Self.batchSize)
                 revoked += try store.revoke(
-                    issuer: issuer.id, serials: Array(list[start..<min(list.count, start + Self.batchSize)]), time: time,
-                    reason: reason, invalidityDate: invalidity, sign: sign)
+                    issuer: issuer.id, serials: Array(list[start..<end]), time: time, reason: reason,
+                    invalidityDate: invalidity, sign: sign)
+                store.releaseMappedPages()
+                progress.update(end)
             }
         }
-        let seconds = Date().timeIntervalSince(started)
+        _ = progress.finish()
         print(
-            "revoked \(revoked) of \(list.count) listed certificates (\(list.count - revoked) already revoked) in "
-                + String(format: "%.2f s (%.0f/s)", seconds, Double(list.count) / max(seconds, 0.001)))
+            "revoked \(revoked) of \(list.count) listed certificates (\(list.count - revoked) already revoked) "
+                + progress.summary(list.count))
     }
 }
 

@@ -139,7 +139,9 @@ struct OCSPDaemon: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         if configuration.metricsEnabled { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
 
-        let revocationStore = try RevocationStore.open(at: configuration.store)
+        // ocspd's own audit records (CRL number reservations) name it, and the user it runs as.
+        let revocationStore = try RevocationStore.open(
+            at: configuration.store, actor: AuditActor(name: "ocspd (\(AuditActor.currentUser.name))"))
         let responder = OCSPResponder(store: revocationStore, configuration: configuration.responder)
         // Refuse to start with an expired signer or a key file others may read; warn about the rest.
         let problems = try responder.checkSigners()

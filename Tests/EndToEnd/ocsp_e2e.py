@@ -632,3 +632,17 @@ def check_single(single, pki, leaf: str, algorithm: hashes.HashAlgorithm,
     status, reason, rev_time = EXPECTED[leaf]
     check_status(single, leaf, status, reason, parse_time(rev_time) if rev_time else None)
     check_times(single, leaf, validity)
+
+
+def new_responder(demo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A second delegated OCSP responder (certificate, key) for the demo EC root, for rotations."""
+    key, csr, cert, ext = (tmp_path / n for n in ("r2.key", "r2.csr", "r2.pem", "r2.ext"))
+    ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                   "extendedKeyUsage=OCSPSigning\nnoCheck=ignored\nsubjectKeyIdentifier=hash\n"
+                   "authorityKeyIdentifier=keyid\n")
+    openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
+    os.chmod(key, 0o600)
+    openssl_ok("req", "-new", "-key", key, "-subj", "/CN=Rotated OCSP Responder", "-out", csr)
+    openssl_ok("x509", "-req", "-in", csr, "-CA", demo / "ec-root.pem", "-CAkey", demo / "ec-root.key",
+               "-CAcreateserial", "-days", "30", "-extfile", ext, "-out", cert)
+    return cert, key

@@ -17,6 +17,7 @@ import pytest
 from cryptography.x509 import ocsp
 
 from ocsp_e2e import (
+    new_responder,
     REPO_ROOT, Ocspd, b64, build_request, ctl_ok, describe, get_ocsp, load_cert, openssl_ok, parse_ok_response,
     post_ocsp, verify_signature,
 )
@@ -187,19 +188,6 @@ def test_sigterm_waits_for_a_slow_request_then_exits(bins, demo, log_dir):
 # --------------------------------------------------------------------------------------------
 # SIGHUP: reload
 # --------------------------------------------------------------------------------------------
-
-def new_responder(demo: Path, tmp_path: Path) -> tuple[Path, Path]:
-    key, csr, cert, ext = (tmp_path / n for n in ("r2.key", "r2.csr", "r2.pem", "r2.ext"))
-    ext.write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                   "extendedKeyUsage=OCSPSigning\nnoCheck=ignored\nsubjectKeyIdentifier=hash\n"
-                   "authorityKeyIdentifier=keyid\n")
-    openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
-    os.chmod(key, 0o600)
-    openssl_ok("req", "-new", "-key", key, "-subj", "/CN=Rotated OCSP Responder", "-out", csr)
-    openssl_ok("x509", "-req", "-in", csr, "-CA", demo / "ec-root.pem", "-CAkey", demo / "ec-root.key",
-               "-CAcreateserial", "-days", "30", "-extfile", ext, "-out", cert)
-    return cert, key
-
 
 def test_sighup_under_load_signs_with_a_rotated_responder_certificate(bins, demo, log_dir, tmp_path):
     load_bin = REPO_ROOT / ".build" / "debug" / "ocsp-load"
