@@ -13,6 +13,23 @@ public final class OCSPResponse {
         public let status: CertStatus
         public let thisUpdate: Date
         public let nextUpdate: Date?
+        /// The invalidityDate singleExtension (RFC 5280 §5.3.2), decoded by OpenSSL; nil when absent.
+        public let invalidityDate: Date?
+        /// Every singleExtension, in order.
+        public let extensions: [Extension]
+    }
+
+    /// One extension as found: which it is and whether it is critical (its value, where this
+    /// type knows it, is decoded into a field of ``Single``).
+    public struct Extension: Hashable, Sendable {
+        /// The extension's OID, dotted (`2.5.29.24`).
+        public let oid: String
+        public let isCritical: Bool
+
+        public init(oid: String, isCritical: Bool) {
+            self.oid = oid
+            self.isCritical = isCritical
+        }
     }
 
     public let status: OCSPResponseStatus
@@ -63,9 +80,34 @@ public final class OCSPResponse {
             singles.append(
                 Single(
                     certID: certID, status: status, thisUpdate: date(from: thisUpdate) ?? Date(timeIntervalSince1970: 0),
-                    nextUpdate: date(from: nextUpdate)))
+                    nextUpdate: date(from: nextUpdate), invalidityDate: Self.invalidityDate(of: single),
+                    extensions: Self.extensions(of: single)))
         }
         responses = singles
+    }
+
+    /// The invalidityDate singleExtension of `single`, decoded by OpenSSL, or nil (also when it
+    /// is there twice, or does not decode).
+    private static func invalidityDate(of single: OpaquePointer) -> Date? {
+        guard let value = OCSP_SINGLERESP_get1_ext_d2i(single, NID_invalidity_date, nil, nil) else { return nil }
+        let time = value.assumingMemoryBound(to: ASN1_GENERALIZEDTIME.self)
+        defer { ASN1_GENERALIZEDTIME_free(time) }
+        return date(from: time)
+    }
+
+    /// The singleExtensions of `single`: OIDs (as OpenSSL prints them, dotted) and criticality.
+    private static func extensions(of single: OpaquePointer) -> [Extension] {
+        (0..<max(0, OCSP_SINGLERESP_get_ext_count(single))).compactMap { index in
+            guard let ext = OCSP_SINGLERESP_get_ext(single, index), let object = X509_EXTENSION_get_object(ext) else {
+                return nil
+            }
+            let oid = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 128) { text -> String? in
+                let length = OBJ_obj2txt(text.baseAddress, Int32(text.count), object, 1)
+                guard length > 0, Int(length) < text.count else { return nil }
+                return String(cString: text.baseAddress!)
+            }
+            return oid.map { Extension(oid: $0, isCritical: X509_EXTENSION_get_critical(ext) == 1) }
+        }
     }
 
     deinit {

@@ -10,12 +10,18 @@ internal import OCSPValues
 // A template is a BasicOCSPResponse already built and signed once that way; signing another
 // response of the same shape overwrites its CertID fields, times and nonce in place and re-signs
 // its tbsResponseData. OpenSSL still does every encoding and the signature.
+//
+// A revoked response with an invalidity date has its own shape: its template carries the
+// invalidityDate singleExtension, which OpenSSL re-encodes from each response's date (the
+// extension holds its value as DER in an OCTET STRING, so there is no time to patch in place).
 
-/// What a template fixes. Everything else (issuer hashes, serial, times, nonce) is rewritten per response.
+/// What a template fixes. Everything else (issuer hashes, serial, times, invalidity date, nonce)
+/// is rewritten per response.
 struct TemplateShape: Hashable, Sendable {
     enum Status: Hashable, Sendable {
         case good, unknown
-        case revoked(reason: Int32?)
+        /// `hasInvalidityDate`: whether the SingleResponse carries the invalidityDate extension.
+        case revoked(reason: Int32?, hasInvalidityDate: Bool)
     }
 
     let hashAlgorithm: HashAlgorithm
@@ -28,7 +34,9 @@ struct TemplateShape: Hashable, Sendable {
         switch response.status {
         case .good: status = .good
         case .unknown: status = .unknown
-        case .revoked(_, let reason): status = .revoked(reason: reason.map { Int32($0.rawValue) })
+        case .revoked(_, let reason):
+            status = .revoked(
+                reason: reason.map { Int32($0.rawValue) }, hasInvalidityDate: response.signedInvalidityDate != nil)
         }
     }
 }
@@ -41,6 +49,7 @@ final class ResponseTemplate: @unchecked Sendable {
     let shape: TemplateShape
     private let basic: OpaquePointer  // OCSP_BASICRESP*, owned
     // Borrowed from `basic`, valid as long as it is:
+    private let single: OpaquePointer
     private let certID: OpaquePointer
     private let thisUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>
     private let nextUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>?
@@ -87,6 +96,7 @@ final class ResponseTemplate: @unchecked Sendable {
             OCSP_BASICRESP_free(basic)
             throw OCSPError.openSSL(.signFailed, "a signed BasicOCSPResponse lacks its parts")
         }
+        self.single = single
         self.certID = certID
         thisUpdate = this
         nextUpdate = next
@@ -114,6 +124,7 @@ final class ResponseTemplate: @unchecked Sendable {
         try set(thisUpdate, response.thisUpdate)
         if let nextUpdate, let date = response.nextUpdate { try set(nextUpdate, date) }
         if let revocationTime, case .revoked(let date, _) = response.status { try set(revocationTime, date) }
+        if let invalidity = response.signedInvalidityDate { try setInvalidityDate(invalidity) }
         guard ASN1_GENERALIZEDTIME_set(producedAt, time(nil)) != nil else {
             throw OCSPError.openSSL(.encodeFailed, "could not set producedAt")
         }
@@ -147,6 +158,14 @@ final class ResponseTemplate: @unchecked Sendable {
         guard ASN1_GENERALIZEDTIME_set(time, time_t(date.timeIntervalSince1970.rounded(.down))) != nil else {
             throw OCSPError.openSSL(.encodeFailed, "could not encode time \(date)")
         }
+    }
+
+    /// Replaces the value of the invalidityDate singleExtension the template was built with.
+    private func setInvalidityDate(_ date: Date) throws {
+        let time = try makeGeneralizedTime(date)
+        defer { ASN1_GENERALIZEDTIME_free(time) }
+        guard OCSP_SINGLERESP_add1_ext_i2d(single, NID_invalidity_date, time, 0, UInt(X509V3_ADD_REPLACE_EXISTING)) == 1
+        else { throw OCSPError.openSSL(.encodeFailed, "could not set the invalidity date") }
     }
 
     private func removeNonce() {

@@ -3,17 +3,38 @@ public import Foundation
 public import OCSPValues
 
 /// One SingleResponse to sign (RFC 6960 §4.2.1).
+///
+/// ```
+/// SingleResponse ::= SEQUENCE {
+///    certID                       CertID,
+///    certStatus                   CertStatus,
+///    thisUpdate                   GeneralizedTime,
+///    nextUpdate         [0]       EXPLICIT GeneralizedTime OPTIONAL,
+///    singleExtensions   [1]       EXPLICIT Extensions OPTIONAL }
+/// ```
 public struct SingleResponse: Sendable {
     public var certID: CertID
     public var status: CertStatus
     public var thisUpdate: Date
     public var nextUpdate: Date?
+    /// When the private key is known or suspected to have been compromised, for a revoked
+    /// certificate: signed as the non-critical `invalidityDate` singleExtension (RFC 5280 §5.3.2,
+    /// `InvalidityDate ::= GeneralizedTime`, allowed in OCSP by RFC 6960 §4.4.5). Left out of
+    /// `good` and `unknown` responses whatever it holds.
+    public var invalidityDate: Date?
 
-    public init(certID: CertID, status: CertStatus, thisUpdate: Date, nextUpdate: Date?) {
+    public init(certID: CertID, status: CertStatus, thisUpdate: Date, nextUpdate: Date?, invalidityDate: Date? = nil) {
         self.certID = certID
         self.status = status
         self.thisUpdate = thisUpdate
         self.nextUpdate = nextUpdate
+        self.invalidityDate = invalidityDate
+    }
+
+    /// The invalidity date to sign: ``invalidityDate`` when ``status`` is revoked, else nil.
+    var signedInvalidityDate: Date? {
+        guard case .revoked = status else { return nil }
+        return invalidityDate
     }
 }
 
@@ -101,6 +122,8 @@ public struct OCSPResponseSigner: Sendable {
         return try encodeDER("OCSPResponse") { i2d_OCSP_RESPONSE(response, $0) }
     }
 
+    /// Adds `response` to `basic`: its CertID, status and times, and its invalidity date as a
+    /// singleExtension when it has one.
     func add(_ response: SingleResponse, to basic: OpaquePointer) throws {
         let certID = try response.certID.makeOpenSSLCertID()
         defer { OCSP_CERTID_free(certID) }
@@ -124,7 +147,15 @@ public struct OCSPResponseSigner: Sendable {
             added = OCSP_basic_add1_status(
                 basic, certID, V_OCSP_CERTSTATUS_REVOKED, code, revocationTime, thisUpdate, nextUpdate)
         }
-        guard added != nil else { throw OCSPError.openSSL(.signFailed, "could not add a SingleResponse") }
+        guard let added else { throw OCSPError.openSSL(.signFailed, "could not add a SingleResponse") }
+        if let invalidity = response.signedInvalidityDate {
+            let time = try makeGeneralizedTime(invalidity)
+            defer { ASN1_GENERALIZEDTIME_free(time) }
+            // OpenSSL encodes the GeneralizedTime into the extension's OCTET STRING (non-critical).
+            guard OCSP_SINGLERESP_add1_ext_i2d(added, NID_invalidity_date, time, 0, 0) == 1 else {
+                throw OCSPError.openSSL(.signFailed, "could not add the invalidity date")
+            }
+        }
     }
 }
 

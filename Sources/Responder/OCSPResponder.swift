@@ -240,6 +240,7 @@ public final class OCSPResponder: Sendable {
         }
         var issuerID: IssuerID? = nil
         var statuses: [CertStatus] = []  // in request order
+        var invalidityDates: [Date?] = []  // in request order
         for certID in request.certIDs {
             let lookup: RevocationStore.Lookup
             do {
@@ -258,13 +259,15 @@ public final class OCSPResponder: Sendable {
             }
             issuerID = id
             statuses.append(record?.certStatus ?? .unknown)
+            invalidityDates.append(record?.invalidityDate)
         }
         guard let issuerID else { return .error(.malformedRequest, "request has no CertID", .request) }
         do {
             let issuer = try signer(for: issuerID)
             let nextUpdate = try issuer.policy.nextUpdate(signedAt: now)
-            let singles = zip(request.certIDs, statuses).map { certID, status in
-                SingleResponse(certID: certID!, status: status, thisUpdate: now, nextUpdate: nextUpdate)
+            let singles = zip(request.certIDs, zip(statuses, invalidityDates)).map { certID, state in
+                SingleResponse(
+                    certID: certID!, status: state.0, thisUpdate: now, nextUpdate: nextUpdate, invalidityDate: state.1)
             }
             let body = try issuer.signer.sign(singles, nonceFrom: request)
             signed(request.hasNonce ? .nonce : .miss)
@@ -293,7 +296,9 @@ public final class OCSPResponder: Sendable {
         let status = record?.certStatus ?? .unknown
         let nextUpdate = try issuer.policy.nextUpdate(signedAt: now)
         let der = try issuer.signer.sign([
-            SingleResponse(certID: certID, status: status, thisUpdate: now, nextUpdate: nextUpdate)
+            SingleResponse(
+                certID: certID, status: status, thisUpdate: now, nextUpdate: nextUpdate,
+                invalidityDate: record?.invalidityDate)
         ])
         signed(reason)
         // Refresh somewhere in the second half of the time before only `refreshFraction` remains,

@@ -130,6 +130,13 @@ public struct CertificateRecord: Hashable, Sendable {
         }
     }
 
+    /// When the key of a revoked certificate is known or suspected to have been compromised
+    /// (RFC 5280 §5.3.2), if that was recorded; nil for a good certificate.
+    public var invalidityDate: Date? {
+        guard case .revoked(_, _, let date) = status else { return nil }
+        return date
+    }
+
     // Encoding v2: version(1) status(1) reason(1, 0xFF = none) revocationTime(8) notAfter(8)
     // invalidityDate(8) changedAt(8) releasedFromHoldAt(8), integers big-endian seconds since
     // 1970, 0 = absent. Version 1 (the first 27 bytes) still decodes.

@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// The signer re-signs pooled templates in place: every response must still carry exactly its own
-/// CertID, status, times and nonce, whatever was signed before it with the same template.
+/// CertID, status, times, invalidity date and nonce, whatever was signed before it with the same template.
 @Suite struct ResponseTemplateTests {
     let pki: TestPKI
     init() throws { pki = try TestPKI() }
@@ -16,11 +16,12 @@ import Testing
         let status: CertStatus
         let thisUpdate: Date
         let nextUpdate: Date?
+        let invalidityDate: Date?
         let nonce: Bool
     }
 
-    /// Shapes cycle through statuses, reasons, hash algorithms, nonce and no nextUpdate, so each
-    /// template is reused with different contents many times.
+    /// Shapes cycle through statuses, reasons, invalidity dates, hash algorithms, nonce and no
+    /// nextUpdate, so each template is reused with different contents many times.
     func cases(_ count: Int) throws -> [Case] {
         let statuses: [(Int) -> CertStatus] = [
             { _ in .good },
@@ -35,7 +36,9 @@ import Testing
             return Case(
                 certID: try CertID(issuer: pki.root, serialNumber: serial, hashAlgorithm: algorithm),
                 status: statuses[i % statuses.count](i), thisUpdate: thisUpdate,
-                nextUpdate: i % 5 == 4 ? nil : thisUpdate + 3600, nonce: i % 3 == 0)
+                nextUpdate: i % 5 == 4 ? nil : thisUpdate + 3600,
+                invalidityDate: i % 8 == 1 ? Date(timeIntervalSince1970: 1_650_000_000 + Double(i) * 7) : nil,
+                nonce: i % 3 == 0)
         }
     }
 
@@ -47,7 +50,11 @@ import Testing
         let certID = one.nonce ? try #require(request.certIDs.first ?? nil) : one.certID
         #expect((certID.derEncoded != nil) == one.nonce)
         let der = try signer.sign(
-            [SingleResponse(certID: certID, status: one.status, thisUpdate: one.thisUpdate, nextUpdate: one.nextUpdate)],
+            [
+                SingleResponse(
+                    certID: certID, status: one.status, thisUpdate: one.thisUpdate, nextUpdate: one.nextUpdate,
+                    invalidityDate: one.invalidityDate)
+            ],
             nonceFrom: request)
         let response = try OCSPResponse(derEncoded: der)
         try response.verify(issuer: pki.root)
@@ -57,6 +64,8 @@ import Testing
         #expect(single.status == one.status)
         #expect(single.thisUpdate == one.thisUpdate)
         #expect(single.nextUpdate == one.nextUpdate)
+        #expect(single.invalidityDate == one.invalidityDate)
+        #expect(single.extensions.count == (one.invalidityDate == nil ? 0 : 1))
         #expect(response.echoesNonce(of: requestDER) == one.nonce)
         #expect(response.hasNonce == one.nonce)  // no nonce left behind by an earlier use
         #expect(response.certificates == [pki.responder])
