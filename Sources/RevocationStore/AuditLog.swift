@@ -349,7 +349,37 @@ package enum AuditTime {
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
+    /// Parses what ``format(_:)`` writes without a formatter (building one costs more than
+    /// decoding a whole record); anything else RFC 3339 allows goes to `ISO8601DateFormatter`.
     package static func parse(_ text: String) -> Date? {
+        let utf8 = Array(text.utf8)
+        if utf8.count == 20, utf8[4] == UInt8(ascii: "-"), utf8[7] == UInt8(ascii: "-"), utf8[10] == UInt8(ascii: "T"),
+            utf8[13] == UInt8(ascii: ":"), utf8[16] == UInt8(ascii: ":"), utf8[19] == UInt8(ascii: "Z")
+        {
+            func number(_ range: Range<Int>) -> Int32? {
+                var value: Int32 = 0
+                for index in range {
+                    let digit = utf8[index] &- UInt8(ascii: "0")
+                    guard digit < 10 else { return nil }
+                    value = value * 10 + Int32(digit)
+                }
+                return value
+            }
+            if let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+                let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month),
+                (1...31).contains(day), hour < 24, minute < 60, second < 61
+            {
+                var parts = tm()
+                parts.tm_year = year - 1900
+                parts.tm_mon = month - 1
+                parts.tm_mday = day
+                parts.tm_hour = hour
+                parts.tm_min = minute
+                parts.tm_sec = second
+                return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+            }
+            return nil
+        }
         let formatter = ISO8601DateFormatter()
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
