@@ -106,9 +106,22 @@ struct AuditCommand: ParsableCommand {
             }
         }
 
+        @Flag(help: "Print the result as JSON (the exit status still says whether the log is whole).")
+        var json = false
+
         func run() throws {
             let store = try options.open()
             let result = try store.verifyAudit(expecting: head.flatMap(AuditHead.init))
+            if json {
+                var fields: [String: Any] = [
+                    "verified": result.firstBad == nil, "records": result.records, "head": result.head.description,
+                ]
+                if let bad = result.firstBad { fields["firstBad"] = ["sequence": bad.sequence, "reason": bad.reason] }
+                let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                if result.firstBad != nil { throw ExitCode(CLIError.ExitStatus.failure.rawValue) }
+                return
+            }
             if let bad = result.firstBad {
                 throw CLIError("audit log broken at record \(bad.sequence): \(bad.reason) (\(result.records) records before it verified)")
             }

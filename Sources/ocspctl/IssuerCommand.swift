@@ -76,11 +76,25 @@ struct IssuerCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the issuers.")
         @OptionGroup var options: StoreOptions
 
+        @Flag(help: "Print JSON Lines: one object per issuer.")
+        var json = false
+
         func run() throws {
             for record in try options.open().allIssuers() {
                 let certificate = try record.certificate()
-                let signer = try record.responderCertificate().map { "delegated: \($0.subject)" } ?? "CA-signed"
-                print("\(certificate.subject)\t\(signer)\tvalidity \(Int(record.responseValidity))s\tid \(record.id)")
+                let responder = try record.responderCertificate()
+                if json {
+                    var fields: [String: Any] = [
+                        "id": record.id.description, "subject": certificate.subject, "slug": record.id.slug,
+                        "validitySeconds": Int(record.responseValidity), "signer": responder == nil ? "ca" : "delegated",
+                    ]
+                    if let responder { fields["responderSubject"] = responder.subject }
+                    let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+                    print(String(decoding: data, as: UTF8.self))
+                } else {
+                    let signer = responder.map { "delegated: \($0.subject)" } ?? "CA-signed"
+                    print("\(certificate.subject)\t\(signer)\tvalidity \(Int(record.responseValidity))s\tid \(record.id)")
+                }
             }
         }
     }

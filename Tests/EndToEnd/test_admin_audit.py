@@ -210,6 +210,9 @@ def test_hold_unhold_round_trip_refusals_and_forced_changes(bins, demo, log_dir)
             "--responder-key", demo / "ec-root.key")
     assert head(bins, store) == before
     ctl_ok(bins, "audit", "verify", "--store", store)
+    issuers = [json.loads(line) for line in ctl_ok(bins, "issuer", "list", "--store", store, "--json").stdout.splitlines()]
+    assert {i["id"] for i in issuers} == {issuer_id(root), issuer_id(demo / "rsa-ca.pem")}
+    assert {i["signer"] for i in issuers} == {"ca", "delegated"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,6 +238,8 @@ def test_audit_verify_names_the_record_after_an_altered_one(bins, demo):
     check_chain(records)
     proc = ctl_ok(bins, "audit", "verify", "--store", store)
     assert f"{len(records)} records" in proc.stdout, proc.stdout
+    result = json.loads(ctl_ok(bins, "audit", "verify", "--store", store, "--json").stdout)
+    assert result == {"verified": True, "records": len(records), "head": head(bins, store)}
     exported = head(bins, store)
 
     def relabel(record):
@@ -242,6 +247,9 @@ def test_audit_verify_names_the_record_after_an_altered_one(bins, demo):
     tamper(store, 3, relabel)
     line = refused(bins, "audit", "verify", "--store", store)
     assert "record 4" in line and "record 3" in line, line
+    proc = ctl(bins, "audit", "verify", "--store", store, "--json")
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 1 and result["verified"] is False and result["firstBad"]["sequence"] == 4, describe(proc)
 
     # Undo that edit, and rewrite the last record instead: the head stored with the log catches it,
     # and so does a head exported before.
