@@ -9,7 +9,7 @@ import RevocationStore
 struct IssuerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "issuer", abstract: "Manage the CAs this responder answers for.",
-        subcommands: [Add.self, List.self, SetResponder.self, Remove.self])
+        subcommands: [Add.self, List.self, Show.self, SetResponder.self, Remove.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(

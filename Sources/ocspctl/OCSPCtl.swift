@@ -16,7 +16,7 @@ struct OCSPCtl: ParsableCommand {
         subcommands: [
             InitCommand.self, IssuerCommand.self, CertCommand.self, RevokeCommand.self, HoldCommand.self,
             UnholdCommand.self, StatusCommand.self, ImportCommand.self, PresignCommand.self, CRLCommand.self,
-            AuditCommand.self, MigrateCommand.self, DemoCommand.self,
+            ListCommand.self, StatsCommand.self, AuditCommand.self, MigrateCommand.self, DemoCommand.self,
         ])
 
     /// Parses and runs the command, mapping every error onto the documented exit statuses.
