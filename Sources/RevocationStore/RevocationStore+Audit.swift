@@ -182,7 +182,11 @@ extension RevocationStore {
                     throw StoreError(
                         .corrupt, "record \(record.sequence) does not carry the hash of record \(head.sequence): the log was altered")
                 }
-                try applyChange(txn, record)
+                do {
+                    try applyChange(txn, record)
+                } catch let error as StoreError {
+                    throw StoreError(error.code, "record \(record.sequence): \(error.message)", lmdbCode: error.lmdbCode)
+                }
                 try appendEncoded(txn, encoded, sequence: record.sequence)
                 head = AuditHead(sequence: record.sequence, hash: AuditRecord.hash(encoded))
             }
