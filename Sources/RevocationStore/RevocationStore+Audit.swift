@@ -14,34 +14,39 @@ extension RevocationStore {
         return head
     }
 
-    /// Appends `record` to the audit log in the caller's write transaction: numbered after the
-    /// head, chained to it, stamped with this handle's actor and host. Commits with the change.
-    func appendAudit(_ txn: borrowing Transaction, _ record: AuditRecord) throws {
-        let head = try auditHead(txn)
-        var record = record
-        record.sequence = head.sequence + 1
-        record.previous = head.hash
-        record.actor = actor.name
-        record.host = actor.host
-        try appendEncoded(txn, record.encoded, sequence: record.sequence)
+    /// Appends `records` to the audit log in the caller's write transaction, in order: each
+    /// numbered after the head, chained to the one before, stamped with this handle's actor and
+    /// host. They commit with the change. (A bulk write passes its records at once: the head is
+    /// read and written once, not per record.)
+    func appendAudit(_ txn: borrowing Transaction, _ records: [AuditRecord]) throws {
+        guard !records.isEmpty else { return }
+        var head = try auditHead(txn)
+        for var record in records {
+            record.sequence = head.sequence + 1
+            record.previous = head.hash
+            record.actor = actor.name
+            record.host = actor.host
+            head = try putRecord(txn, record.encoded, sequence: record.sequence)
+        }
+        try txn.put(meta, Self.auditHeadKey, head.encoded)
     }
 
-    /// Puts an encoded record at `sequence` (the head's next) and moves the head to it.
-    private func appendEncoded(_ txn: borrowing Transaction, _ encoded: [UInt8], sequence: UInt64) throws {
+    func appendAudit(_ txn: borrowing Transaction, _ record: AuditRecord) throws { try appendAudit(txn, [record]) }
+
+    /// Puts an encoded record at `sequence` (after the last); returns the head it makes.
+    private func putRecord(_ txn: borrowing Transaction, _ encoded: [UInt8], sequence: UInt64) throws -> AuditHead {
         try txn.put(audit, withUnsafeBytes(of: sequence.bigEndian) { Array($0) }, encoded, flags: Int32(MDB_APPEND))
-        try txn.put(meta, Self.auditHeadKey, AuditHead(sequence: sequence, hash: AuditRecord.hash(encoded)).encoded)
+        return AuditHead(sequence: sequence, hash: AuditRecord.hash(encoded))
     }
 
-    /// Appends the record of one certificate's change.
-    func auditCertificate(
-        _ txn: borrowing Transaction, _ action: AuditRecord.Action, issuer: IssuerID, serial: SerialNumber,
-        before: CertificateRecord?, after: CertificateRecord?, forced: Bool = false, now: Date
-    ) throws {
-        try appendAudit(
-            txn,
-            AuditRecord(
-                time: now, actor: "", host: "", action: action, issuer: issuer.description, serial: serial.hex,
-                forced: forced, before: before.map(AuditRecord.State.init), after: after.map(AuditRecord.State.init)))
+    /// The record of one certificate's change (actor, host and chain filled in when appended).
+    func certificateAudit(
+        _ action: AuditRecord.Action, issuer: IssuerID, serial: SerialNumber, before: CertificateRecord?,
+        after: CertificateRecord?, forced: Bool = false, now: Date
+    ) -> AuditRecord {
+        AuditRecord(
+            time: now, actor: "", host: "", action: action, issuer: issuer.description, serial: serial.hex, forced: forced,
+            before: before.map(AuditRecord.State.init), after: after.map(AuditRecord.State.init))
     }
 
     /// Appends the record of an issuer's change, with its record as stored (replay needs it).
@@ -187,9 +192,9 @@ extension RevocationStore {
                 } catch let error as StoreError {
                     throw StoreError(error.code, "record \(record.sequence): \(error.message)", lmdbCode: error.lmdbCode)
                 }
-                try appendEncoded(txn, encoded, sequence: record.sequence)
-                head = AuditHead(sequence: record.sequence, hash: AuditRecord.hash(encoded))
+                head = try putRecord(txn, encoded, sequence: record.sequence)
             }
+            try txn.put(meta, Self.auditHeadKey, head.encoded)
             return head
         }
     }
@@ -286,9 +291,11 @@ extension RevocationStore {
                          try CertificateRecord(encoded: value)))
                     return true
                 }
-                for (serial, record) in certificates {
-                    try auditCertificate(txn, .certBaseline, issuer: id, serial: serial, before: nil, after: record, now: now)
-                }
+                try appendAudit(
+                    txn,
+                    certificates.map { serial, record in
+                        certificateAudit(.certBaseline, issuer: id, serial: serial, before: nil, after: record, now: now)
+                    })
             }
             try appendAudit(
                 txn,

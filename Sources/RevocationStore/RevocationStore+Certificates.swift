@@ -56,18 +56,20 @@ extension RevocationStore {
         try environment.write { txn in
             try requireIssuer(txn, issuer)
             var added = 0
+            var audits: [AuditRecord] = []
             for (serial, notAfter) in items {
                 let key = issuer.bytes + serial.bytes
                 if try txn.get(certs, key) != nil { continue }
                 let record = CertificateRecord(status: .good, notAfter: notAfter, changedAt: now)
                 try txn.put(certs, key, record.encoded)
                 try replaceResponses(txn, issuer: issuer, serial: serial, record: record, sign: sign)
-                try auditCertificate(txn, .certAdd, issuer: issuer, serial: serial, before: nil, after: record, now: now)
+                audits.append(certificateAudit(.certAdd, issuer: issuer, serial: serial, before: nil, after: record, now: now))
                 // A serial answered `unknown` until now is `good` from this commit on.
                 if items.count <= Self.changesPerSerialLimit { try recordChange(txn, issuer: issuer, serial: serial) }
                 added += 1
             }
             if items.count > Self.changesPerSerialLimit, added > 0 { try recordChange(txn, issuer: issuer, serial: nil) }
+            try appendAudit(txn, audits)
             return added
         }
     }
@@ -103,8 +105,9 @@ extension RevocationStore {
             try bumpRevocationSequence(txn, issuer: issuer)
             try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: sign)
             try recordChange(txn, issuer: issuer, serial: serial)
-            try auditCertificate(
-                txn, action, issuer: issuer, serial: serial, before: previous, after: updated, forced: forced, now: now)
+            try appendAudit(
+                txn,
+                certificateAudit(action, issuer: issuer, serial: serial, before: previous, after: updated, forced: forced, now: now))
             return previous
         }
     }
@@ -174,6 +177,7 @@ extension RevocationStore {
         try environment.write { txn in
             try requireIssuer(txn, issuer)
             var revoked = 0
+            var audits: [AuditRecord] = []
             for serial in serials {
                 let previous = try record(txn, issuer: issuer, serial: serial)
                 if let previous, previous.status != .good, !previous.isOnHold { continue }
@@ -183,9 +187,11 @@ extension RevocationStore {
                 try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
                 try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: sign)
                 if serials.count <= Self.changesPerSerialLimit { try recordChange(txn, issuer: issuer, serial: serial) }
-                try auditCertificate(txn, .certRevoke, issuer: issuer, serial: serial, before: previous, after: updated, now: now)
+                audits.append(
+                    certificateAudit(.certRevoke, issuer: issuer, serial: serial, before: previous, after: updated, now: now))
                 revoked += 1
             }
+            try appendAudit(txn, audits)
             if revoked > 0 {
                 try bumpRevocationSequence(txn, issuer: issuer)
                 if serials.count > Self.changesPerSerialLimit { try recordChange(txn, issuer: issuer, serial: nil) }
@@ -215,6 +221,7 @@ extension RevocationStore {
         try environment.write { txn in
             try requireIssuer(txn, issuer)
             var report = ImportReport()
+            var audits: [AuditRecord] = []
             for (serial, imported) in items {
                 let previous = try record(txn, issuer: issuer, serial: serial)
                 if let previous, previous.status == imported.status, previous.notAfter == imported.notAfter {
@@ -226,9 +233,11 @@ extension RevocationStore {
                 if previous?.isOnHold == true, imported.status == .good { updated.releasedFromHoldAt = now }
                 try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
                 try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: nil)
-                try auditCertificate(txn, .certImport, issuer: issuer, serial: serial, before: previous, after: updated, now: now)
+                audits.append(
+                    certificateAudit(.certImport, issuer: issuer, serial: serial, before: previous, after: updated, now: now))
                 if previous == nil { report.added += 1 } else { report.changed += 1 }
             }
+            try appendAudit(txn, audits)
             if report.added + report.changed > 0 {
                 try bumpRevocationSequence(txn, issuer: issuer)
                 try recordChange(txn, issuer: issuer, serial: nil)

@@ -131,13 +131,11 @@ extension RevocationStore {
                         responses: try responseStatistics(txn, issuer: id, now: now),
                         crls: try crlStatistics(txn, issuer: id)))
             }
-            let lastAudit = try txn.lastKey(audit).flatMap { key in
-                key.count == 8 ? key.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) } : nil
-            }
+            let lastAudit = try auditHead(txn).sequence
             return StoreStatistics(
                 issuers: result, certificates: try txn.count(certs), responses: try txn.count(responses),
                 fileBytes: fileBytes, allocatedBytes: allocatedBytes, usedBytes: usedBytes, mapSize: mapSize,
-                lastAuditSequence: lastAudit, snapshot: txn.id)
+                lastAuditSequence: lastAudit == 0 ? nil : lastAudit, snapshot: txn.id)
         }
     }
 

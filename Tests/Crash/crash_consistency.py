@@ -17,6 +17,7 @@ After every kill the store must open (`mdb_stat`); at the end:
   * every batch of `--serials` is revoked whole or not at all;
   * an import run to completion afterwards gives exactly the index's statuses;
   * CRL numbers were never reused and never went backwards (openssl crl -crlnumber);
+  * the audit log's hash chain verifies and holds a record of every acknowledged revocation;
   * certificates never revoked still answer good.
 
 Exit status 0 when every check passes; otherwise each failure is printed on one line.
@@ -28,6 +29,7 @@ import argparse
 import datetime as dt
 import hashlib
 import http.client
+import json
 import os
 import random
 import re
@@ -298,6 +300,22 @@ class Run:
             out = self.ctl_ok("status", "--store", str(self.store), "--issuer", str(self.ec_root), "--serial", serial)
             if "revoked" not in out or self.acknowledged[serial] not in out:
                 self.failures.add(f"ocspctl status of acknowledged {serial} ({self.acknowledged[serial]}): {out.strip()}")
+        # The audit log: the chain is whole after every kill, and every acknowledged revocation
+        # has its record (it commits in the same transaction as the revocation).
+        proc = subprocess.run([str(self.ctl), "audit", "verify", "--store", str(self.store)], capture_output=True,
+                              text=True, timeout=600)
+        if proc.returncode != 0:
+            self.failures.add(f"ocspctl audit verify: {proc.stderr.strip()}")
+        proc = subprocess.run([str(self.ctl), "audit", "--store", str(self.store), "--json"], capture_output=True,
+                              text=True, timeout=600)
+        recorded = {}
+        for line in proc.stdout.splitlines():
+            record = json.loads(line)
+            if record["action"] == "cert.revoke":
+                recorded[int(record["serial"], 16)] = record["after"].get("reason")
+        for serial, reason in self.acknowledged.items():
+            if recorded.get(int(serial, 16)) != reason:
+                self.failures.add(f"acknowledged revocation of {serial} ({reason}) has no audit record")
         server = Server(self)
         if not server.start():
             return

@@ -646,3 +646,41 @@ def new_responder(demo: Path, tmp_path: Path) -> tuple[Path, Path]:
     openssl_ok("x509", "-req", "-in", csr, "-CA", demo / "ec-root.pem", "-CAkey", demo / "ec-root.key",
                "-CAcreateserial", "-days", "30", "-extfile", ext, "-out", cert)
     return cert, key
+
+
+# An `openssl ca` configuration for a CA of its own, in directory {d}.
+CA_CNF = """
+[ ca ]
+default_ca = test
+[ test ]
+dir = {d}
+database = {d}/index.txt
+new_certs_dir = {d}/certs
+certificate = {d}/ca.pem
+private_key = {d}/ca.key
+serial = {d}/serial
+default_md = sha256
+default_days = 30
+policy = anything
+unique_subject = no
+[ anything ]
+commonName = supplied
+"""
+
+
+def make_ca(d: Path, subject: str, names: Sequence[str]) -> None:
+    """A CA run by `openssl ca` in `d` (ca.pem, ca.key, ca.cnf, index.txt) that has issued one leaf
+    per name (NAME.pem): its index.txt is what `ocspctl import` reads."""
+    (d / "certs").mkdir()
+    (d / "index.txt").write_text("")
+    (d / "serial").write_text("1000\n")
+    (d / "ca.cnf").write_text(CA_CNF.format(d=d))
+    openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", d / "ca.key")
+    os.chmod(d / "ca.key", 0o600)
+    openssl_ok("req", "-new", "-x509", "-key", d / "ca.key", "-subj", f"/CN={subject}", "-days", "30",
+               "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+               "-out", d / "ca.pem")
+    for name in names:
+        openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", d / f"{name}.key")
+        openssl_ok("req", "-new", "-key", d / f"{name}.key", "-subj", f"/CN={name}", "-out", d / f"{name}.csr")
+        openssl_ok("ca", "-batch", "-config", d / "ca.cnf", "-in", d / f"{name}.csr", "-out", d / f"{name}.pem")

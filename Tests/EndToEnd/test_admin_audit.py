@@ -19,27 +19,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
 from ocsp_e2e import (
-    REPO_ROOT, Ocspd, build_request, ctl, ctl_ok, describe, load_cert, new_responder, openssl_ok,
+    REPO_ROOT, Ocspd, build_request, ctl, ctl_ok, describe, load_cert, make_ca, new_responder, openssl_ok,
     parse_ok_response, post_ocsp, run_ok, serial_hex, verify_signature,
 )
 
-CA_CNF = """
-[ ca ]
-default_ca = test
-[ test ]
-dir = {d}
-database = {d}/index.txt
-new_certs_dir = {d}/certs
-certificate = {d}/ca.pem
-private_key = {d}/ca.key
-serial = {d}/serial
-default_md = sha256
-default_days = 30
-policy = anything
-unique_subject = no
-[ anything ]
-commonName = supplied
-"""
 
 
 def audit(bins, store: Path, *args) -> list[dict]:
@@ -79,22 +62,6 @@ def check_chain(records: list[dict]) -> None:
 # import from a real `openssl ca`
 # --------------------------------------------------------------------------------------------
 
-def make_ca(d: Path, names: list[str]) -> None:
-    (d / "certs").mkdir()
-    (d / "index.txt").write_text("")
-    (d / "serial").write_text("1000\n")
-    (d / "ca.cnf").write_text(CA_CNF.format(d=d))
-    openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", d / "ca.key")
-    os.chmod(d / "ca.key", 0o600)
-    openssl_ok("req", "-new", "-x509", "-key", d / "ca.key", "-subj", "/CN=Audit Test CA", "-days", "30",
-               "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-               "-out", d / "ca.pem")
-    for name in names:
-        openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", d / f"{name}.key")
-        openssl_ok("req", "-new", "-key", d / f"{name}.key", "-subj", f"/CN={name}", "-out", d / f"{name}.csr")
-        openssl_ok("ca", "-batch", "-config", d / "ca.cnf", "-in", d / f"{name}.csr", "-out", d / f"{name}.pem")
-
-
 def openssl_ca_status(d: Path, name: str) -> str:
     """What `openssl ca -status` says of a certificate: good or revoked."""
     proc = subprocess.run(["openssl", "ca", "-config", d / "ca.cnf", "-status", serial_hex(load_cert(d / f"{name}.pem"))],
@@ -109,7 +76,7 @@ def openssl_ca_status(d: Path, name: str) -> str:
 def test_reimport_changes_nothing_and_every_status_matches_openssl_ca(bins, tmp_path, log_dir):
     d = tmp_path
     names = ["good", "compromised", "held", "later"]
-    make_ca(d, names)
+    make_ca(d, "Audit Test CA", names)
     openssl_ok("ca", "-config", d / "ca.cnf", "-revoke", d / "compromised.pem", "-crl_compromise", "20260101000000Z")
     openssl_ok("ca", "-config", d / "ca.cnf", "-revoke", d / "held.pem", "-crl_hold", "holdInstructionNone")
     store = d / "store"

@@ -3,43 +3,12 @@ checked with `openssl ocsp`."""
 
 from __future__ import annotations
 
-from ocsp_e2e import Ocspd, ctl, ctl_ok, ctl_status_json, openssl_ok
-
-CA_CNF = """
-[ ca ]
-default_ca = test
-[ test ]
-dir = {d}
-database = {d}/index.txt
-new_certs_dir = {d}/certs
-certificate = {d}/ca.pem
-private_key = {d}/ca.key
-serial = {d}/serial
-default_md = sha256
-default_days = 30
-policy = anything
-unique_subject = no
-[ anything ]
-commonName = supplied
-"""
+from ocsp_e2e import Ocspd, ctl, ctl_ok, ctl_status_json, make_ca, openssl_ok
 
 
 def test_import_of_an_openssl_ca_database(bins, tmp_path, log_dir):
     d = tmp_path
-    (d / "certs").mkdir()
-    (d / "index.txt").write_text("")
-    (d / "serial").write_text("1000\n")
-    (d / "ca.cnf").write_text(CA_CNF.format(d=d))
-    openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", d / "ca.key")
-    openssl_ok("req", "-new", "-x509", "-key", d / "ca.key", "-subj", "/CN=Import Test CA", "-days", "30",
-               "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-               "-out", d / "ca.pem")
-    leaves = []
-    for name in ("good", "compromised", "held"):
-        openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", d / f"{name}.key")
-        openssl_ok("req", "-new", "-key", d / f"{name}.key", "-subj", f"/CN={name}", "-out", d / f"{name}.csr")
-        openssl_ok("ca", "-batch", "-config", d / "ca.cnf", "-in", d / f"{name}.csr", "-out", d / f"{name}.pem")
-        leaves.append(name)
+    make_ca(d, "Import Test CA", ["good", "compromised", "held"])
     openssl_ok("ca", "-config", d / "ca.cnf", "-revoke", d / "compromised.pem", "-crl_compromise", "20260101000000Z")
     openssl_ok("ca", "-config", d / "ca.cnf", "-revoke", d / "held.pem", "-crl_hold", "holdInstructionNone")
 
