@@ -183,6 +183,7 @@ if ProcessInfo.processInfo.environment["OCSP_FUZZ"] != nil {
         ("FuzzGETPath", ["Responder"]),
         ("FuzzIndexTxt", ["OCSPAdmin"]),
         ("FuzzConfig", ["Operations"]),
+        ("FuzzAuditRecord", ["RevocationStore"]),
         ("FuzzHTTPHandler", [
             "HTTPServer", "OCSPCore", "Responder", "RevocationStore",
             .product(name: "Logging", package: "swift-log"),

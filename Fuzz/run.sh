@@ -8,7 +8,8 @@
 #
 # Targets: FuzzOCSPRequest (OpenSSL's decoder and the fast path's reader, checked against each
 # other), FuzzGETPath (GET path decoding), FuzzIndexTxt (the index.txt parser), FuzzHTTPHandler
-# (the HTTP front and handler, over loopback, on a demo store made here).
+# (the HTTP front and handler, over loopback, on a demo store made here), FuzzConfig (the
+# configuration file), FuzzAuditRecord (audit records, as `audit replay` reads them).
 #
 # Each target starts from Fuzz/Corpus/<target> (committed seeds) in a scratch copy, first replays
 # Fuzz/Regressions/<target> (inputs that once failed), and stops at the first failure, leaving the
@@ -21,7 +22,7 @@ SECONDS_EACH=60
 RUNS=""
 REGRESSIONS_ONLY=0
 TARGETS=()
-ALL_TARGETS=(FuzzOCSPRequest FuzzGETPath FuzzIndexTxt FuzzHTTPHandler FuzzConfig)
+ALL_TARGETS=(FuzzOCSPRequest FuzzGETPath FuzzIndexTxt FuzzHTTPHandler FuzzConfig FuzzAuditRecord)
 
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -390,9 +390,18 @@ package enum AuditTime {
         out.append(UInt8(ascii: "Z"))
     }
 
+    /// The times ``format(_:)`` writes as four-digit years: 0000-01-01 to 9999-12-31T23:59:59Z.
+    static let writable: ClosedRange<TimeInterval> = -62_167_219_200...253_402_300_799
+
     /// Parses what ``format(_:)`` writes without a formatter (building one costs more than
     /// decoding a whole record); anything else RFC 3339 allows goes to `ISO8601DateFormatter`.
+    /// Nil for a time outside years 0 to 9999, so what is read can be written back as it was.
     package static func parse(_ text: String) -> Date? {
+        guard let date = parseAny(text), writable.contains(date.timeIntervalSince1970) else { return nil }
+        return date
+    }
+
+    private static func parseAny(_ text: String) -> Date? {
         let utf8 = Array(text.utf8)
         if utf8.count == 20, utf8[4] == UInt8(ascii: "-"), utf8[7] == UInt8(ascii: "-"), utf8[10] == UInt8(ascii: "T"),
             utf8[13] == UInt8(ascii: ":"), utf8[16] == UInt8(ascii: ":"), utf8[19] == UInt8(ascii: "Z")
