@@ -3,8 +3,22 @@ public import OCSPValues
 
 /// Builds DER `OCSPRequest`s (for clients: the stapling fetcher, the load tester, tests).
 public enum OCSPRequestBuilder {
-    /// A request for `certIDs`, with a random 16-byte nonce when `nonce` is true.
+    /// A request for `certIDs`, with a random 16-byte nonce (from OpenSSL) when `nonce` is true.
     public static func build(_ certIDs: [CertID], nonce: Bool = false) throws -> [UInt8] {
+        try build(certIDs) { request in nonce ? OCSP_request_add1_nonce(request, nil, 16) : 1 }
+    }
+
+    /// A request for `certIDs` carrying the nonce `nonce` (its value), which the client keeps to
+    /// check the answer with (``OCSPResponseVerifier/verify(_:for:issuer:at:nonce:)``).
+    public static func build(_ certIDs: [CertID], nonce: [UInt8]) throws -> [UInt8] {
+        try build(certIDs) { request in
+            nonce.withUnsafeBufferPointer { bytes in
+                OCSP_request_add1_nonce(request, UnsafeMutablePointer(mutating: bytes.baseAddress), Int32(bytes.count))
+            }
+        }
+    }
+
+    private static func build(_ certIDs: [CertID], addNonce: (OpaquePointer) -> Int32) throws -> [UInt8] {
         ERR_clear_error()
         guard let request = OCSP_REQUEST_new() else { throw OCSPError.openSSL(.encodeFailed, "out of memory") }
         defer { OCSP_REQUEST_free(request) }
@@ -16,9 +30,7 @@ public enum OCSPRequestBuilder {
                 throw OCSPError.openSSL(.encodeFailed, "could not add a CertID")
             }
         }
-        if nonce, OCSP_request_add1_nonce(request, nil, 16) != 1 {
-            throw OCSPError.openSSL(.encodeFailed, "could not add a nonce")
-        }
+        guard addNonce(request) == 1 else { throw OCSPError.openSSL(.encodeFailed, "could not add a nonce") }
         return try encodeDER("OCSPRequest") { i2d_OCSP_REQUEST(request, $0) }
     }
 }
