@@ -14,10 +14,12 @@ let package = Package(
         .executable(name: "ocspd", targets: ["ocspd"]),
         .executable(name: "ocspctl", targets: ["ocspctl"]),
         .executable(name: "ocsp-load", targets: ["ocsp-load"]),
+        .executable(name: "ocsp-stapler", targets: ["ocsp-stapler"]),
         .library(name: "OCSPValues", targets: ["OCSPValues"]),
         .library(name: "OCSPCore", targets: ["OCSPCore"]),
         .library(name: "RevocationStore", targets: ["RevocationStore"]),
         .library(name: "Responder", targets: ["Responder"]),
+        .library(name: "OCSPStapling", targets: ["OCSPStapling"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C shims: only what Swift cannot call (macros, variadics).
@@ -122,6 +125,21 @@ let package = Package(
 
         // The load tester. It lives under LoadTests/ but builds with the main package, so CI (and a
         // new user) builds SwiftNIO once, not twice.
+        // Stapling: fetch, verify and keep staples for TLS servers (a library and its sidecar).
+        .target(
+            name: "OCSPStapling",
+            dependencies: [
+                "OCSPValues", "OCSPCore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "ocsp-stapler",
+            dependencies: [
+                "OCSPStapling", "OCSPCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "ocsp-load",
             dependencies: [
@@ -143,6 +161,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OCSPCoreTests", dependencies: ["OCSPValues", "OCSPCore", "OCSPTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OCSPStaplingTests", dependencies: ["OCSPStapling", "OCSPValues", "OCSPCore", "OCSPTestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "RevocationStoreTests",
             dependencies: ["RevocationStore", "OCSPValues", "OCSPCore", "OCSPAdmin", "OCSPTestSupport"],

@@ -24,3 +24,22 @@ void COpenSSL_sk_X509_free(STACK_OF(X509) *stack) { sk_X509_free(stack); }
 int COpenSSL_sk_X509_EXTENSION_num(const STACK_OF(X509_EXTENSION) *stack) { return sk_X509_EXTENSION_num(stack); }
 
 unsigned long COpenSSL_XN_FLAG_RFC2253_UTF8(void) { return XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB; }
+
+STACK_OF(OPENSSL_STRING) *COpenSSL_X509_get1_ocsp(X509 *certificate) { return X509_get1_ocsp(certificate); }
+int COpenSSL_sk_OPENSSL_STRING_num(const STACK_OF(OPENSSL_STRING) *stack) { return sk_OPENSSL_STRING_num(stack); }
+const char *COpenSSL_sk_OPENSSL_STRING_value(const STACK_OF(OPENSSL_STRING) *stack, int index) {
+    return sk_OPENSSL_STRING_value(stack, index);
+}
+void COpenSSL_X509_email_free(STACK_OF(OPENSSL_STRING) *stack) { X509_email_free(stack); }
+
+int COpenSSL_X509_has_tls_feature(X509 *certificate, long feature) {
+    int critical = 0;
+    TLS_FEATURE *features = X509_get_ext_d2i(certificate, NID_tlsfeature, &critical, NULL);
+    if (features == NULL) return critical == -1 ? 0 : -1;  /* -1: absent; otherwise present but bad */
+    int found = 0;
+    for (int i = 0; i < sk_ASN1_INTEGER_num(features); i++) {
+        if (ASN1_INTEGER_get(sk_ASN1_INTEGER_value(features, i)) == feature) found = 1;
+    }
+    sk_ASN1_INTEGER_pop_free(features, ASN1_INTEGER_free);
+    return found;
+}

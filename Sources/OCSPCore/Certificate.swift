@@ -44,6 +44,23 @@ public final class Certificate: @unchecked Sendable {
         }
     }
 
+    /// Loads every certificate of a PEM file, in order (a chain: leaf first), or the one of a DER
+    /// file.
+    /// - Throws: ``OCSPError/Code/io`` if unreadable, ``OCSPError/Code/invalidCertificate`` if it
+    ///   holds none.
+    public static func loadChain(path: String) throws -> [Certificate] {
+        let bytes = try readFile(path, what: "certificate")
+        ERR_clear_error()
+        let chain: [Certificate] = try withReadBIO(bytes) { bio in
+            var certificates: [Certificate] = []
+            while let x509 = PEM_read_bio_X509(bio, nil, nil, nil) { certificates.append(Certificate(taking: x509)) }
+            return certificates
+        }
+        ERR_clear_error()  // the end of the PEM text reads as an error
+        if !chain.isEmpty { return chain }
+        return [try load(path: path)]
+    }
+
     /// The DER encoding.
     public var derEncoded: [UInt8] {
         // Encoding a decoded certificate cannot fail short of memory exhaustion.
@@ -77,6 +94,23 @@ public final class Certificate: @unchecked Sendable {
     public var hasOCSPSigningUsage: Bool {
         X509_get_extension_flags(ref) & UInt32(EXFLAG_XKUSAGE) != 0
             && X509_get_extended_key_usage(ref) & UInt32(XKU_OCSP_SIGN) != 0
+    }
+
+    /// The OCSP responder URLs of its AuthorityInformationAccess extension, in order.
+    public var ocspURLs: [String] {
+        guard let stack = COpenSSL_X509_get1_ocsp(ref) else { return [] }
+        defer { COpenSSL_X509_email_free(stack) }
+        return (0..<COpenSSL_sk_OPENSSL_STRING_num(stack)).compactMap { index in
+            COpenSSL_sk_OPENSSL_STRING_value(stack, index).map { String(cString: $0) }
+        }
+    }
+
+    /// Whether the certificate requires a stapled OCSP response ("must-staple"): its TLS Feature
+    /// extension (RFC 7633) lists status_request (5). A TLS Feature extension that does not decode
+    /// counts as must-staple: the safe reading.
+    public var isMustStaple: Bool {
+        defer { ERR_clear_error() }
+        return COpenSSL_X509_has_tls_feature(ref, 5) != 0
     }
 
     /// Whether `issuer` issued this certificate: names and key identifiers line up and the

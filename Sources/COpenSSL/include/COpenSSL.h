@@ -48,6 +48,17 @@ void COpenSSL_sk_X509_free(STACK_OF(X509) *stack);
 /// sk_X509_EXTENSION_* (macros), for extension lists.
 int COpenSSL_sk_X509_EXTENSION_num(const STACK_OF(X509_EXTENSION) *stack);
 
+/// The OCSP responder URLs of a certificate's AuthorityInformationAccess (X509_get1_ocsp and
+/// the sk_OPENSSL_STRING macros): the count, the URL at an index, and the list freed.
+STACK_OF(OPENSSL_STRING) *COpenSSL_X509_get1_ocsp(X509 *certificate);
+int COpenSSL_sk_OPENSSL_STRING_num(const STACK_OF(OPENSSL_STRING) *stack);
+const char *COpenSSL_sk_OPENSSL_STRING_value(const STACK_OF(OPENSSL_STRING) *stack, int index);
+void COpenSSL_X509_email_free(STACK_OF(OPENSSL_STRING) *stack);
+
+/// Whether the certificate's TLS Feature extension (RFC 7633) lists `feature` (5:
+/// status_request, "must-staple"): 1 yes, 0 no or no extension, -1 an extension that does not decode.
+int COpenSSL_X509_has_tls_feature(X509 *certificate, long feature);
+
 /// XN_FLAG_RFC2253 without escaping UTF-8 (a composite macro Swift does not import).
 unsigned long COpenSSL_XN_FLAG_RFC2253_UTF8(void);
 

@@ -1,0 +1,141 @@
+public import Foundation
+public import OCSPCore
+internal import OCSPValues
+
+/// A staple file written atomically: a temporary file beside it, fsync'd, renamed over it, and
+/// the directory fsync'd. A TLS server reading it (nginx `ssl_stapling_file`, HAProxy `.ocsp`)
+/// sees the old staple or the new one, never half of one, even across a crash.
+public struct StapleFile: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// The file's bytes, or nil when there is none.
+    public func read() -> [UInt8]? { FileManager.default.contents(atPath: path).map { [UInt8]($0) } }
+
+    public func write(_ der: [UInt8]) throws {
+        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let temporary = path + ".tmp-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw Self.failure("cannot create \(temporary)") }
+        var written = 0
+        let ok = der.withUnsafeBytes { bytes -> Bool in
+            while written < bytes.count {
+                let result = Foundation.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+                if result < 0 { if errno == EINTR { continue } else { return false } }
+                written += result
+            }
+            return fsync(descriptor) == 0
+        }
+        close(descriptor)
+        guard ok else {
+            unlink(temporary)
+            throw Self.failure("cannot write \(temporary)")
+        }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw Self.failure("cannot rename \(temporary) to \(path)")
+        }
+        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryDescriptor >= 0 {
+            fsync(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+    }
+
+    /// Removes the file (an expired staple must not stay where a server reads it).
+    public func remove() throws {
+        guard unlink(path) == 0 || errno == ENOENT else { throw Self.failure("cannot remove \(path)") }
+    }
+
+    private static func failure(_ what: String) -> StaplingError {
+        StaplingError(.unreachable, "\(what): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// One certificate's staple kept current in a file: fetch, verify, decide, write.
+///
+/// The policy (what a TLS server must never be handed):
+/// - a good answer is written;
+/// - a revoked answer is written too (it is the truth), and reported loudly by the caller;
+/// - an `unknown` answer is not written: the last good staple stays;
+/// - a failure (responder unreachable, an answer that does not verify) writes nothing: the last
+///   good staple stays until its nextUpdate;
+/// - a staple in the file that no longer verifies (expired, or not for this certificate) is
+///   removed when nothing replaces it.
+public struct Stapler: Sendable {
+    public let fetcher: StapleFetcher
+
+    public init(fetcher: StapleFetcher = StapleFetcher()) { self.fetcher = fetcher }
+
+    /// What one refresh did.
+    public struct Outcome: Sendable {
+        public enum Status: String, Sendable {
+            case good, revoked, unknown, failed
+        }
+
+        public let status: Status
+        /// The staple fetched (good, revoked or unknown), if one was.
+        public let staple: Staple?
+        /// Why nothing was fetched, for ``Status/failed``.
+        public let error: StaplingError?
+        /// Whether the file now holds a staple that verifies (new, or the last good one kept).
+        public let fileIsValid: Bool
+        /// Whether a staple that no longer verified was removed from the file.
+        public let removedStale: Bool
+        /// The nextUpdate of what the file holds, when it is valid.
+        public let fileNextUpdate: Date?
+    }
+
+    public func refresh(leaf: Certificate, issuer: Certificate, file: StapleFile, now: Date = Date()) async -> Outcome {
+        let previous = currentStaple(in: file, leaf: leaf, issuer: issuer, now: now)
+        let staple: Staple
+        do {
+            staple = try await fetcher.fetch(leaf: leaf, issuer: issuer, now: now)
+        } catch {
+            let failure = error as? StaplingError ?? StaplingError(.unreachable, "\(error)")
+            return keep(previous, file, status: .failed, staple: nil, error: failure)
+        }
+        switch staple.verified.status {
+        case .unknown:
+            return keep(previous, file, status: .unknown, staple: staple, error: nil)
+        case .good, .revoked:
+            do {
+                try file.write(staple.der)
+            } catch {
+                let failure = error as? StaplingError ?? StaplingError(.unreachable, "\(error)")
+                return keep(previous, file, status: .failed, staple: staple, error: failure)
+            }
+            let status: Outcome.Status = staple.verified.status == .good ? .good : .revoked
+            return Outcome(
+                status: status, staple: staple, error: nil, fileIsValid: true, removedStale: false,
+                fileNextUpdate: staple.verified.nextUpdate)
+        }
+    }
+
+    /// What the file holds, verified for this certificate at `now`; nil when absent or no longer valid.
+    public func currentStaple(in file: StapleFile, leaf: Certificate, issuer: Certificate, now: Date = Date())
+        -> OCSPResponseVerifier.Verified?
+    {
+        guard let der = file.read(),
+            let certID = try? CertID(issuer: issuer, serialNumber: leaf.serialNumber, hashAlgorithm: fetcher.options.hashAlgorithm),
+            let verified = try? fetcher.options.verifier.verify(der, for: certID, issuer: issuer, at: now),
+            verified.status != .unknown
+        else { return nil }
+        return verified
+    }
+
+    /// Nothing new is written: the file keeps a staple that still verifies, or loses one that does not.
+    private func keep(
+        _ previous: OCSPResponseVerifier.Verified?, _ file: StapleFile, status: Outcome.Status, staple: Staple?,
+        error: StaplingError?
+    ) -> Outcome {
+        var removed = false
+        if previous == nil, file.read() != nil {
+            removed = (try? file.remove()) != nil
+        }
+        return Outcome(
+            status: status, staple: staple, error: error, fileIsValid: previous != nil, removedStale: removed,
+            fileNextUpdate: previous?.nextUpdate)
+    }
+}
