@@ -1,4 +1,5 @@
 internal import COpenSSL
+internal import Foundation
 public import OCSPValues
 
 /// Builds DER `OCSPRequest`s (for clients: the stapling fetcher, the load tester, tests).
@@ -32,5 +33,20 @@ public enum OCSPRequestBuilder {
         }
         guard addNonce(request) == 1 else { throw OCSPError.openSSL(.encodeFailed, "could not add a nonce") }
         return try encodeDER("OCSPRequest") { i2d_OCSP_REQUEST(request, $0) }
+    }
+
+    /// The GET form of a request (RFC 5019 §5): its base64, with `+`, `/` and `=` percent-encoded,
+    /// to append to the responder URL.
+    public static func getPath(_ requestDER: [UInt8]) -> String {
+        var out = ""
+        for character in Data(requestDER).base64EncodedString() {
+            switch character {
+            case "+": out += "%2B"
+            case "/": out += "%2F"
+            case "=": out += "%3D"
+            default: out.append(character)
+            }
+        }
+        return out
     }
 }

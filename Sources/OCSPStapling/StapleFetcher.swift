@@ -104,7 +104,7 @@ public struct StapleFetcher: Sendable {
 
     /// Sends the request (GET when short enough, POST otherwise) and returns the body of a 200.
     private func exchange(_ requestDER: [UInt8], url: String) async throws -> [UInt8] {
-        let encoded = Self.percentEncoded(Data(requestDER).base64EncodedString())
+        let encoded = OCSPRequestBuilder.getPath(requestDER)
         var request: HTTPClientRequest
         if encoded.utf8.count <= 255 {
             request = HTTPClientRequest(url: url.hasSuffix("/") ? url + encoded : url + "/" + encoded)
@@ -128,21 +128,6 @@ public struct StapleFetcher: Sendable {
         } catch {
             throw StaplingError(.unreachable, "\(url): \(error)")
         }
-    }
-
-    /// Base64 made safe for a URL path (RFC 5019 §5: "+", "/" and "=" percent-encoded).
-    static func percentEncoded(_ base64: String) -> String {
-        var out = ""
-        out.reserveCapacity(base64.utf8.count + 16)
-        for character in base64 {
-            switch character {
-            case "+": out += "%2B"
-            case "/": out += "%2F"
-            case "=": out += "%3D"
-            default: out.append(character)
-            }
-        }
-        return out
     }
 }
 

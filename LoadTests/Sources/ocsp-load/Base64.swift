@@ -24,20 +24,6 @@ enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Base64 with `+`, `/` and `=` percent-encoded, for a GET path (RFC 5019 §5).
-    static func urlEncoded(_ bytes: [UInt8]) -> String {
-        var out = ""
-        for character in encode(bytes) {
-            switch character {
-            case "+": out += "%2B"
-            case "/": out += "%2F"
-            case "=": out += "%3D"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
-
     /// URL-safe base64 without padding (RFC 4648 §5): `-` and `_` for `+` and `/`, so a GET path
     /// needs no percent-encoding and can name a file as it is.
     static func urlSafe(_ bytes: [UInt8]) -> String {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OCSPCore
 
 /// The `--url` argument: `http://HOST[:PORT][/PATH]`, where requests go.
 ///
@@ -62,7 +63,7 @@ struct TargetURL: Sendable, CustomStringConvertible {
 
     /// The request target of a GET carrying `der`.
     func getTarget(_ der: [UInt8]) -> String {
-        let encoded = getEncoding == .percent ? Base64.urlEncoded(der) : Base64.urlSafe(der)
+        let encoded = getEncoding == .percent ? OCSPRequestBuilder.getPath(der) : Base64.urlSafe(der)
         return path.hasSuffix("/") ? path + encoded : path + "/" + encoded
     }
 }
