@@ -22,6 +22,8 @@ public struct StaplingError: Error, Hashable, Sendable, CustomStringConvertible 
         case unreachable
         /// The answer is not a response this client believes (see ``StaplingError/verification``).
         case rejected
+        /// The staple file could not be written or removed.
+        case storage
     }
 
     public let code: Code

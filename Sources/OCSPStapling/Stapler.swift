@@ -49,7 +49,7 @@ public struct StapleFile: Sendable {
     }
 
     private static func failure(_ what: String) -> StaplingError {
-        StaplingError(.unreachable, "\(what): \(String(cString: strerror(errno)))")
+        StaplingError(.storage, "\(what): \(String(cString: strerror(errno)))")
     }
 }
 
@@ -103,7 +103,7 @@ public struct Stapler: Sendable {
             do {
                 try file.write(staple.der)
             } catch {
-                let failure = error as? StaplingError ?? StaplingError(.unreachable, "\(error)")
+                let failure = error as? StaplingError ?? StaplingError(.storage, "\(error)")
                 return keep(previous, file, status: .failed, staple: staple, error: failure)
             }
             let status: Outcome.Status = staple.verified.status == .good ? .good : .revoked
