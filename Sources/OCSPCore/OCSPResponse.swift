@@ -139,18 +139,14 @@ public final class OCSPResponse {
 
     /// Verifies the signature and that the signer is authorised for `issuer`: the issuer itself,
     /// or a certificate it issued with EKU OCSPSigning (RFC 6960 §4.2.2.2). `issuer` is trusted.
+    /// The signature checks of ``OCSPResponseVerifier``, without its CertID, time and nonce checks.
     /// - Throws: ``OCSPError`` saying why not.
     public func verify(issuer: Certificate) throws {
         guard let basic else { throw OCSPError(.malformedRequest, "response status \(status) is not signed") }
-        ERR_clear_error()
-        guard let store = X509_STORE_new() else { throw OCSPError.openSSL(.io, "out of memory") }
-        defer { X509_STORE_free(store) }
-        X509_STORE_add_cert(store, issuer.ref)
-        guard let chain = COpenSSL_sk_X509_new_null() else { throw OCSPError.openSSL(.io, "out of memory") }
-        defer { COpenSSL_sk_X509_free(chain) }
-        COpenSSL_sk_X509_push(chain, issuer.ref)
-        guard OCSP_basic_verify(basic, chain, store, 0) == 1 else {
-            throw OCSPError.openSSL(.signFailed, "OCSP response does not verify against \(issuer.subject)")
+        do {
+            _ = try OCSPResponseVerifier.checkSignature(basic, issuer: issuer, at: Date())
+        } catch let failure as OCSPResponseVerifier.Failure {
+            throw OCSPError(.signFailed, "OCSP response does not verify against \(issuer.subject): \(failure)")
         }
     }
 }

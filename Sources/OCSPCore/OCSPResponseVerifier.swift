@@ -146,7 +146,7 @@ public struct OCSPResponseVerifier: Sendable {
     /// the ResponderID (among the response's certificates and the issuer), checks the signature,
     /// the signer's chain to the issuer, and that the signer is the issuer or a responder it
     /// issued with EKU OCSPSigning. Returns the signer.
-    private static func checkSignature(_ basic: OpaquePointer, issuer: Certificate, at now: Date) throws -> Certificate {
+    static func checkSignature(_ basic: OpaquePointer, issuer: Certificate, at now: Date) throws -> Certificate {
         ERR_clear_error()
         guard let store = X509_STORE_new(), let chain = COpenSSL_sk_X509_new_null() else {
             throw Failure(.badSignature, "out of memory")

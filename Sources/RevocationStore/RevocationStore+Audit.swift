@@ -262,13 +262,13 @@ extension RevocationStore {
             }
             for key in legacyKeys { try txn.delete(audit, key) }
             try txn.delete(meta, Self.auditHeadKey)
-            for entry in legacy {
-                try appendAudit(
-                    txn,
+            try appendAudit(
+                txn,
+                legacy.map { entry in
                     AuditRecord(
                         time: now, actor: "", host: "", action: .legacy,
-                        detail: ["entry": String(decoding: entry, as: UTF8.self)]))
-            }
+                        detail: ["entry": String(decoding: entry, as: UTF8.self)])
+                })
             var issuers: [(IssuerID, [UInt8])] = []
             try txn.forEach(self.issuers) { key, value in
                 issuers.append((IssuerID(bytes: Array(key)), Array(value)))

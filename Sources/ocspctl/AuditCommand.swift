@@ -117,8 +117,7 @@ struct AuditCommand: ParsableCommand {
                     "verified": result.firstBad == nil, "records": result.records, "head": result.head.description,
                 ]
                 if let bad = result.firstBad { fields["firstBad"] = ["sequence": bad.sequence, "reason": bad.reason] }
-                let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
+                try printJSON(fields)
                 if result.firstBad != nil { throw ExitCode(CLIError.ExitStatus.failure.rawValue) }
                 return
             }

@@ -89,8 +89,7 @@ struct IssuerCommand: ParsableCommand {
                         "validitySeconds": Int(record.responseValidity), "signer": responder == nil ? "ca" : "delegated",
                     ]
                     if let responder { fields["responderSubject"] = responder.subject }
-                    let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-                    print(String(decoding: data, as: UTF8.self))
+                    try printJSON(fields)
                 } else {
                     let signer = responder.map { "delegated: \($0.subject)" } ?? "CA-signed"
                     print("\(certificate.subject)\t\(signer)\tvalidity \(Int(record.responseValidity))s\tid \(record.id)")

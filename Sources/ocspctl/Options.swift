@@ -80,10 +80,7 @@ struct CertificateSelection: ParsableArguments {
 
 /// Parses `--time` (RFC 3339 / ISO 8601, e.g. 2026-01-02T03:04:05Z).
 func parseTime(_ text: String, option: String) throws -> Date {
-    let formatter = ISO8601DateFormatter()
-    if let date = formatter.date(from: text) { return date }
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let date = formatter.date(from: text) { return date }
+    if let date = AuditTime.parse(text) { return date }
     throw CLIError("\(option) \(text): expected a UTC time such as 2026-01-02T03:04:05Z", .usage)
 }
 

@@ -25,8 +25,7 @@ struct StatusCommand: ParsableCommand {
             if let reason { fields["reason"] = reason.name }
         }
         if json {
-            let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try printJSON(fields)
         } else {
             var line = "\(serial.hex)\t\(status.name)"
             if let time = fields["revocationTime"] { line += "\t\(time)" }
