@@ -46,6 +46,10 @@ let package = Package(
         .target(name: "OCSPValues", swiftSettings: swiftSettings),
         // A lock ThreadSanitizer can see (see LockedValue.swift).
         .target(name: "Locking", swiftSettings: swiftSettings),
+        // JSON log lines and a process-wide log level (ocspd and ocsp-stapler log alike).
+        .target(
+            name: "LogFormats", dependencies: ["Locking", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
 
         // Safe Swift over the C modules. The store knows nothing of OCSP or certificates; of
         // OpenSSL it uses only SHA-256, for the audit log's hash chain.
@@ -85,7 +89,7 @@ let package = Package(
         .target(
             name: "Operations",
             dependencies: [
-                "HTTPServer", "CRLService", "Locking", "Responder", "RevocationStore", "OCSPValues", "OCSPCore",
+                "HTTPServer", "CRLService", "Locking", "LogFormats", "Responder", "RevocationStore", "OCSPValues", "OCSPCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -105,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "ocspd",
             dependencies: [
-                "HTTPServer", "Responder", "RevocationStore", "CRLService", "Operations",
+                "HTTPServer", "Responder", "RevocationStore", "CRLService", "Operations", "LogFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -129,15 +133,22 @@ let package = Package(
         .target(
             name: "OCSPStapling",
             dependencies: [
-                "OCSPValues", "OCSPCore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "Locking", "OCSPValues", "OCSPCore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ocsp-stapler",
             dependencies: [
-                "OCSPStapling", "OCSPCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "OCSPStapling", "OCSPCore", "Locking", "LogFormats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
@@ -182,7 +193,7 @@ let package = Package(
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "Operations", "HTTPServer", "Responder", "RevocationStore", "OCSPTestSupport",
+                "Operations", "LogFormats", "HTTPServer", "Responder", "RevocationStore", "OCSPTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

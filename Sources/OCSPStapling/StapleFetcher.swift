@@ -24,6 +24,11 @@ public struct StaplingError: Error, Hashable, Sendable, CustomStringConvertible 
         case rejected
         /// The staple file could not be written or removed.
         case storage
+        /// The certificate or its issuer could not be read, or the issuer is not the certificate's.
+        case certificate
+        /// A TLS server could not be given the staple (HAProxy's runtime API refused it or was
+        /// unreachable).
+        case serverUpdate
     }
 
     public let code: Code

@@ -15,7 +15,7 @@ public struct StapleFile: Sendable {
 
     public func write(_ der: [UInt8]) throws {
         let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        let temporary = path + ".tmp-\(getpid())"
+        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw Self.failure("cannot create \(temporary)") }
         var written = 0
@@ -70,7 +70,7 @@ public struct Stapler: Sendable {
 
     /// What one refresh did.
     public struct Outcome: Sendable {
-        public enum Status: String, Sendable {
+        public enum Status: String, Sendable, CaseIterable {
             case good, revoked, unknown, failed
         }
 
@@ -79,12 +79,23 @@ public struct Stapler: Sendable {
         public let staple: Staple?
         /// Why nothing was fetched, for ``Status/failed``.
         public let error: StaplingError?
-        /// Whether the file now holds a staple that verifies (new, or the last good one kept).
-        public let fileIsValid: Bool
+        /// What the file holds now, verified (a new staple, or the last good one kept); nil when
+        /// it holds nothing valid.
+        public let file: OCSPResponseVerifier.Verified?
+        /// Whether the file's bytes changed: a different staple written, or a stale one removed.
+        public let changed: Bool
         /// Whether a staple that no longer verified was removed from the file.
         public let removedStale: Bool
+
+        /// Whether the file now holds a staple that verifies (new, or the last good one kept).
+        public var fileIsValid: Bool { file != nil }
         /// The nextUpdate of what the file holds, when it is valid.
-        public let fileNextUpdate: Date?
+        public var fileNextUpdate: Date? { file?.nextUpdate }
+
+        /// An outcome for a refresh that could not start (the certificate could not be read).
+        public static func failed(_ error: StaplingError) -> Outcome {
+            Outcome(status: .failed, staple: nil, error: error, file: nil, changed: false, removedStale: false)
+        }
     }
 
     public func refresh(leaf: Certificate, issuer: Certificate, file: StapleFile, now: Date = Date()) async -> Outcome {
@@ -100,16 +111,27 @@ public struct Stapler: Sendable {
         case .unknown:
             return keep(previous, file, status: .unknown, staple: staple, error: nil)
         case .good, .revoked:
-            do {
-                try file.write(staple.der)
-            } catch {
-                let failure = error as? StaplingError ?? StaplingError(.storage, "\(error)")
-                return keep(previous, file, status: .failed, staple: staple, error: failure)
+            // An answer older than the staple in place (a cache in front of the responder, or an
+            // overtaken fetch) does not replace it.
+            if let previous, staple.verified.thisUpdate < previous.thisUpdate {
+                return Outcome(
+                    status: staple.verified.status == .good ? .good : .revoked, staple: staple, error: nil, file: previous,
+                    changed: false, removedStale: false)
             }
-            let status: Outcome.Status = staple.verified.status == .good ? .good : .revoked
+            // The same bytes again (a responder serves one pre-signed response until it refreshes
+            // it): nothing to write, and nothing for a server to reload.
+            let changed = file.read() != staple.der
+            if changed {
+                do {
+                    try file.write(staple.der)
+                } catch {
+                    let failure = error as? StaplingError ?? StaplingError(.storage, "\(error)")
+                    return keep(previous, file, status: .failed, staple: staple, error: failure)
+                }
+            }
             return Outcome(
-                status: status, staple: staple, error: nil, fileIsValid: true, removedStale: false,
-                fileNextUpdate: staple.verified.nextUpdate)
+                status: staple.verified.status == .good ? .good : .revoked, staple: staple, error: nil,
+                file: staple.verified, changed: changed, removedStale: false)
         }
     }
 
@@ -134,8 +156,6 @@ public struct Stapler: Sendable {
         if previous == nil, file.read() != nil {
             removed = (try? file.remove()) != nil
         }
-        return Outcome(
-            status: status, staple: staple, error: error, fileIsValid: previous != nil, removedStale: removed,
-            fileNextUpdate: previous?.nextUpdate)
+        return Outcome(status: status, staple: staple, error: error, file: previous, changed: removed, removedStale: removed)
     }
 }

@@ -1,5 +1,6 @@
 package import CRLService
 internal import Foundation
+package import LogFormats
 package import HTTPServer
 package import Logging
 package import Responder

@@ -3,6 +3,7 @@ import CRLService
 import CoreMetrics
 import Foundation
 import HTTPServer
+import LogFormats
 import Logging
 import Operations
 import Prometheus

@@ -131,6 +131,10 @@ class Binaries:
     ocspctl: Path
 
 
+# The stapling sidecar (issue 21); $OCSP_STAPLER_BIN overrides it like $OCSPD_BIN does ocspd.
+STAPLER_BIN = Path(os.environ.get("OCSP_STAPLER_BIN") or REPO_ROOT / ".build" / "debug" / "ocsp-stapler")
+
+
 def resolve_binaries() -> Binaries:
     ocspd = Path(os.environ.get("OCSPD_BIN") or REPO_ROOT / ".build" / "debug" / "ocspd")
     ocspctl = Path(os.environ.get("OCSPCTL_BIN") or REPO_ROOT / ".build" / "debug" / "ocspctl")
@@ -447,9 +451,9 @@ class Ocspd:
     _counter = 0
 
     def __init__(self, bins: Binaries, store: Path, log_dir: Path, validity: int | None = None,
-                 extra: Sequence[str] = ()):
+                 extra: Sequence[str] = (), port: int = 0):
         Ocspd._counter += 1
-        self.args = [str(bins.ocspd), "--store", str(store), "--listen", "127.0.0.1:0"]
+        self.args = [str(bins.ocspd), "--store", str(store), "--listen", f"127.0.0.1:{port}"]
         if validity is not None:
             self.args += ["--validity", str(validity)]
         self.args += list(extra)

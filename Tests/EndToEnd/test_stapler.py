@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
-import os
-import shutil
-import signal
-import socket
 import subprocess
 import threading
 import time
@@ -21,10 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ocsp_e2e import REPO_ROOT, Ocspd, ctl_ok, describe, load_cert, openssl_ok, run, verify_signature
+from ocsp_e2e import STAPLER_BIN, Ocspd, ctl_ok, describe, load_cert, openssl_ok, run, verify_signature
+from tls_servers import Nginx, free_port, poll_s_client, s_client_status
 
-STAPLER = REPO_ROOT / ".build" / "debug" / "ocsp-stapler"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+STAPLER = STAPLER_BIN
 
 
 def staple(*args, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -35,12 +31,6 @@ def read_staple(path: Path) -> ocsp.OCSPResponse:
     response = ocsp.load_der_ocsp_response(path.read_bytes())
     assert response.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
     return response
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture()
@@ -169,60 +159,19 @@ def test_must_staple_without_a_staple_is_flagged(demo, served, tmp_path):
     assert proc.returncode == 4 and not out.exists(), describe(proc)
 
 
-def s_client_status(port: int, ca: Path) -> str:
-    proc = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-status", "-servername", "localhost",
-                           "-CAfile", str(ca)], input="", capture_output=True, text=True, timeout=30)
-    return proc.stdout + proc.stderr
-
-
 def test_nginx_staples_the_file_the_stapler_writes(bins, demo, served, tmp_path):
     store, root, leaf, leaf_key = demo / "store", demo / "ec-root.pem", demo / "leaves" / "leaf-ec-01.pem", \
         demo / "leaves" / "leaf-ec-01.key"
     out = tmp_path / "site.ocsp"
     assert staple("--cert", leaf, "--issuer", root, "--out", out, "--url", served.url).returncode == 0
     port = free_port()
-    (tmp_path / "tmp").mkdir()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""
-worker_processes 1;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/nginx-error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp_path}/tmp;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate {leaf};
-        ssl_certificate_key {leaf_key};
-        ssl_stapling on;
-        ssl_stapling_file {out};
-        location / {{ return 200 "ok"; }}
-    }}
-}}
-""")
-    nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "nginx-error.log"),
-                              "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert nginx.poll() is None and time.monotonic() < deadline, nginx.stderr.read().decode()
-                time.sleep(0.1)
+    with Nginx(tmp_path / "nginx", {port: f"ssl_certificate {leaf}; ssl_certificate_key {leaf_key}; "
+                                          f"ssl_stapling on; ssl_stapling_file {out};"}) as nginx:
         text = s_client_status(port, root)
         assert "OCSP Response Status: successful" in text and "Cert Status: good" in text, text
 
         ctl_ok(bins, "revoke", "--store", store, "--cert", leaf, "--reason", "keyCompromise")
         proc = staple("--cert", leaf, "--issuer", root, "--out", out, "--url", served.url)
         assert proc.returncode == 3, describe(proc)
-        nginx.send_signal(signal.SIGHUP)  # nginx reads ssl_stapling_file only at (re)load
-        deadline = time.monotonic() + 10
-        while "Cert Status: revoked" not in (text := s_client_status(port, root)):
-            assert time.monotonic() < deadline, text
-            time.sleep(0.3)
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
+        nginx.reload()  # nginx reads ssl_stapling_file only at (re)load
+        poll_s_client(port, root, "Cert Status: revoked", timeout=10, diagnostics=nginx.diagnostics)

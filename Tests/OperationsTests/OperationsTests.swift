@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import LogFormats
 import Logging
 import OCSPTestSupport
 @testable import Operations

@@ -1,0 +1,97 @@
+internal import Foundation
+public import OCSPCore
+
+/// One certificate whose staple is kept current, and where the staple goes.
+public struct StapleTarget: Sendable, Hashable {
+    /// The name logs and metrics use (`certificate` label): the certificate file's path by default.
+    public var name: String
+    /// The certificate (PEM or DER), possibly followed by its chain, possibly with its key (an
+    /// HAProxy `crt` file): only the certificates are read.
+    public var certificatePath: String
+    /// The issuer, when it is not the second certificate of ``certificatePath`` (nor in
+    /// `<certificatePath>.issuer`, HAProxy's convention).
+    public var issuerPath: String?
+    /// The staple file (DER), written atomically.
+    public var outputPath: String
+    /// Where to ask instead of the certificate's AIA OCSP URL.
+    public var responderURL: String?
+    /// An HAProxy stats socket to hand each new staple to (``HAProxyRuntime``).
+    public var haproxySocket: String?
+
+    public init(
+        name: String? = nil, certificatePath: String, issuerPath: String? = nil, outputPath: String,
+        responderURL: String? = nil, haproxySocket: String? = nil
+    ) {
+        self.name = name ?? certificatePath
+        self.certificatePath = certificatePath
+        self.issuerPath = issuerPath
+        self.outputPath = outputPath
+        self.responderURL = responderURL
+        self.haproxySocket = haproxySocket
+    }
+
+    /// Reads the certificate and its issuer: ``issuerPath``; else the second certificate of the
+    /// chain; else `<certificatePath>.issuer`. They are read at every refresh, so a renewed
+    /// certificate is picked up without a restart.
+    /// - Throws: ``StaplingError`` with code ``StaplingError/Code/certificate``.
+    public func loadCertificates() throws -> (leaf: Certificate, issuer: Certificate) {
+        do {
+            let chain = try Certificate.loadChain(path: certificatePath)
+            let issuer: Certificate
+            if let issuerPath {
+                issuer = try Certificate.load(path: issuerPath)
+            } else if chain.count > 1 {
+                issuer = chain[1]
+            } else if FileManager.default.fileExists(atPath: certificatePath + ".issuer") {
+                issuer = try Certificate.load(path: certificatePath + ".issuer")
+            } else {
+                throw StaplingError(
+                    .certificate,
+                    "\(certificatePath) holds no issuer after the certificate, and there is no \(certificatePath).issuer; give the issuer")
+            }
+            guard chain[0].isIssued(by: issuer) else {
+                throw StaplingError(
+                    .certificate, "\(issuerPath ?? certificatePath) did not issue \(chain[0].subject); give its issuer")
+            }
+            return (chain[0], issuer)
+        } catch let error as StaplingError {
+            throw error
+        } catch {
+            throw StaplingError(.certificate, "\(error)")
+        }
+    }
+}
+
+/// A directory of certificates (an HAProxy `crt` directory, say): every `*.pem` there that holds a
+/// certificate which is not a CA gets its staple in `<file>.ocsp` beside it, which is the name
+/// HAProxy loads at start. The directory is scanned again periodically, so certificates added or
+/// removed are picked up.
+public struct WatchedDirectory: Sendable, Hashable {
+    public var path: String
+    public var responderURL: String?
+    public var haproxySocket: String?
+
+    public init(path: String, responderURL: String? = nil, haproxySocket: String? = nil) {
+        self.path = path
+        self.responderURL = responderURL
+        self.haproxySocket = haproxySocket
+    }
+
+    /// The targets the directory holds now, sorted by path.
+    /// - Throws: ``StaplingError`` with code ``StaplingError/Code/certificate`` when the
+    ///   directory cannot be read.
+    public func targets() throws -> [StapleTarget] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            throw StaplingError(.certificate, "cannot read the directory \(path): \(error.localizedDescription)")
+        }
+        return names.filter { $0.hasSuffix(".pem") && !$0.hasPrefix(".") }.sorted().compactMap { name in
+            let file = (path as NSString).appendingPathComponent(name)
+            guard let first = try? Certificate.loadChain(path: file).first, !first.isCA else { return nil }
+            return StapleTarget(
+                certificatePath: file, outputPath: file + ".ocsp", responderURL: responderURL, haproxySocket: haproxySocket)
+        }
+    }
+}

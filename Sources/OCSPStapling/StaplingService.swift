@@ -1,0 +1,327 @@
+public import Foundation
+public import Logging
+public import OCSPCore
+internal import OCSPValues
+internal import Locking
+
+/// Keeps many certificates' staples current: the daemon behind `ocsp-stapler`.
+///
+/// Each target is refreshed at once when the service starts (a restart must not leave a server
+/// without staples: the last good staple is still in its file, and a fresh one follows), then on
+/// the ``RefreshPolicy``'s schedule. After each refresh the service hands a changed staple to the
+/// target's HAProxy (runtime API) and tells the ``ReloadHook``. At most ``Options/concurrency``
+/// fetches run at once. What each target looks like is in ``states()`` (for metrics).
+public final class StaplingService: Sendable {
+    public struct Options: Sendable {
+        public var fetcher: StapleFetcher.Options
+        public var policy: RefreshPolicy
+        /// How many fetches may run at once.
+        public var concurrency: Int
+        /// How often watched directories are scanned for added or removed certificates.
+        public var rescanInterval: Duration
+        /// How long a talk with HAProxy's runtime API may take.
+        public var haproxyTimeout: Duration
+
+        public init(
+            fetcher: StapleFetcher.Options = StapleFetcher.Options(), policy: RefreshPolicy = RefreshPolicy(),
+            concurrency: Int = 32, rescanInterval: Duration = .seconds(30), haproxyTimeout: Duration = .seconds(5)
+        ) {
+            self.fetcher = fetcher
+            self.policy = policy
+            self.concurrency = concurrency
+            self.rescanInterval = rescanInterval
+            self.haproxyTimeout = haproxyTimeout
+        }
+    }
+
+    /// What one target looks like now.
+    public struct TargetState: Sendable {
+        public let target: StapleTarget
+        /// The last refresh's result; nil before the first one finished.
+        public var lastStatus: Stapler.Outcome.Status?
+        /// Why the last refresh failed, or why the server was not updated.
+        public var lastError: String?
+        /// What the staple file holds (nil when nothing valid).
+        public var staple: OCSPResponseVerifier.Verified?
+        public var lastAttempt: Date?
+        public var lastSuccess: Date?
+        /// Refreshes that failed (unreachable responder, an answer that did not verify, an
+        /// unreadable certificate), since the service started.
+        public var fetchFailures = 0
+        public var consecutiveFailures = 0
+        /// Staples handed to HAProxy, and attempts that failed.
+        public var serverUpdates = 0
+        public var serverUpdateFailures = 0
+        public var nextAttempt: Date?
+        public var mustStaple = false
+
+        init(target: StapleTarget) { self.target = target }
+    }
+
+    /// What one `refreshAll` did for one target.
+    public struct Report: Sendable {
+        public let target: StapleTarget
+        public let outcome: Stapler.Outcome
+        /// Whether the certificate asks for must-staple (TLS Feature status_request).
+        public let mustStaple: Bool
+    }
+
+    public let options: Options
+    private let logger: Logger
+    private let reloadHook: ReloadHook?
+    private let permits: Permits
+    private let statesByName = LockedValue<[String: TargetState]>([:])
+    /// The loop of each target being kept (``run(targets:watching:)``).
+    private let running = LockedValue<[StapleTarget: Task<Void, Never>]>([:])
+
+    public init(options: Options, reloadHook: ReloadHook? = nil, logger: Logger) {
+        self.options = options
+        self.reloadHook = reloadHook
+        self.logger = logger
+        self.permits = Permits(max(1, options.concurrency))
+    }
+
+    /// Every target's state, by name.
+    public func states() -> [String: TargetState] { statesByName.withLock { $0 } }
+
+    // MARK: - Once
+
+    /// Refreshes every target once (``Options/concurrency`` at a time), hands changed staples to
+    /// HAProxy, and returns what happened, in the order given. The reload hook is not run: the
+    /// caller of a one-shot run decides.
+    public func refreshAll(_ targets: [StapleTarget]) async -> [Report] {
+        await withTaskGroup(of: (Int, Report).self) { group in
+            for (index, target) in targets.enumerated() {
+                group.addTask {
+                    let (outcome, mustStaple) = await self.permits.withPermit { await self.refresh(target) }
+                    return (index, Report(target: target, outcome: outcome, mustStaple: mustStaple))
+                }
+            }
+            var reports = [Report?](repeating: nil, count: targets.count)
+            for await (index, report) in group { reports[index] = report }
+            return reports.map { $0! }
+        }
+    }
+
+    // MARK: - Daemon
+
+    /// Keeps the targets, and those of the watched directories, current until the task is cancelled.
+    public func run(targets: [StapleTarget], watching directories: [WatchedDirectory]) async {
+        while !Task.isCancelled {
+            var wanted = Set(targets)
+            for directory in directories {
+                do {
+                    wanted.formUnion(try directory.targets())
+                } catch {
+                    logger.error("cannot scan a watched directory", metadata: ["directory": "\(directory.path)", "error": "\(error)"])
+                    // Keep what was found there before: a passing error must not drop staples.
+                    wanted.formUnion(
+                        running.withLock { Array($0.keys) }.filter {
+                            ($0.certificatePath as NSString).deletingLastPathComponent == directory.path
+                        })
+                }
+            }
+            running.withLock { running in
+                for (target, task) in running where !wanted.contains(target) {
+                    task.cancel()
+                    running[target] = nil
+                    _ = statesByName.withLock { $0.removeValue(forKey: target.name) }
+                    logger.info("certificate no longer watched", metadata: ["certificate": "\(target.name)"])
+                }
+                for target in wanted.sorted(by: { $0.name < $1.name }) where running[target] == nil {
+                    statesByName.withLock { $0[target.name] = TargetState(target: target) }
+                    running[target] = Task { await self.maintain(target) }
+                }
+            }
+            let interval = directories.isEmpty ? Duration.seconds(3600) : options.rescanInterval
+            try? await Task.sleep(for: interval)
+        }
+        await reloadHook?.cancel()
+        let tasks = running.withLock { running in
+            defer { running = [:] }
+            return Array(running.values)
+        }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+
+    /// Refreshes every staple now, whatever its schedule (SIGHUP in `ocsp-stapler`: after a
+    /// revocation, say), and hands each to its HAProxy again.
+    public func refreshNow() {
+        logger.info("refreshing every staple now")
+        running.withLock { running in
+            for (target, task) in running {
+                task.cancel()
+                running[target] = Task { await self.maintain(target) }
+            }
+        }
+    }
+
+    /// One target's loop: refresh, then sleep until the policy says.
+    private func maintain(_ target: StapleTarget) async {
+        var failures = 0
+        var serverHasCurrent = false
+        while !Task.isCancelled {
+            let handedOver = serverHasCurrent
+            let (outcome, _) = await permits.withPermit { await self.refresh(target, serverHasCurrent: handedOver) }
+            if Task.isCancelled { return }
+            let state = statesByName.withLock { $0[target.name] }
+            serverHasCurrent = target.haproxySocket == nil || (state?.lastError == nil && outcome.fileIsValid)
+            if outcome.changed { await reloadHook?.stapleChanged() }
+
+            let now = Date()
+            let delay: TimeInterval
+            if let staple = outcome.staple, outcome.status == .good || outcome.status == .revoked, serverHasCurrent {
+                failures = 0
+                delay = options.policy.nextRefresh(
+                    thisUpdate: staple.verified.thisUpdate, nextUpdate: staple.verified.nextUpdate, now: now,
+                    jitter: Double.random(in: -1...1)
+                ).timeIntervalSince(now)
+            } else {
+                failures += 1
+                delay = options.policy.retryDelay(
+                    failures: failures, validUntil: outcome.fileNextUpdate, now: now, jitter: Double.random(in: -1...1))
+            }
+            statesByName.withLock { $0[target.name]?.nextAttempt = now.addingTimeInterval(delay) }
+            logger.debug(
+                "next refresh", metadata: ["certificate": "\(target.name)", "in_seconds": "\(Int(delay.rounded(.up)))"])
+            try? await Task.sleep(for: .milliseconds(Int64(max(delay, 0.05) * 1000)))
+        }
+    }
+
+    /// Refreshes one target, updates its HAProxy, records its state, and logs what happened.
+    /// - Parameter serverHasCurrent: whether HAProxy already holds the staple in the file (false
+    ///   at start and after a failed update, so the next success hands it over even if unchanged).
+    private func refresh(_ target: StapleTarget, serverHasCurrent: Bool = false) async -> (Stapler.Outcome, Bool) {
+        let started = Date()
+        var fetcherOptions = options.fetcher
+        if let url = target.responderURL { fetcherOptions.responderURL = url }
+        let file = StapleFile(path: target.outputPath)
+        let outcome: Stapler.Outcome
+        var mustStaple = false
+        var metadata: Logger.Metadata = ["certificate": "\(target.name)", "out": "\(target.outputPath)"]
+        do {
+            let (leaf, issuer) = try target.loadCertificates()
+            mustStaple = leaf.isMustStaple
+            metadata["serial"] = "\(leaf.serialNumber.hex)"
+            outcome = await Stapler(fetcher: StapleFetcher(options: fetcherOptions)).refresh(leaf: leaf, issuer: issuer, file: file)
+        } catch {
+            outcome = .failed(error as? StaplingError ?? StaplingError(.certificate, "\(error)"))
+        }
+        // Stopped or restarted meanwhile (shutdown, SIGHUP): a fetch cut short is not a failure.
+        if Task.isCancelled, outcome.status == .failed { return (outcome, mustStaple) }
+
+        var serverError: String?
+        var serverUpdated = false
+        if let socket = target.haproxySocket, outcome.fileIsValid, outcome.changed || !serverHasCurrent, let der = file.read() {
+            do {
+                try HAProxyRuntime(socketPath: socket, timeout: options.haproxyTimeout).setOCSPResponse(der)
+                serverUpdated = true
+            } catch {
+                serverError = "\(error)"
+            }
+        }
+
+        statesByName.withLock { states in
+            var state = states[target.name] ?? TargetState(target: target)
+            state.lastStatus = outcome.status
+            state.staple = outcome.file
+            state.lastAttempt = started
+            state.mustStaple = mustStaple
+            state.lastError = outcome.error.map { "\($0)" } ?? serverError
+            if outcome.status == .failed {
+                state.fetchFailures += 1
+                state.consecutiveFailures += 1
+            } else {
+                state.consecutiveFailures = 0
+                state.lastSuccess = started
+            }
+            if serverUpdated { state.serverUpdates += 1 }
+            if serverError != nil { state.serverUpdateFailures += 1 }
+            states[target.name] = state
+        }
+        log(outcome, mustStaple: mustStaple, serverUpdated: serverUpdated, serverError: serverError, metadata: &metadata)
+        return (outcome, mustStaple)
+    }
+
+    private func log(
+        _ outcome: Stapler.Outcome, mustStaple: Bool, serverUpdated: Bool, serverError: String?,
+        metadata: inout Logger.Metadata
+    ) {
+        metadata["ocsp_status"] = "\(outcome.status.rawValue)"
+        if let staple = outcome.file {
+            metadata["this_update"] = "\(staple.thisUpdate)"
+            metadata["next_update"] = "\(staple.nextUpdate)"
+        }
+        if serverUpdated { metadata["haproxy_updated"] = "true" }
+        if outcome.removedStale { metadata["removed_stale"] = "true" }
+        switch outcome.status {
+        case .good:
+            if outcome.changed {
+                logger.info("staple written", metadata: metadata)
+            } else {
+                logger.debug("staple unchanged", metadata: metadata)
+            }
+        case .revoked:
+            logger.error("the certificate is REVOKED; the staple says so", metadata: metadata)
+        case .unknown:
+            logger.error(
+                "the responder does not know the certificate; nothing written, the last good staple is kept",
+                metadata: metadata)
+        case .failed:
+            metadata["error"] = "\(outcome.error.map { "\($0)" } ?? "unknown")"
+            logger.error(
+                outcome.fileIsValid ? "no new staple; the last valid one is kept" : "no new staple, and none valid in place",
+                metadata: metadata)
+        }
+        if outcome.removedStale {
+            logger.critical("removed a staple that no longer verifies (expired): the server has none now", metadata: metadata)
+        }
+        if let serverError {
+            metadata["error"] = "\(serverError)"
+            logger.error("HAProxy was not given the staple", metadata: metadata)
+        }
+        if mustStaple, !outcome.fileIsValid {
+            logger.critical(
+                "must-staple certificate without a valid staple: clients that enforce it will refuse it", metadata: metadata)
+        }
+    }
+}
+
+/// A counting semaphore for async tasks: at most `count` bodies run at once; the others wait, in order.
+actor Permits {
+    private var available: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    /// The first waiter not resumed yet (a queue without the cost of removing from the front).
+    private var head = 0
+
+    init(_ count: Int) { available = count }
+
+    func withPermit<Result: Sendable>(_ body: @Sendable () async -> Result) async -> Result {
+        await acquire()
+        let result = await body()
+        release()
+        return result
+    }
+
+    private func acquire() async {
+        if available > 0 {
+            available -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func release() {
+        if head == waiters.count {
+            available += 1
+        } else {
+            waiters[head].resume()
+            head += 1
+            if head == waiters.count {
+                waiters.removeAll(keepingCapacity: true)
+                head = 0
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Logging
+@testable import OCSPStapling
+import Testing
+
+@Suite struct RefreshPolicyTests {
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func aStapleIsRefreshedAtHalfItsWindowWithinTheJitter() {
+        let policy = RefreshPolicy()
+        let nextUpdate = start.addingTimeInterval(7200)
+        let middle = policy.nextRefresh(thisUpdate: start, nextUpdate: nextUpdate, now: start, jitter: 0)
+        #expect(middle == start.addingTimeInterval(3600))
+        let early = policy.nextRefresh(thisUpdate: start, nextUpdate: nextUpdate, now: start, jitter: -1)
+        let late = policy.nextRefresh(thisUpdate: start, nextUpdate: nextUpdate, now: start, jitter: 1)
+        #expect(early == start.addingTimeInterval(3600 - 720))
+        #expect(late == start.addingTimeInterval(3600 + 720))
+    }
+
+    @Test func neverLaterThanNextUpdateMinusTheMargin() {
+        // Refresh late in the window (0.99, 72 s before): capped at nextUpdate - 5 min.
+        let policy = RefreshPolicy(refreshFraction: 0.99, jitterFraction: 0)
+        let nextUpdate = start.addingTimeInterval(7200)
+        #expect(policy.nextRefresh(thisUpdate: start, nextUpdate: nextUpdate, now: start, jitter: 0) == nextUpdate - 300)
+        // A short window (8 s): the margin is a quarter of it, not 5 minutes before thisUpdate.
+        let short = start.addingTimeInterval(8)
+        #expect(policy.nextRefresh(thisUpdate: start, nextUpdate: short, now: start, jitter: 0) == short - 2)
+        // Already past the planned time (a staple found at start, late in its window): now.
+        let now = start.addingTimeInterval(7000)
+        #expect(RefreshPolicy().nextRefresh(thisUpdate: start, nextUpdate: nextUpdate, now: now, jitter: 0) == now)
+    }
+
+    @Test func failuresBackOffExponentiallyUpToTheCap() {
+        let policy = RefreshPolicy(retryMinimum: .seconds(60), retryMaximum: .seconds(600))
+        let delays = (1...6).map { policy.retryDelay(failures: $0, validUntil: nil, now: start, jitter: 0) }
+        #expect(delays == [60, 120, 240, 480, 600, 600])
+        #expect(policy.retryDelay(failures: 1, validUntil: nil, now: start, jitter: 1) == 66)
+        #expect(policy.retryDelay(failures: 1, validUntil: nil, now: start, jitter: -1) == 54)
+    }
+
+    @Test func aRetryComesBeforeTheStapleInPlaceExpiresButNotSoonerThanTheMinimum() {
+        let policy = RefreshPolicy(retryMinimum: .seconds(60), retryMaximum: .seconds(3600))
+        // 10 failures would wait an hour; the staple in place lasts 20 min: retry in 10.
+        #expect(policy.retryDelay(failures: 10, validUntil: start + 1200, now: start, jitter: 0) == 600)
+        // 30 s left: the minimum still holds, so many certificates cannot storm a dead responder.
+        #expect(policy.retryDelay(failures: 10, validUntil: start + 30, now: start, jitter: 0) == 60)
+    }
+
+    @Test func settingsThatCannotWorkAreNamed() {
+        #expect(RefreshPolicy().problems.isEmpty)
+        #expect(!RefreshPolicy(refreshFraction: 1).problems.isEmpty)
+        #expect(!RefreshPolicy(refreshFraction: 0.5, jitterFraction: 0.6).problems.isEmpty)
+        #expect(!RefreshPolicy(retryMinimum: .seconds(10), retryMaximum: .seconds(5)).problems.isEmpty)
+    }
+}
+
+@Suite struct StaplerConfigurationTests {
+    /// The example shipped in Config/ parses, with every section used.
+    @Test func theShippedExampleParses() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Config/stapling/stapler.yaml").path
+        let configuration = try StaplerConfiguration.load(path: path)
+        #expect(configuration.targets.map(\.name) == ["www", "api"])
+        #expect(configuration.targets[0].issuerPath == "/etc/nginx/tls/issuing-ca.pem")
+        #expect(configuration.targets[0].responderURL == "http://ocsp.internal.example:8080/")
+        #expect(configuration.targets[1].responderURL == "http://ocsp-b.internal.example:8080/")
+        #expect(configuration.directories.map(\.path) == ["/etc/haproxy/certs"])
+        #expect(configuration.directories[0].haproxySocket == "/run/haproxy/admin.sock")
+        #expect(configuration.timeout == .seconds(5))
+        #expect(configuration.policy.margin == .seconds(600))
+        #expect(configuration.policy.retryMinimum == .seconds(60))
+        #expect(configuration.policy.retryMaximum == .seconds(3600))
+        #expect(configuration.reloadCommand == "nginx -s reload")
+        #expect(configuration.reloadMinimumInterval == .seconds(30))
+        #expect(configuration.metricsListen == "127.0.0.1:9406")
+        #expect(configuration.logFormat == "json")
+    }
+
+    @Test func mistakesAreOneLineNamingTheKey() {
+        func problem(_ yaml: String) -> String? {
+            do {
+                _ = try StaplerConfiguration.parse(yaml, source: "s.yaml")
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(problem("timeout: 5s\nhaproxy_sockett: /x\n")?.contains("unknown key `haproxy_sockett`") == true)
+        #expect(problem("certificates:\n  - cert: /a.pem\n")?.contains("s.yaml: certificates[0]") == true)
+        #expect(problem("timeout: soon\n")?.contains("s.yaml: timeout: expected a duration") == true)
+        #expect(problem("refresh:\n  fraction: 1.5\n")?.contains("refresh fraction") == true)
+        #expect(problem("log_format: xml\n")?.contains("`xml` is not one of text, json") == true)
+        #expect(problem("certificates: [\n")?.hasPrefix("s.yaml: not valid YAML") == true)
+        #expect(
+            problem("certificates:\n  - {cert: /a.pem, out: /a.ocsp}\n  - {cert: /a.pem, out: /b.ocsp}\n")?
+                .contains("used twice") == true)
+        for problem in [problem("timeout: 5s\nhaproxy_sockett: /x\n"), problem("timeout: soon\n")] {
+            #expect(problem?.contains("\n") == false)
+        }
+    }
+
+    @Test func durationsTakeUnits() {
+        #expect(StaplerConfiguration.parseDuration("5") == .seconds(5))
+        #expect(StaplerConfiguration.parseDuration("250ms") == .milliseconds(250))
+        #expect(StaplerConfiguration.parseDuration("10m") == .seconds(600))
+        #expect(StaplerConfiguration.parseDuration("1h") == .seconds(3600))
+        #expect(StaplerConfiguration.parseDuration("1.5s") == .milliseconds(1500))
+        #expect(StaplerConfiguration.parseDuration("-1s") == nil)
+        #expect(StaplerConfiguration.parseDuration("soon") == nil)
+    }
+}
+
+@Suite struct ReloadHookTests {
+    /// Many changes inside the interval make one run now and one at its end, not one each.
+    @Test func changesAreCoalescedAndRateLimited() async throws {
+        let directory = NSTemporaryDirectory() + "reload-hook-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let marker = directory + "/runs"
+        let hook = ReloadHook(
+            command: "echo run >> '\(marker)'", minimumInterval: .milliseconds(600), logger: Logger(label: "test"))
+        await hook.stapleChanged()
+        try await waitUntil { runs(marker) == 1 }
+        for _ in 0..<5 { await hook.stapleChanged() }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(runs(marker) == 1, "not again within the interval")
+        try await waitUntil { runs(marker) == 2 }
+        try await Task.sleep(for: .milliseconds(900))
+        #expect(runs(marker) == 2, "five changes made one more run")
+    }
+
+    @Test func aFailingOrHangingCommandIsReported() async {
+        let (status, output) = await ReloadHook.execute("echo broken >&2; exit 7", timeout: .seconds(10))
+        #expect(status == 7 && output == "broken")
+        let started = ContinuousClock.now
+        let (killed, _) = await ReloadHook.execute("sleep 30", timeout: .milliseconds(300))
+        #expect(killed == -1)
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    private func runs(_ path: String) -> Int {
+        (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n").count ?? 0
+    }
+
+    private func waitUntil(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            #expect(ContinuousClock.now < deadline)
+            if ContinuousClock.now >= deadline { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
