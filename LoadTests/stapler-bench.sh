@@ -125,11 +125,11 @@ EOF
 
 # 4. ocsp-stapler. stapler LABEL CONCURRENCY: one timed --once run over certs/, its row in rows.tsv.
 stapler() {
-    local label=$1 concurrency=$2 start end rc=0 rss="" written
+    local label=$1 concurrency=$2 start end rc=0 rss="" cpu="" written
     touch marker
     start=$(now)
     if [ -n "$TIME" ]; then
-        timeout "$STAPLER_TIMEOUT" "$TIME" -f '%M' -o rss.txt "$BIN/ocsp-stapler" --once --watch certs \
+        timeout "$STAPLER_TIMEOUT" "$TIME" -f '%M %U %S' -o rss.txt "$BIN/ocsp-stapler" --once --watch certs \
             --url "$URL" --concurrency "$concurrency" > stapler.log 2>&1 || rc=$?
     else
         timeout "$STAPLER_TIMEOUT" "$BIN/ocsp-stapler" --once --watch certs \
@@ -142,11 +142,15 @@ stapler() {
         *) tail -5 stapler.log >&2; die "ocsp-stapler --concurrency $concurrency exited with $rc" ;;
     esac
     [ "$REVOKED" -eq 0 ] || [ "$rc" -eq 3 ] || die "ocsp-stapler exited $rc, expected 3 (revoked staples)"
-    if [ -n "$TIME" ]; then rss=$(( $(tail -1 rss.txt) / 1024 )); fi
+    if [ -n "$TIME" ]; then
+        read -r rss user sys < <(tail -1 rss.txt)
+        rss=$((rss / 1024))
+        cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.1f", u + s}')
+    fi
     written=$(find certs -name 'leaf-*.pem.ocsp' -newer marker | wc -l)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$N" "$written" "$start" "$end" "$rss" >> rows.tsv
-    LAST_SUMMARY=$(grep -o 'good=[0-9]* revoked=[0-9]*.*refreshed [0-9]* certificate(s)' stapler.log \
-        | tail -1 | sed 's/ \[ocsp_stapler\]//' || true)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$N" "$written" "$start" "$end" "$rss" "$cpu" >> rows.tsv
+    LAST_SUMMARY=$(grep 'refreshed [0-9]* certificate' stapler.log | tail -1 \
+        | sed 's/.*ocsp-stapler: \(.*\) \[[a-z_]*\] \(refreshed .*\)/\2 (\1)/' || true)
 }
 
 # Warm-up (untimed): every response once through ocspd, so each timed row sees the same server.
@@ -199,18 +203,18 @@ import sys
 count, start, end, n, with_rss = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 openssl_seconds = end - start
 openssl_rate = count / openssl_seconds
-rows = [(f"openssl ocsp loop, first {count:,} (measured)", count, str(count), openssl_seconds, ""),
-        (f"openssl ocsp loop, {n:,} (extrapolated from the {count:,})", n, "—", n / openssl_rate, "")]
+rows = [(f"openssl ocsp loop, first {count:,} (measured)", count, str(count), openssl_seconds, "", ""),
+        (f"openssl ocsp loop, {n:,} (extrapolated from the {count:,})", n, "—", n / openssl_rate, "", "")]
 for line in open(sys.argv[6]):
-    label, staples, written, s, e, rss = line.rstrip("\n").split("\t")
-    rows.append((label, int(staples), f"{int(written):,}", float(e) - float(s), rss))
-head = "| what | staples | written | seconds | staples/s | × openssl loop |" + (" peak RSS MB |" if with_rss else "")
-print(head)
-print("|---|---:|---:|---:|---:|---:|" + ("---:|" if with_rss else ""))
-for label, staples, written, seconds, rss in rows:
+    label, staples, written, s, e, rss, cpu = line.rstrip("\n").split("\t")
+    rows.append((label, int(staples), f"{int(written):,}", float(e) - float(s), rss, cpu))
+head = "| what | staples | written | seconds | staples/s | × openssl loop |"
+print(head + (" peak RSS MB | CPU s |" if with_rss else ""))
+print("|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if with_rss else ""))
+for label, staples, written, seconds, rss, cpu in rows:
     rate = staples / seconds
     line = f"| {label} | {staples:,} | {written} | {seconds:.2f} | {rate:,.0f} | {rate / openssl_rate:.2f} |"
-    print(line + (f" {rss or '—'} |" if with_rss else ""))
+    print(line + (f" {rss or '—'} | {cpu or '—'} |" if with_rss else ""))
 best = min((r for r in rows[2:] if r[0].endswith("first")), key=lambda r: r[3])
 print()
 print(f"Fetch, verify and write {n:,} staples: {best[3]:.2f} s with `{best[0].rsplit(',', 1)[0]}` (fastest first run), "
@@ -221,7 +225,8 @@ echo
 echo "\"first\": no staples on disk, every one written. \"again\": the same run at once; ocspd answers the same"
 echo "cached bytes, which ocsp-stapler compares and does not rewrite (written = files whose mtime changed)."
 echo "A warm-up stapler pass (untimed) ran before the first row. The openssl loop writes -respout even when"
-echo "verification fails (it only exits 1), so it is the cheaper, less careful variant."
+echo "verification fails (it only exits 1), so it is the cheaper, less careful variant. Peak RSS and CPU"
+echo "(user + system) are ocsp-stapler's own, from /usr/bin/time."
 echo
 echo "Checks:"
 sed 's/^/- /' checks.txt

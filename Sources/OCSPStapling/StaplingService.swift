@@ -90,7 +90,10 @@ public final class StaplingService: Sendable {
     /// HAProxy, and returns what happened, in the order given. The reload hook is not run: the
     /// caller of a one-shot run decides.
     public func refreshAll(_ targets: [StapleTarget]) async -> [Report] {
-        await withTaskGroup(of: (Int, Report).self) { group in
+        statesByName.withLock { states in
+            for target in targets where states[target.name] == nil { states[target.name] = TargetState(target: target) }
+        }
+        return await withTaskGroup(of: (Int, Report).self) { group in
             for (index, target) in targets.enumerated() {
                 group.addTask {
                     let (outcome, mustStaple) = await self.permits.withPermit { await self.refresh(target) }
@@ -223,7 +226,8 @@ public final class StaplingService: Sendable {
         }
 
         statesByName.withLock { states in
-            var state = states[target.name] ?? TargetState(target: target)
+            // A target dropped meanwhile (its file left a watched directory) stays dropped.
+            guard var state = states[target.name] else { return }
             state.lastStatus = outcome.status
             state.staple = outcome.file
             state.lastAttempt = started
