@@ -26,7 +26,7 @@ CONCURRENCY="1 8 32 64"
 REVOKE_EVERY=1000
 STAPLER_TIMEOUT=${STAPLER_TIMEOUT:-1200}   # seconds one ocsp-stapler run may take
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --bin) BIN=$(cd "${2:?--bin needs a directory}" && pwd); shift 2 ;;
