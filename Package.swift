@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "RevocationStore", targets: ["RevocationStore"]),
         .library(name: "Responder", targets: ["Responder"]),
         .library(name: "OCSPStapling", targets: ["OCSPStapling"]),
+        .library(name: "RevocationChecking", targets: ["RevocationChecking"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -121,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "ocspctl",
             dependencies: [
-                "OCSPValues", "OCSPCore", "RevocationStore", "Responder", "OCSPAdmin", "CRLService",
+                "OCSPValues", "OCSPCore", "RevocationStore", "Responder", "OCSPAdmin", "CRLService", "RevocationChecking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -136,6 +137,17 @@ let package = Package(
                 "Locking", "OCSPValues", "OCSPCore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings),
+        // The relying party's side: a peer certificate checked as a policy says (staple, OCSP,
+        // CRL; soft or hard fail; cache; one time budget).
+        .target(
+            name: "RevocationChecking",
+            dependencies: [
+                "Locking", "OCSPValues", "OCSPCore", "OCSPStapling",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
@@ -174,6 +186,13 @@ let package = Package(
             name: "OCSPCoreTests", dependencies: ["OCSPValues", "OCSPCore", "OCSPTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "OCSPStaplingTests", dependencies: ["OCSPStapling", "OCSPValues", "OCSPCore", "OCSPTestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RevocationCheckingTests",
+            dependencies: [
+                "RevocationChecking", "HTTPServer", "Responder", "RevocationStore", "OCSPValues", "OCSPCore", "OCSPTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RevocationStoreTests",

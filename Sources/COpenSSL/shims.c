@@ -1,4 +1,5 @@
 #include "COpenSSL.h"
+#include <string.h>
 
 void COpenSSL_free(void *pointer) { OPENSSL_free(pointer); }
 
@@ -42,4 +43,67 @@ int COpenSSL_X509_has_tls_feature(X509 *certificate, long feature) {
     }
     sk_ASN1_INTEGER_pop_free(features, ASN1_INTEGER_free);
     return found;
+}
+
+/* Appends the URIs among `names` to a newline-joined buffer holding `*count` of them. */
+static void append_uris(GENERAL_NAMES *names, BIO *out, int *count) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+        GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
+        if (name->type != GEN_URI) continue;
+        ASN1_IA5STRING *uri = name->d.uniformResourceIdentifier;
+        if ((*count)++ > 0) BIO_write(out, "\n", 1);
+        BIO_write(out, ASN1_STRING_get0_data(uri), ASN1_STRING_length(uri));
+    }
+}
+
+static char *take_bio(BIO *out, int count) {
+    char *result = NULL;
+    if (count > 0) {
+        char *data = NULL;
+        long length = BIO_get_mem_data(out, &data);
+        result = OPENSSL_malloc(length + 1);
+        if (result != NULL) {
+            memcpy(result, data, length);
+            result[length] = 0;
+        }
+    }
+    BIO_free(out);
+    return result;
+}
+
+char *COpenSSL_X509_crl_distribution_uris(X509 *certificate, int *present) {
+    int critical = 0;
+    CRL_DIST_POINTS *points = X509_get_ext_d2i(certificate, NID_crl_distribution_points, &critical, NULL);
+    if (points == NULL) {
+        *present = critical == -1 ? 0 : -1;
+        return NULL;
+    }
+    *present = 1;
+    BIO *out = BIO_new(BIO_s_mem());
+    int count = 0;
+    for (int i = 0; out != NULL && i < sk_DIST_POINT_num(points); i++) {
+        DIST_POINT *point = sk_DIST_POINT_value(points, i);
+        if (point->distpoint != NULL && point->distpoint->type == 0) {
+            append_uris(point->distpoint->name.fullname, out, &count);
+        }
+    }
+    sk_DIST_POINT_pop_free(points, DIST_POINT_free);
+    return out == NULL ? NULL : take_bio(out, count);
+}
+
+char *COpenSSL_X509_CRL_issuing_distribution_uris(X509_CRL *crl, int *present) {
+    int critical = 0;
+    ISSUING_DIST_POINT *point = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &critical, NULL);
+    if (point == NULL) {
+        *present = critical == -1 ? 0 : -1;
+        return NULL;
+    }
+    *present = 1;
+    BIO *out = BIO_new(BIO_s_mem());
+    int count = 0;
+    if (out != NULL && point->distpoint != NULL && point->distpoint->type == 0) {
+        append_uris(point->distpoint->name.fullname, out, &count);
+    }
+    ISSUING_DIST_POINT_free(point);
+    return out == NULL ? NULL : take_bio(out, count);
 }

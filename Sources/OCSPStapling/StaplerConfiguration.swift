@@ -105,20 +105,6 @@ public struct StaplerConfiguration: Sendable {
         return configuration
     }
 
-    /// Parses `5`, `5s`, `250ms`, `10m`, `1h` (a bare number is seconds).
-    public static func parseDuration(_ text: String) -> Duration? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        var number = text.trimmingCharacters(in: .whitespaces)
-        var scale = 1.0
-        for (suffix, factor) in units where number.hasSuffix(suffix) {
-            number.removeLast(suffix.count)
-            scale = factor
-            break
-        }
-        guard let value = Double(number), value >= 0, value.isFinite else { return nil }
-        return .milliseconds(Int64((value * scale * 1000).rounded()))
-    }
-
     /// One value of the YAML document, with the path that names it in errors.
     private struct Node {
         let value: Any
@@ -181,10 +167,27 @@ public struct StaplerConfiguration: Sendable {
             case let string as String: text = string
             default: text = ""
             }
-            guard let duration = StaplerConfiguration.parseDuration(text) else {
+            guard let duration = Duration(configurationText: text) else {
                 throw Problem(description: "\(path): expected a duration (seconds, or e.g. 250ms, 5s, 10m, 1h)")
             }
             return duration
         }
+    }
+}
+
+extension Duration {
+    /// Parses a duration as configuration files write it: `5`, `5s`, `250ms`, `10m`, `1h` (a
+    /// bare number is seconds); nil for anything else, or a negative one.
+    public init?(configurationText text: String) {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        var number = text.trimmingCharacters(in: .whitespaces)
+        var scale = 1.0
+        for (suffix, factor) in units where number.hasSuffix(suffix) {
+            number.removeLast(suffix.count)
+            scale = factor
+            break
+        }
+        guard let value = Double(number), value >= 0, value.isFinite else { return nil }
+        self = .milliseconds(Int64((value * scale * 1000).rounded()))
     }
 }

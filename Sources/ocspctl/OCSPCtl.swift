@@ -3,7 +3,7 @@ import Foundation
 import RevocationStore
 
 @main
-struct OCSPCtl: ParsableCommand {
+struct OCSPCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ocspctl",
         abstract: "Administer an OCSP responder's revocation store.",
@@ -16,14 +16,20 @@ struct OCSPCtl: ParsableCommand {
         subcommands: [
             InitCommand.self, IssuerCommand.self, CertCommand.self, RevokeCommand.self, HoldCommand.self,
             UnholdCommand.self, StatusCommand.self, ImportCommand.self, PresignCommand.self, CRLCommand.self,
-            ListCommand.self, StatsCommand.self, AuditCommand.self, MigrateCommand.self, DemoCommand.self,
+            ListCommand.self, StatsCommand.self, AuditCommand.self, MigrateCommand.self, DemoCommand.self, CheckCommand.self,
         ])
 
     /// Parses and runs the command, mapping every error onto the documented exit statuses.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)  // the command printed what it had to say
         } catch {
             let code = exitStatus(for: error)
             if code != 0 {

@@ -100,13 +100,13 @@ import Testing
     }
 
     @Test func durationsTakeUnits() {
-        #expect(StaplerConfiguration.parseDuration("5") == .seconds(5))
-        #expect(StaplerConfiguration.parseDuration("250ms") == .milliseconds(250))
-        #expect(StaplerConfiguration.parseDuration("10m") == .seconds(600))
-        #expect(StaplerConfiguration.parseDuration("1h") == .seconds(3600))
-        #expect(StaplerConfiguration.parseDuration("1.5s") == .milliseconds(1500))
-        #expect(StaplerConfiguration.parseDuration("-1s") == nil)
-        #expect(StaplerConfiguration.parseDuration("soon") == nil)
+        #expect(Duration(configurationText: "5") == .seconds(5))
+        #expect(Duration(configurationText: "250ms") == .milliseconds(250))
+        #expect(Duration(configurationText: "10m") == .seconds(600))
+        #expect(Duration(configurationText: "1h") == .seconds(3600))
+        #expect(Duration(configurationText: "1.5s") == .milliseconds(1500))
+        #expect(Duration(configurationText: "-1s") == nil)
+        #expect(Duration(configurationText: "soon") == nil)
     }
 }
 

@@ -59,6 +59,13 @@ void COpenSSL_X509_email_free(STACK_OF(OPENSSL_STRING) *stack);
 /// status_request, "must-staple"): 1 yes, 0 no or no extension, -1 an extension that does not decode.
 int COpenSSL_X509_has_tls_feature(X509 *certificate, long feature);
 
+/// The URIs of the full names of a certificate's CRL Distribution Points (NID_crl_distribution_points),
+/// or of a CRL's Issuing Distribution Point (NID_issuing_distribution_point), joined by newlines,
+/// in a buffer the caller frees with COpenSSL_free; NULL when there are none. `*present` says
+/// whether the extension is there at all (1), absent (0) or does not decode (-1).
+char *COpenSSL_X509_crl_distribution_uris(X509 *certificate, int *present);
+char *COpenSSL_X509_CRL_issuing_distribution_uris(X509_CRL *crl, int *present);
+
 /// XN_FLAG_RFC2253 without escaping UTF-8 (a composite macro Swift does not import).
 unsigned long COpenSSL_XN_FLAG_RFC2253_UTF8(void);
 

@@ -1,0 +1,362 @@
+public import AsyncHTTPClient
+internal import CoreMetrics
+internal import Locking
+public import Foundation
+public import Logging
+public import OCSPCore
+internal import OCSPValues
+internal import NIOCore
+internal import OCSPStapling
+
+/// Checks a peer certificate's revocation status the way a ``RevocationPolicy`` says: a stapled
+/// response, then OCSP to the responder, then the CRL, then the failure mode; with an in-memory
+/// cache, one fetch shared by concurrent checks of one certificate, and one time budget for the
+/// whole check.
+///
+/// Every OCSP answer, stapled or fetched, goes through ``OCSPResponseVerifier`` (the fetch is the
+/// stapler's ``StapleFetcher``); CRLs through ``CRLVerifier``.
+public final class RevocationChecker: Sendable {
+    public let policy: RevocationPolicy
+    private let client: HTTPClient
+    private let logger: Logger
+    private let verifier = OCSPResponseVerifier()
+    private let answers: AnswerCache
+    private let crls = CRLCache()
+    private let inFlight = SingleFlight<CertID, NetworkAnswer>()
+    private let softFailAccepts: Counter
+    private let decisions: (accept: Counter, reject: Counter)
+
+    /// - Parameters:
+    ///   - client: the HTTP client for OCSP and CRLs (async-http-client's shared one by default).
+    ///   - logger: soft-fail accepts are logged at warning level, with the reason.
+    public init(policy: RevocationPolicy, client: HTTPClient = .shared, logger: Logger = Logger(label: "revocation-checker")) {
+        self.policy = policy
+        self.client = client
+        self.logger = logger
+        answers = AnswerCache(capacity: policy.cacheEntries)
+        softFailAccepts = Counter(label: "revocation_check_soft_fail_accepts_total")
+        decisions = (
+            Counter(label: "revocation_check_decisions_total", dimensions: [("verdict", "accept")]),
+            Counter(label: "revocation_check_decisions_total", dimensions: [("verdict", "reject")])
+        )
+    }
+
+    /// Checks the first certificate of `chain` (leaf first, its issuer next).
+    /// - Parameters:
+    ///   - staple: the DER OCSP response the peer stapled, if it did.
+    ///   - now: the time to check at (the verification time of every answer).
+    public func check(chain: [Certificate], staple: [UInt8]? = nil, at now: Date = Date()) async -> RevocationDecision {
+        let decision = await decide(chain: chain, staple: staple, at: now)
+        (decision.verdict == .accept ? decisions.accept : decisions.reject).increment()
+        return decision
+    }
+
+    private func decide(chain: [Certificate], staple: [UInt8]?, at now: Date) async -> RevocationDecision {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: policy.timeout)
+        var attempts: [RevocationDecision.Attempt] = []
+        guard chain.count >= 2 else {
+            return RevocationDecision(
+                verdict: .reject, status: nil, source: .policy, reason: "the chain holds no issuer for the certificate",
+                attempts: [], nextUpdate: nil)
+        }
+        let (leaf, issuer) = (chain[0], chain[1])
+        let certID: CertID
+        do {
+            certID = try CertID(issuer: issuer, serialNumber: leaf.serialNumber, hashAlgorithm: .sha1)
+        } catch {
+            return RevocationDecision(
+                verdict: .reject, status: nil, source: .policy, reason: "no CertID for the certificate: \(error)",
+                attempts: [], nextUpdate: nil)
+        }
+
+        // 1. The staple, verified like any other answer: it decides when the method is
+        // ocsp_stapling; must-staple needs it valid whatever the method.
+        let mustStaple = policy.mustStaple && leaf.isMustStaple
+        if let staple, policy.method == .ocspStapling || mustStaple {
+            let started = clock.now
+            do {
+                let verified = try verifier.verify(staple, for: certID, issuer: issuer, at: now)
+                attempts.append(.init(source: .staple, url: nil, status: verified.status.name, error: nil, duration: clock.now - started))
+                if verified.status == .unknown {
+                    return conclude(verified.status, source: .staple, nextUpdate: verified.nextUpdate, attempts: attempts)
+                }
+                if policy.method == .ocspStapling {
+                    return conclude(verified.status, source: .staple, nextUpdate: verified.nextUpdate, attempts: attempts)
+                }
+            } catch {
+                attempts.append(.init(source: .staple, url: nil, status: nil, error: "\(error)", duration: clock.now - started))
+                if mustStaple {
+                    return RevocationDecision(
+                        verdict: .reject, status: nil, source: .policy,
+                        reason: "the certificate is must-staple (TLS Feature status_request) and its staple does not verify: \(error)",
+                        attempts: attempts, nextUpdate: nil)
+                }
+            }
+        } else if mustStaple {
+            return RevocationDecision(
+                verdict: .reject, status: nil, source: .policy,
+                reason: "the certificate is must-staple (TLS Feature status_request) and no staple was given",
+                attempts: attempts, nextUpdate: nil)
+        }
+
+        // 2. The cache, then the network (one fetch for concurrent checks of one certificate).
+        if let cached = await answers.answer(for: certID, at: now) {
+            attempts.append(.init(source: .cache, url: nil, status: cached.status?.name, error: cached.error, duration: .zero))
+            if let status = cached.status {
+                return conclude(status, source: .cache, nextUpdate: cached.nextUpdate, attempts: attempts)
+            }
+            return failureMode("no source answered (remembered for \(policy.failureCacheTTL)): \(cached.error ?? "")", attempts: attempts)
+        }
+        let remaining = deadline - clock.now
+        let answer = await withDeadline(remaining) {
+            await self.inFlight.run(certID) {
+                await self.ask(leaf: leaf, issuer: issuer, certID: certID, at: now, deadline: deadline)
+            }
+        }
+        guard let answer else {
+            attempts.append(.init(source: .failureMode, url: nil, status: nil, error: "the \(policy.timeout) budget ran out", duration: remaining))
+            return failureMode("no answer within the \(policy.timeout) budget", attempts: attempts)
+        }
+        attempts += answer.attempts
+        if let status = answer.status {
+            await answers.store(certID, Answer(status: status, nextUpdate: answer.nextUpdate, error: nil), until: expiry(status, answer.nextUpdate, now))
+            return conclude(status, source: answer.source, nextUpdate: answer.nextUpdate, attempts: attempts)
+        }
+        let error = answer.attempts.compactMap(\.error).joined(separator: "; ")
+        await answers.store(certID, Answer(status: nil, nextUpdate: nil, error: error), until: now.addingTimeInterval(policy.failureCacheTTL.seconds))
+        return failureMode(error.isEmpty ? "no source to ask (no OCSP URL, no CRL fallback)" : error, attempts: attempts)
+    }
+
+    /// How long an answer is kept: revoked until its nextUpdate; good for at most the TTL.
+    private func expiry(_ status: CertStatus, _ nextUpdate: Date?, _ now: Date) -> Date {
+        let end = nextUpdate ?? now
+        if case .revoked = status { return end }
+        return min(end, now.addingTimeInterval(policy.cacheTTL.seconds))
+    }
+
+    private func conclude(_ status: CertStatus, source: RevocationDecision.Source, nextUpdate: Date?, attempts: [RevocationDecision.Attempt])
+        -> RevocationDecision
+    {
+        switch status {
+        case .good:
+            return RevocationDecision(
+                verdict: .accept, status: status, source: source, reason: "\(source.rawValue) says good", attempts: attempts,
+                nextUpdate: nextUpdate)
+        case .revoked(let time, let reason):
+            return RevocationDecision(
+                verdict: .reject, status: status, source: source,
+                reason: "\(source.rawValue) says revoked at \(time)\(reason.map { " (\($0))" } ?? "")", attempts: attempts,
+                nextUpdate: nextUpdate)
+        case .unknown:
+            // An answer, not an outage: the responder does not know the certificate, so its CA
+            // does not vouch for it. Soft-fail is for outages; this is refused either way.
+            return RevocationDecision(
+                verdict: .reject, status: status, source: source, reason: "\(source.rawValue) does not know the certificate (unknown)",
+                attempts: attempts, nextUpdate: nextUpdate)
+        }
+    }
+
+    private func failureMode(_ why: String, attempts: [RevocationDecision.Attempt]) -> RevocationDecision {
+        if policy.softFail {
+            softFailAccepts.increment()
+            logger.warning("revocation status unavailable; accepted because soft_fail is true", metadata: ["reason": "\(why)"])
+            return RevocationDecision(
+                verdict: .accept, status: nil, source: .failureMode, reason: "soft fail: \(why)", attempts: attempts, nextUpdate: nil)
+        }
+        return RevocationDecision(
+            verdict: .reject, status: nil, source: .failureMode, reason: "hard fail: \(why)", attempts: attempts, nextUpdate: nil)
+    }
+
+    // MARK: - Sources
+
+    /// OCSP, then the CRL, as the policy says, within the deadline.
+    private func ask(leaf: Certificate, issuer: Certificate, certID: CertID, at now: Date, deadline: ContinuousClock.Instant) async
+        -> NetworkAnswer
+    {
+        let clock = ContinuousClock()
+        var attempts: [RevocationDecision.Attempt] = []
+        let useOCSP = policy.method == .ocsp || (policy.method == .ocspStapling && policy.fallback == .ocsp)
+        let useCRL = policy.method == .crl || policy.crlFallback
+        if useOCSP {
+            let started = clock.now
+            // With a CRL to fall back on, OCSP gets half the budget: a responder that is down
+            // (async-http-client retries a refused connection until the deadline) or that never
+            // answers must leave the CRL time.
+            let share = useCRL ? (deadline - started) / 2 : deadline - started
+            var options = StapleFetcher.Options(responderURL: policy.ocspURL, timeout: max(share, .milliseconds(1)))
+            options.verifier = verifier
+            let fetcher = StapleFetcher(options: options, client: client)
+            let url = try? fetcher.responderURL(for: leaf)
+            do {
+                let answer = try await fetcher.fetch(leaf: leaf, issuer: issuer, now: now)
+                attempts.append(.init(source: .ocsp, url: url, status: answer.verified.status.name, error: nil, duration: clock.now - started))
+                return NetworkAnswer(status: answer.verified.status, nextUpdate: answer.verified.nextUpdate, source: .ocsp, attempts: attempts)
+            } catch {
+                attempts.append(.init(source: .ocsp, url: url, status: nil, error: "\(error)", duration: clock.now - started))
+            }
+        }
+        if useCRL {
+            let started = clock.now
+            guard let url = leaf.crlURLs.first(where: { $0.hasPrefix("http://") || $0.hasPrefix("https://") }) else {
+                attempts.append(.init(source: .crl, url: nil, status: nil, error: "the certificate names no HTTP CRL distribution point", duration: .zero))
+                return NetworkAnswer(status: nil, nextUpdate: nil, source: .crl, attempts: attempts)
+            }
+            do {
+                let crl = try await crl(url, issuer: issuer, at: now, timeout: max(deadline - started, .milliseconds(1)))
+                let status: CertStatus =
+                    crl.entry(for: leaf.serialNumber).map { .revoked(time: $0.revocationDate, reason: $0.reason) } ?? .good
+                attempts.append(.init(source: .crl, url: url, status: status.name, error: nil, duration: clock.now - started))
+                return NetworkAnswer(status: status, nextUpdate: crl.nextUpdate, source: .crl, attempts: attempts)
+            } catch {
+                attempts.append(.init(source: .crl, url: url, status: nil, error: "\(error)", duration: clock.now - started))
+            }
+        }
+        return NetworkAnswer(status: nil, nextUpdate: nil, source: .failureMode, attempts: attempts)
+    }
+
+    /// The CRL at `url`, verified, from the cache until its nextUpdate.
+    private func crl(_ url: String, issuer: Certificate, at now: Date, timeout: Duration) async throws -> VerifiedCRL {
+        if let cached = await crls.crl(for: url, at: now) { return cached }
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: TimeAmount.nanoseconds(Int64(timeout.seconds * 1e9)))
+        } catch {
+            throw CheckError("\(url): \(error)")
+        }
+        guard response.status == .ok else { throw CheckError("\(url) answered HTTP \(response.status.code)") }
+        var body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: 256 * 1024 * 1024)
+        } catch {
+            throw CheckError("\(url): \(error)")
+        }
+        let der = body.readBytes(length: body.readableBytes) ?? []
+        do {
+            let crl = try CRLVerifier().verify(der, issuer: issuer, at: now, distributionPoint: url)
+            await crls.store(crl, for: url)
+            return crl
+        } catch {
+            throw CheckError("\(url): the CRL does not verify: \(error)")
+        }
+    }
+}
+
+/// What the network said about one certificate (shared by concurrent checks).
+struct NetworkAnswer: Sendable {
+    let status: CertStatus?
+    let nextUpdate: Date?
+    let source: RevocationDecision.Source
+    let attempts: [RevocationDecision.Attempt]
+}
+
+struct CheckError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A remembered answer: a status, or the failure of every source.
+struct Answer: Sendable {
+    let status: CertStatus?
+    let nextUpdate: Date?
+    let error: String?
+}
+
+/// Answers by CertID, each until its expiry, at most `capacity` of them (the one expiring first
+/// goes when a new one needs room).
+actor AnswerCache {
+    private var entries: [CertID: (answer: Answer, expires: Date)] = [:]
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    func answer(for certID: CertID, at now: Date) -> Answer? {
+        guard let entry = entries[certID] else { return nil }
+        guard entry.expires > now else {
+            entries[certID] = nil
+            return nil
+        }
+        return entry.answer
+    }
+
+    func store(_ certID: CertID, _ answer: Answer, until expires: Date) {
+        if entries[certID] == nil, entries.count >= capacity {
+            let now = Date()
+            entries = entries.filter { $0.value.expires > now }
+            if entries.count >= capacity, let first = entries.min(by: { $0.value.expires < $1.value.expires }) {
+                entries[first.key] = nil
+            }
+        }
+        entries[certID] = (answer, expires)
+    }
+}
+
+/// Verified CRLs by URL, until their nextUpdate.
+actor CRLCache {
+    private var entries: [String: VerifiedCRL] = [:]
+
+    func crl(for url: String, at now: Date) -> VerifiedCRL? {
+        guard let crl = entries[url], crl.nextUpdate > now else { return nil }
+        return crl
+    }
+
+    func store(_ crl: VerifiedCRL, for url: String) { entries[url] = crl }
+}
+
+/// One run of `body` per key at a time: callers that come while it runs wait for its result.
+actor SingleFlight<Key: Hashable & Sendable, Value: Sendable> {
+    private var running: [Key: Task<Value, Never>] = [:]
+
+    func run(_ key: Key, _ body: @escaping @Sendable () async -> Value) async -> Value {
+        if let task = running[key] { return await task.value }
+        let task = Task { await body() }
+        running[key] = task
+        let value = await task.value
+        running[key] = nil
+        return value
+    }
+}
+
+/// `body`'s result, or nil if it takes longer than `limit` (it is then cancelled). The caller
+/// gets nil at the limit even when `body` ignores cancellation (it may be waiting on a fetch
+/// another check shares).
+func withDeadline<Value: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async -> Value) async -> Value? {
+    guard limit > .zero else { return nil }
+    let outcome = LockedValue<(resumed: Bool, work: Task<Void, Never>?, timer: Task<Void, Never>?)>((false, nil, nil))
+    return await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
+        func finish(_ value: Value?) {
+            let tasks = outcome.withLock { state -> (Task<Void, Never>?, Task<Void, Never>?)? in
+                guard !state.resumed else { return nil }
+                state.resumed = true
+                return (state.work, state.timer)
+            }
+            guard let tasks else { return }
+            tasks.0?.cancel()
+            tasks.1?.cancel()
+            continuation.resume(returning: value)
+        }
+        let work = Task { finish(await body()) }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            if !Task.isCancelled { finish(nil) }
+        }
+        let late = outcome.withLock { state -> Bool in
+            state.work = work
+            state.timer = timer
+            return state.resumed
+        }
+        if late {
+            work.cancel()
+            timer.cancel()
+        }
+    }
+}
+
+extension Duration {
+    var seconds: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}

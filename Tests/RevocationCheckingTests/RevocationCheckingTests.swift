@@ -1,0 +1,214 @@
+import Foundation
+import HTTPServer
+import Logging
+import OCSPCore
+import OCSPTestSupport
+import OCSPValues
+import Responder
+import RevocationStore
+@testable import RevocationChecking
+import Testing
+
+/// The checker against ocspd's own HTTP server and responder, in process, so the requests that
+/// reach the responder can be counted.
+@Suite struct RevocationCheckerTests {
+    let pki: TestPKI
+    let server: HTTPServer
+    let url: String
+
+    init() throws {
+        pki = try TestPKI()
+        server = HTTPServer(
+            configuration: HTTPServer.Configuration(host: "127.0.0.1", port: 0),
+            responder: OCSPResponder(store: pki.store), logger: Logger(label: "test"))
+        url = "http://127.0.0.1:\(try server.start())/"
+    }
+
+    /// A leaf of the EC root, known to the store as good.
+    func leaf() throws -> Certificate {
+        let leaf = try CertificateBuilder.issue(
+            CertificateTemplate(subject: [("CN", "peer.test")], validity: 86400, extensions: [("basicConstraints", "critical,CA:FALSE")]),
+            subjectKey: try PrivateKey.generateEC(), issuer: pki.root, issuerKey: pki.rootKey)
+        try pki.store.addCertificate(issuer: IssuerID(certificate: pki.root), serial: leaf.serialNumber, notAfter: leaf.notAfter)
+        return leaf
+    }
+
+    var requests: Int { server.requestMetrics.requests.joined().reduce(0, +) }
+
+    func policy(_ change: (inout RevocationPolicy) -> Void = { _ in }) -> RevocationPolicy {
+        var policy = RevocationPolicy()
+        policy.ocspURL = url
+        change(&policy)
+        return policy
+    }
+
+    @Test func aSecondCheckWithinTheTTLAsksNothingAndOneAfterItDoes() async throws {
+        let chain = [try leaf(), pki.root]
+        let checker = RevocationChecker(policy: policy { $0.cacheTTL = .milliseconds(1500) })
+        let first = await checker.check(chain: chain)
+        #expect(first.verdict == .accept && first.source == .ocsp)
+        #expect(requests == 1)
+        let second = await checker.check(chain: chain)
+        #expect(second.verdict == .accept && second.source == .cache && second.fromCache)
+        #expect(requests == 1, "the cache answered")
+        try await Task.sleep(for: .milliseconds(1700))
+        let third = await checker.check(chain: chain)
+        #expect(third.source == .ocsp)
+        #expect(requests == 2, "after the TTL the responder is asked again")
+    }
+
+    @Test func concurrentChecksOfOneCertificateShareOneFetch() async throws {
+        let chain = [try leaf(), pki.root]
+        let checker = RevocationChecker(policy: policy())
+        let verdicts = await withTaskGroup(of: RevocationDecision.Verdict.self) { group in
+            for _ in 0..<16 { group.addTask { await checker.check(chain: chain).verdict } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(verdicts.allSatisfy { $0 == .accept } && verdicts.count == 16)
+        #expect(requests == 1)
+    }
+
+    @Test func aRevokedAnswerIsKeptUntilItsNextUpdateWhateverTheTTL() async throws {
+        let peer = try leaf()
+        try pki.store.setStatus(
+            issuer: IssuerID(certificate: pki.root), serial: peer.serialNumber,
+            .revoked(time: Date(), reason: .keyCompromise, invalidityDate: nil))
+        let checker = RevocationChecker(policy: policy { $0.cacheTTL = .milliseconds(1) })
+        let first = await checker.check(chain: [peer, pki.root])
+        #expect(first.verdict == .reject)
+        guard case .revoked(_, let reason) = first.status else {
+            Issue.record("not revoked: \(first.reason)")
+            return
+        }
+        #expect(reason == .keyCompromise)
+        try await Task.sleep(for: .milliseconds(50))
+        let second = await checker.check(chain: [peer, pki.root])
+        #expect(second.verdict == .reject && second.source == .cache)
+        #expect(requests == 1)
+    }
+
+    @Test func anOutageIsRememberedBrieflySoItDoesNotBecomeAStorm() async throws {
+        let chain = [try leaf(), pki.root]
+        let dead = RevocationChecker(
+            policy: policy {
+                $0.ocspURL = "http://127.0.0.1:1/"
+                $0.timeout = .milliseconds(500)
+                $0.failureCacheTTL = .seconds(30)
+                $0.softFail = true
+            })
+        let first = await dead.check(chain: chain)
+        #expect(first.verdict == .accept && first.source == .failureMode)
+        let second = await dead.check(chain: chain)
+        #expect(second.verdict == .accept && second.attempts.map(\.source) == [.cache])
+    }
+
+    @Test func theCacheIsBounded() async {
+        let cache = AnswerCache(capacity: 3)
+        let now = Date()
+        let ids = (1...5).map { CertID(hashAlgorithm: .sha1, issuerNameHash: [1], issuerKeyHash: [2], serialNumber: SerialNumber(bytes: [UInt8($0)])) }
+        for (index, id) in ids.enumerated() {
+            await cache.store(id, Answer(status: .good, nextUpdate: nil, error: nil), until: now.addingTimeInterval(Double(100 + index)))
+        }
+        var kept = 0
+        for id in ids where await cache.answer(for: id, at: now) != nil { kept += 1 }
+        #expect(kept == 3)
+        #expect(await cache.answer(for: ids[4], at: now) != nil, "the newest stays; the soonest to expire went")
+    }
+}
+
+@Suite struct RevocationPolicyTests {
+    @Test func theSeedKeysUnderRevocationCheckingOrAtTheTop() throws {
+        let seed = """
+            revocation_checking:
+              method: ocsp_stapling  # Server pre-fetches OCSP response
+              fallback: ocsp         # Direct OCSP if stapling unavailable
+              must_staple: true      # Require OCSP stapling extension
+              crl_fallback: false    # CRLs too large for real-time
+              soft_fail: false       # Hard-fail if OCSP unreachable (security > availability)
+              cache_ttl: 3600        # Cache OCSP responses for 1 hour
+              timeout: 5s            # OCSP responder timeout
+            """
+        let policy = try RevocationPolicy.parse(seed)
+        #expect(policy.method == .ocspStapling && policy.fallback == .ocsp && policy.mustStaple)
+        #expect(!policy.crlFallback && !policy.softFail)
+        #expect(policy.cacheTTL == .seconds(3600) && policy.timeout == .seconds(5))
+        let json = try RevocationPolicy.parse(#"{"method": "crl", "soft_fail": true, "timeout": "250ms"}"#)
+        #expect(json.method == .crl && json.softFail && json.timeout == .milliseconds(250))
+    }
+
+    @Test func mistakesNameTheKey() {
+        func problem(_ text: String) -> String? {
+            do {
+                _ = try RevocationPolicy.parse(text, source: "p.yaml")
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(problem("soft_fial: true")?.contains("unknown key `soft_fial`") == true)
+        #expect(problem("method: stapling")?.contains("method: `stapling` is not one of") == true)
+        #expect(problem("soft_fail: maybe")?.contains("soft_fail: expected true or false") == true)
+        #expect(problem("timeout: 0")?.contains("timeout: must be more than 0") == true)
+        #expect(problem("revocation_checking: 3")?.contains("expected a mapping") == true)
+    }
+}
+
+@Suite struct CRLVerifierTests {
+    let pki: TestPKI
+    init() throws { pki = try TestPKI() }
+
+    func crl(_ parameters: CRLParameters, entries: [CRLEntry] = [], key: PrivateKey? = nil, issuer: Certificate? = nil) throws -> [UInt8] {
+        let builder = try CRLBuilder(parameters: parameters, issuer: issuer ?? pki.root, key: key ?? pki.rootKey)
+        for entry in entries { try builder.add(entry) }
+        return try builder.sign()
+    }
+
+    @Test func aCRLIsBelievedOnlyFromItsIssuerInTimeAndInScope() throws {
+        let now = Date()
+        let revokedAt = now.addingTimeInterval(-60).rounded()
+        let serial = SerialNumber(bytes: [0x42])
+        let der = try crl(
+            CRLParameters(number: 7, thisUpdate: now.addingTimeInterval(-10), nextUpdate: now.addingTimeInterval(3600)),
+            entries: [CRLEntry(serialNumber: serial, revocationDate: revokedAt, reason: .keyCompromise)])
+        let verified = try CRLVerifier().verify(der, issuer: pki.root, at: now, distributionPoint: "http://x/ca.crl")
+        #expect(verified.number == 7 && verified.deltaBase == nil && verified.distributionPoints.isEmpty)
+        #expect(verified.entry(for: serial)?.revocationDate == revokedAt)
+        #expect(verified.entry(for: serial)?.reason == .keyCompromise)
+        #expect(verified.entry(for: SerialNumber(bytes: [0x43])) == nil)
+
+        #expect(throws: CRLVerifier.Failure.self) { try CRLVerifier().verify(der, issuer: pki.rsaCA, at: now, distributionPoint: nil) }
+        #expect(throws: CRLVerifier.Failure.self) {
+            try CRLVerifier().verify(der, issuer: pki.root, at: now.addingTimeInterval(7200), distributionPoint: nil)
+        }
+        // Signed by another key under the root's name (another test PKI's root has the same one).
+        let other = try TestPKI()
+        let forged = try crl(
+            CRLParameters(number: 8, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600)), key: other.rootKey, issuer: other.root)
+        do {
+            _ = try CRLVerifier().verify(forged, issuer: pki.root, at: now, distributionPoint: nil)
+            Issue.record("a CRL signed by another key was believed")
+        } catch {
+            #expect(error.code == .badSignature)
+        }
+
+        // A shard covers only the distribution point it names.
+        let shard = try crl(
+            CRLParameters(number: 9, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600), distributionPoint: "http://x/ca/1.crl"))
+        #expect(try CRLVerifier().verify(shard, issuer: pki.root, at: now, distributionPoint: "http://x/ca/1.crl").distributionPoints == ["http://x/ca/1.crl"])
+        do {
+            _ = try CRLVerifier().verify(shard, issuer: pki.root, at: now, distributionPoint: "http://x/ca/2.crl")
+            Issue.record("a shard of another part of the population was believed")
+        } catch {
+            #expect(error.code == .wrongScope)
+        }
+        // A delta is not a complete CRL.
+        let delta = try crl(CRLParameters(number: 10, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600), deltaBase: 9))
+        #expect(throws: CRLVerifier.Failure.self) { try CRLVerifier().verify(delta, issuer: pki.root, at: now, distributionPoint: nil) }
+        #expect(try CRLVerifier().verify(delta, issuer: pki.root, at: now, distributionPoint: nil, delta: true).deltaBase == 9)
+    }
+}
+
+extension Date {
+    /// To the second, as CRL times are.
+    func rounded() -> Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
+}
