@@ -19,7 +19,7 @@ from cryptography import x509
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ocsp_e2e import (  # noqa: E402
-    LEAVES, REVOKED_TIME, RSA_REVOKED_TIME, SERVER_VALIDITY, Binaries, ctl_ok, load_cert,
+    LEAVES, REVOKED_TIME, RSA_REVOKED_TIME, SERVER_VALIDITY, Binaries, Ocspd, ctl_ok, load_cert,
     openssl_ok, resolve_binaries, serial_hex, start_ocspd,
 )
 
@@ -61,6 +61,18 @@ def demo(bins, tmp_path) -> Path:
     d = tmp_path / "demo"
     ctl_ok(bins, "demo", "--dir", d, "--url", "http://127.0.0.1:9/")
     return d
+
+
+@pytest.fixture()
+def served(bins, demo, log_dir):
+    """ocspd on the test's own `demo` store, answering for an hour (HAProxy staples a response
+    only while more than 300 s remain before its nextUpdate)."""
+    server = Ocspd(bins, demo / "store", log_dir, validity=3600)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
 
 
 @dataclass

@@ -73,16 +73,6 @@ def craft(demo: Path, leaf: Path, status: ocsp.OCSPCertStatus = ocsp.OCSPCertSta
 
 
 @pytest.fixture()
-def served(bins, demo, log_dir):
-    server = Ocspd(bins, demo / "store", log_dir, validity=VALIDITY)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture()
 def site(demo, served, tmp_path) -> Path:
     """leaf-ec-01's crt file (leaf, key, issuer) with the stapler's `site.pem.ocsp` beside it."""
     leaf, key = leaf_paths(demo)

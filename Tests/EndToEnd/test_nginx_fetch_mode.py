@@ -20,23 +20,12 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from ocsp_e2e import Ocspd, ctl_ok, load_cert, serial_hex
+from ocsp_e2e import ctl_ok, load_cert, serial_hex
 from tls_servers import Nginx, free_port, poll_s_client, s_client_status
 
-VALIDITY = 3600
 NO_STAPLE = "OCSP response: no response sent"
 FETCH_TIMEOUT = 15
 REVOKED_LOG = 'certificate status "revoked" in the OCSP response'
-
-
-@pytest.fixture()
-def served(bins, demo, log_dir):
-    server = Ocspd(bins, demo / "store", log_dir, validity=VALIDITY)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
 
 
 def server_body(leaf: Path, key: Path, responder_url: str, trusted: Path | None) -> str:

@@ -33,14 +33,6 @@ def read_staple(path: Path) -> ocsp.OCSPResponse:
     return response
 
 
-@pytest.fixture()
-def served(bins, demo, log_dir):
-    server = Ocspd(bins, demo / "store", log_dir)
-    server.wait_ready()
-    yield server
-    server.stop()
-
-
 def test_once_writes_good_and_revoked_and_keeps_the_last_good(demo, served, tmp_path):
     root, responder = demo / "ec-root.pem", load_cert(demo / "responder.pem")
     out = tmp_path / "site.ocsp"
