@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "Responder", targets: ["Responder"]),
         .library(name: "OCSPStapling", targets: ["OCSPStapling"]),
         .library(name: "RevocationChecking", targets: ["RevocationChecking"]),
+        .library(name: "RevocationCheckingTLS", targets: ["RevocationCheckingTLS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C shims: only what Swift cannot call (macros, variadics).
@@ -150,6 +154,17 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
+        // The checker inside TLS stacks: a swift-certificates VerifierPolicy, and a swift-nio-ssl
+        // verification callback (chain building by swift-certificates, then the checker).
+        .target(
+            name: "RevocationCheckingTLS",
+            dependencies: [
+                "RevocationChecking", "OCSPCore",
+                .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "ocsp-stapler",
             dependencies: [
@@ -190,8 +205,11 @@ let package = Package(
         .testTarget(
             name: "RevocationCheckingTests",
             dependencies: [
-                "RevocationChecking", "HTTPServer", "Responder", "RevocationStore", "OCSPValues", "OCSPCore", "OCSPTestSupport",
-                .product(name: "Logging", package: "swift-log"),
+                "RevocationChecking", "RevocationCheckingTLS", "HTTPServer", "Responder", "RevocationStore", "OCSPValues",
+                "OCSPCore", "OCSPTestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

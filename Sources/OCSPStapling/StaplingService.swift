@@ -173,17 +173,20 @@ public final class StaplingService: Sendable {
             if outcome.changed { await reloadHook?.stapleChanged() }
 
             let now = Date()
+            // Plain values first: Swift 6.3's release build crashed (an ownership verifier error)
+            // on an `if let` over the outcome's optionals with the outcome used in its `else`.
+            let answered = outcome.status == .good || outcome.status == .revoked
+            let fetched = outcome.staple?.verified
+            let validUntil = outcome.fileNextUpdate
             let delay: TimeInterval
-            if let staple = outcome.staple, outcome.status == .good || outcome.status == .revoked, serverHasCurrent {
+            if answered, serverHasCurrent, let fetched {
                 failures = 0
                 delay = options.policy.nextRefresh(
-                    thisUpdate: staple.verified.thisUpdate, nextUpdate: staple.verified.nextUpdate, now: now,
-                    jitter: Double.random(in: -1...1)
+                    thisUpdate: fetched.thisUpdate, nextUpdate: fetched.nextUpdate, now: now, jitter: Double.random(in: -1...1)
                 ).timeIntervalSince(now)
             } else {
                 failures += 1
-                delay = options.policy.retryDelay(
-                    failures: failures, validUntil: outcome.fileNextUpdate, now: now, jitter: Double.random(in: -1...1))
+                delay = options.policy.retryDelay(failures: failures, validUntil: validUntil, now: now, jitter: Double.random(in: -1...1))
             }
             statesByName.withLock { $0[target.name]?.nextAttempt = now.addingTimeInterval(delay) }
             logger.debug(
