@@ -166,27 +166,23 @@ public final class StaplingService: Sendable {
         var serverHasCurrent = false
         while !Task.isCancelled {
             let handedOver = serverHasCurrent
-            let (outcome, _) = await permits.withPermit { await self.refresh(target, serverHasCurrent: handedOver) }
+            let facts = await permits.withPermit { Facts(await self.refresh(target, serverHasCurrent: handedOver).0) }
             if Task.isCancelled { return }
-            let state = statesByName.withLock { $0[target.name] }
-            serverHasCurrent = target.haproxySocket == nil || (state?.lastError == nil && outcome.fileIsValid)
-            if outcome.changed { await reloadHook?.stapleChanged() }
+            let serverError = statesByName.withLock { $0[target.name]?.lastError } != nil
+            serverHasCurrent = target.haproxySocket == nil || (!serverError && facts.fileIsValid)
+            if facts.changed { await reloadHook?.stapleChanged() }
 
             let now = Date()
-            // Plain values first: Swift 6.3's release build crashed (an ownership verifier error)
-            // on an `if let` over the outcome's optionals with the outcome used in its `else`.
-            let answered = outcome.status == .good || outcome.status == .revoked
-            let fetched = outcome.staple?.verified
-            let validUntil = outcome.fileNextUpdate
             let delay: TimeInterval
-            if answered, serverHasCurrent, let fetched {
+            if facts.answered, serverHasCurrent, let thisUpdate = facts.thisUpdate, let nextUpdate = facts.nextUpdate {
                 failures = 0
                 delay = options.policy.nextRefresh(
-                    thisUpdate: fetched.thisUpdate, nextUpdate: fetched.nextUpdate, now: now, jitter: Double.random(in: -1...1)
+                    thisUpdate: thisUpdate, nextUpdate: nextUpdate, now: now, jitter: Double.random(in: -1...1)
                 ).timeIntervalSince(now)
             } else {
                 failures += 1
-                delay = options.policy.retryDelay(failures: failures, validUntil: validUntil, now: now, jitter: Double.random(in: -1...1))
+                delay = options.policy.retryDelay(
+                    failures: failures, validUntil: facts.validUntil, now: now, jitter: Double.random(in: -1...1))
             }
             statesByName.withLock { $0[target.name]?.nextAttempt = now.addingTimeInterval(delay) }
             logger.debug(
@@ -292,6 +288,30 @@ public final class StaplingService: Sendable {
             logger.critical(
                 "must-staple certificate without a valid staple: clients that enforce it will refuse it", metadata: metadata)
         }
+    }
+}
+
+/// What a target's loop needs of a refresh's outcome, as plain values. (Swift 6.3's release
+/// build crashed, an ownership verifier error in CopyPropagation, when the loop kept the
+/// `Stapler.Outcome` itself across its awaits.)
+private struct Facts: Sendable {
+    /// A good or revoked answer was fetched.
+    let answered: Bool
+    let changed: Bool
+    let fileIsValid: Bool
+    /// The nextUpdate of what the file holds.
+    let validUntil: Date?
+    /// The fetched answer's window.
+    let thisUpdate: Date?
+    let nextUpdate: Date?
+
+    init(_ outcome: Stapler.Outcome) {
+        answered = outcome.status == .good || outcome.status == .revoked
+        changed = outcome.changed
+        fileIsValid = outcome.file != nil
+        validUntil = outcome.file?.nextUpdate
+        thisUpdate = outcome.staple?.verified.thisUpdate
+        nextUpdate = outcome.staple?.verified.nextUpdate
     }
 }
 
