@@ -71,9 +71,8 @@ static char *take_bio(BIO *out, int count) {
     return result;
 }
 
-char *COpenSSL_X509_crl_distribution_uris(X509 *certificate, int *present) {
-    int critical = 0;
-    CRL_DIST_POINTS *points = X509_get_ext_d2i(certificate, NID_crl_distribution_points, &critical, NULL);
+/* The full-name URIs of a decoded CRLDistributionPoints (NULL: absent or undecodable). */
+static char *distribution_point_uris(CRL_DIST_POINTS *points, int critical, int *present) {
     if (points == NULL) {
         *present = critical == -1 ? 0 : -1;
         return NULL;
@@ -89,6 +88,18 @@ char *COpenSSL_X509_crl_distribution_uris(X509 *certificate, int *present) {
     }
     sk_DIST_POINT_pop_free(points, DIST_POINT_free);
     return out == NULL ? NULL : take_bio(out, count);
+}
+
+char *COpenSSL_X509_crl_distribution_uris(X509 *certificate, int *present) {
+    int critical = 0;
+    CRL_DIST_POINTS *points = X509_get_ext_d2i(certificate, NID_crl_distribution_points, &critical, NULL);
+    return distribution_point_uris(points, critical, present);
+}
+
+char *COpenSSL_X509_CRL_freshest_uris(X509_CRL *crl, int *present) {
+    int critical = 0;
+    CRL_DIST_POINTS *points = X509_CRL_get_ext_d2i(crl, NID_freshest_crl, &critical, NULL);
+    return distribution_point_uris(points, critical, present);
 }
 
 char *COpenSSL_X509_CRL_issuing_distribution_uris(X509_CRL *crl, int *present) {

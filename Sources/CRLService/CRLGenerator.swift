@@ -42,7 +42,9 @@ package struct CRLGenerator: Sendable {
             try CRLBuilder(
                 parameters: CRLParameters(
                     number: number, thisUpdate: thisUpdate, nextUpdate: nextUpdate,
-                    distributionPoint: sharded ? policy.url(slug: issuer.id.slug, shard: shard) : nil),
+                    distributionPoint: sharded ? policy.url(slug: issuer.id.slug, shard: shard) : nil,
+                    // Deltas are made for unsharded issuers only (see generateDelta).
+                    freshestCRL: sharded ? nil : policy.deltaURL(slug: issuer.id.slug)),
                 issuer: certificate, key: key)
         }
         try store.forEachCertificate(issuer: issuer.id) { serial, record in

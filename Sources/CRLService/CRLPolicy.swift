@@ -22,6 +22,12 @@ package struct CRLPolicy: Sendable {
         let base = baseURL.hasSuffix("/") ? baseURL : baseURL + "/"
         return base + CRLPaths.path(slug: slug, shard: shard).dropFirst()
     }
+
+    /// The URL the delta CRL of `slug` is published at.
+    package func deltaURL(slug: String) -> String {
+        let base = baseURL.hasSuffix("/") ? baseURL : baseURL + "/"
+        return base + CRLPaths.deltaPath(slug: slug).dropFirst()
+    }
 }
 
 /// The URL paths `ocspd` serves CRLs at.

@@ -29,13 +29,20 @@ public struct CRLParameters: Sendable {
     /// Point (for shards and deltas: a CRL that covers only part of the issuer's certificates
     /// must say which).
     public var distributionPoint: String?
+    /// For a complete CRL: where its delta CRLs are published (Freshest CRL, RFC 5280 §5.2.6), so
+    /// a relying party holding this CRL knows to look for one.
+    public var freshestCRL: String?
 
-    public init(number: UInt64, thisUpdate: Date, nextUpdate: Date, deltaBase: UInt64? = nil, distributionPoint: String? = nil) {
+    public init(
+        number: UInt64, thisUpdate: Date, nextUpdate: Date, deltaBase: UInt64? = nil, distributionPoint: String? = nil,
+        freshestCRL: String? = nil
+    ) {
         self.number = number
         self.thisUpdate = thisUpdate
         self.nextUpdate = nextUpdate
         self.deltaBase = deltaBase
         self.distributionPoint = distributionPoint
+        self.freshestCRL = freshestCRL
     }
 }
 
@@ -99,6 +106,9 @@ public final class CRLBuilder {
         var extensions = [(NID_authority_key_identifier, "keyid:always")]
         if let url = parameters.distributionPoint {
             extensions.append((NID_issuing_distribution_point, "critical,fullname:URI:\(url)"))
+        }
+        if let url = parameters.freshestCRL {
+            extensions.append((NID_freshest_crl, "URI:\(url)"))
         }
         for (nid, value) in extensions {
             guard let ext = X509V3_EXT_nconf_nid(nil, &context, nid, value) else { throw Self.fail("extension \(value)") }

@@ -17,6 +17,8 @@ public final class VerifiedCRL: @unchecked Sendable {
     /// The URIs of its Issuing Distribution Point: the part of the issuer's certificates it
     /// covers (empty: all of them).
     public let distributionPoints: [String]
+    /// Where its delta CRLs are published (its Freshest CRL extension; empty: none).
+    public let freshestCRL: [String]
 
     /// What a CRL entry says.
     public struct Entry: Sendable, Hashable {
@@ -29,8 +31,9 @@ public final class VerifiedCRL: @unchecked Sendable {
 
     fileprivate init(
         crl: OpaquePointer, thisUpdate: Date, nextUpdate: Date, number: UInt64?, deltaBase: UInt64?,
-        distributionPoints: [String]
+        distributionPoints: [String], freshestCRL: [String]
     ) {
+        self.freshestCRL = freshestCRL
         self.crl = crl
         self.thisUpdate = thisUpdate
         self.nextUpdate = nextUpdate
@@ -137,12 +140,10 @@ public struct CRLVerifier: Sendable {
             throw Failure(.wrongScope, delta ? "a complete CRL where a delta was expected" : "a delta CRL where a complete one was expected")
         }
         var present: Int32 = 0
-        var points: [String] = []
-        if let joined = COpenSSL_X509_CRL_issuing_distribution_uris(crl, &present) {
-            points = String(cString: joined).split(separator: "\n").map(String.init)
-            COpenSSL_free(joined)
-        }
+        let points = Self.uris(COpenSSL_X509_CRL_issuing_distribution_uris(crl, &present))
         guard present >= 0 else { throw Failure(.malformed, "the CRL's Issuing Distribution Point does not decode") }
+        var freshestPresent: Int32 = 0
+        let freshest = Self.uris(COpenSSL_X509_CRL_freshest_uris(crl, &freshestPresent))
         if present == 1 {
             guard let distributionPoint, points.contains(distributionPoint) else {
                 throw Failure(
@@ -153,7 +154,14 @@ public struct CRLVerifier: Sendable {
         owned = false
         return VerifiedCRL(
             crl: crl, thisUpdate: thisUpdate, nextUpdate: nextUpdate, number: number, deltaBase: deltaBase,
-            distributionPoints: points)
+            distributionPoints: points, freshestCRL: freshest)
+    }
+
+    /// The URIs of a newline-joined buffer from the C shim, which is freed.
+    static func uris(_ joined: UnsafeMutablePointer<CChar>?) -> [String] {
+        guard let joined else { return [] }
+        defer { COpenSSL_free(joined) }
+        return String(cString: joined).split(separator: "\n").map(String.init)
     }
 
     /// An INTEGER extension of the CRL (CRL Number, Delta CRL Indicator), when present.
@@ -171,8 +179,6 @@ extension Certificate {
     public var crlURLs: [String] {
         defer { ERR_clear_error() }
         var present: Int32 = 0
-        guard let joined = COpenSSL_X509_crl_distribution_uris(ref, &present) else { return [] }
-        defer { COpenSSL_free(joined) }
-        return String(cString: joined).split(separator: "\n").map(String.init)
+        return CRLVerifier.uris(COpenSSL_X509_crl_distribution_uris(ref, &present))
     }
 }

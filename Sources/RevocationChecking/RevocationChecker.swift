@@ -204,10 +204,27 @@ public final class RevocationChecker: Sendable {
             }
             do {
                 let crl = try await crl(url, issuer: issuer, at: now, timeout: max(deadline - started, .milliseconds(1)))
-                let status: CertStatus =
+                var status: CertStatus =
                     crl.entry(for: leaf.serialNumber).map { .revoked(time: $0.revocationDate, reason: $0.reason) } ?? .good
+                var nextUpdate = crl.nextUpdate
                 attempts.append(.init(source: .crl, url: url, status: status.name, error: nil, duration: clock.now - started))
-                return NetworkAnswer(status: status, nextUpdate: crl.nextUpdate, source: .crl, attempts: attempts)
+                // A delta, when the complete CRL says where they are and one is published.
+                if let deltaURL = crl.freshestCRL.first(where: { $0.hasPrefix("http://") || $0.hasPrefix("https://") }) {
+                    let deltaStarted = clock.now
+                    do {
+                        if let delta = try await delta(deltaURL, base: crl, issuer: issuer, at: now, timeout: max(deadline - deltaStarted, .milliseconds(1))) {
+                            if let entry = delta.entry(for: leaf.serialNumber) {
+                                status = entry.isRemoval ? .good : .revoked(time: entry.revocationDate, reason: entry.reason)
+                            }
+                            nextUpdate = min(nextUpdate, delta.nextUpdate)
+                            attempts.append(.init(source: .crl, url: deltaURL, status: status.name, error: nil, duration: clock.now - deltaStarted))
+                        }
+                    } catch {
+                        // Without its delta the complete CRL still holds every revocation up to its own time.
+                        attempts.append(.init(source: .crl, url: deltaURL, status: nil, error: "\(error)", duration: clock.now - deltaStarted))
+                    }
+                }
+                return NetworkAnswer(status: status, nextUpdate: nextUpdate, source: .crl, attempts: attempts)
             } catch {
                 attempts.append(.init(source: .crl, url: url, status: nil, error: "\(error)", duration: clock.now - started))
             }
@@ -215,31 +232,57 @@ public final class RevocationChecker: Sendable {
         return NetworkAnswer(status: nil, nextUpdate: nil, source: .failureMode, attempts: attempts)
     }
 
-    /// The CRL at `url`, verified, from the cache until its nextUpdate.
+    /// The complete CRL at `url`, verified, from the cache until min(nextUpdate, now + cache_ttl).
     private func crl(_ url: String, issuer: Certificate, at now: Date, timeout: Duration) async throws -> VerifiedCRL {
         if let cached = await crls.crl(for: url, at: now) { return cached }
-        var request = HTTPClientRequest(url: url)
-        request.method = .GET
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(request, timeout: TimeAmount.nanoseconds(Int64(timeout.seconds * 1e9)))
-        } catch {
-            throw CheckError("\(url): \(error)")
-        }
-        guard response.status == .ok else { throw CheckError("\(url) answered HTTP \(response.status.code)") }
-        var body: ByteBuffer
-        do {
-            body = try await response.body.collect(upTo: 256 * 1024 * 1024)
-        } catch {
-            throw CheckError("\(url): \(error)")
-        }
-        let der = body.readBytes(length: body.readableBytes) ?? []
+        guard let der = try await download(url, timeout: timeout) else { throw CheckError("\(url) answered HTTP 404") }
         do {
             let crl = try CRLVerifier().verify(der, issuer: issuer, at: now, distributionPoint: url)
-            await crls.store(crl, for: url)
+            await crls.store(crl, for: url, until: min(crl.nextUpdate, now.addingTimeInterval(policy.cacheTTL.seconds)))
             return crl
         } catch {
             throw CheckError("\(url): the CRL does not verify: \(error)")
+        }
+    }
+
+    /// The delta CRL at `url` for `base`, verified; nil when none is published (404) or when it
+    /// is not newer than `base` (which then already holds what it says).
+    private func delta(_ url: String, base: VerifiedCRL, issuer: Certificate, at now: Date, timeout: Duration) async throws
+        -> VerifiedCRL?
+    {
+        let delta: VerifiedCRL
+        if let cached = await crls.crl(for: url, at: now) {
+            delta = cached
+        } else {
+            guard let der = try await download(url, timeout: timeout) else { return nil }
+            do {
+                delta = try CRLVerifier().verify(der, issuer: issuer, at: now, distributionPoint: nil, delta: true)
+            } catch {
+                throw CheckError("\(url): the delta CRL does not verify: \(error)")
+            }
+            await crls.store(delta, for: url, until: min(delta.nextUpdate, now.addingTimeInterval(policy.cacheTTL.seconds)))
+        }
+        // RFC 5280 §5.2.4: a delta applies to a complete CRL at least as new as its base.
+        guard let baseNumber = base.number, let deltaBase = delta.deltaBase, let number = delta.number,
+            deltaBase <= baseNumber, number > baseNumber
+        else { return nil }
+        return delta
+    }
+
+    /// The body of a 200 from `url`; nil for a 404.
+    private func download(_ url: String, timeout: Duration) async throws -> [UInt8]? {
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        do {
+            let response = try await client.execute(request, timeout: TimeAmount.nanoseconds(Int64(timeout.seconds * 1e9)))
+            if response.status == .notFound { return nil }
+            guard response.status == .ok else { throw CheckError("\(url) answered HTTP \(response.status.code)") }
+            var body = try await response.body.collect(upTo: 256 * 1024 * 1024)
+            return body.readBytes(length: body.readableBytes) ?? []
+        } catch let error as CheckError {
+            throw error
+        } catch {
+            throw CheckError("\(url): \(error)")
         }
     }
 }
@@ -293,16 +336,16 @@ actor AnswerCache {
     }
 }
 
-/// Verified CRLs by URL, until their nextUpdate.
+/// Verified CRLs by URL, each until a time of its own (complete CRLs and deltas alike).
 actor CRLCache {
-    private var entries: [String: VerifiedCRL] = [:]
+    private var entries: [String: (crl: VerifiedCRL, expires: Date)] = [:]
 
     func crl(for url: String, at now: Date) -> VerifiedCRL? {
-        guard let crl = entries[url], crl.nextUpdate > now else { return nil }
-        return crl
+        guard let entry = entries[url], entry.expires > now else { return nil }
+        return entry.crl
     }
 
-    func store(_ crl: VerifiedCRL, for url: String) { entries[url] = crl }
+    func store(_ crl: VerifiedCRL, for url: String, until expires: Date) { entries[url] = (crl, expires) }
 }
 
 /// One run of `body` per key at a time: callers that come while it runs wait for its result.

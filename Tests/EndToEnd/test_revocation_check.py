@@ -118,7 +118,8 @@ def test_crl_fallback_decides_when_the_responder_is_down(bins, site, tmp_path):
                                      "-noout").stderr
     proc, revoked = check(bins, *leaf(demo, "leaf-ec-02"), "--url", dead, policy=policy, tmp_path=tmp_path)
     assert proc.returncode == 1 and revoked["source"] == "crl" and revoked["status"] == "revoked", describe(proc)
-    assert [a["source"] for a in revoked["attempts"]] == ["ocsp", "crl"] and revoked["attempts"][1]["url"] == url
+    # OCSP, the complete CRL, then its delta when ocspd has published one (Freshest CRL).
+    assert [a["source"] for a in revoked["attempts"]][:2] == ["ocsp", "crl"] and revoked["attempts"][1]["url"] == url
     proc, good = check(bins, *leaf(demo, "leaf-ec-01"), "--url", dead, policy=policy, tmp_path=tmp_path)
     assert proc.returncode == 0 and good["source"] == "crl" and good["status"] == "good", describe(proc)
     # Without the fallback, the same outage is a hard fail.
@@ -178,3 +179,46 @@ def test_must_staple_and_staples_signed_by_the_wrong_key(bins, site, tmp_path):
                             policy="method: ocsp_stapling\nfallback: ocsp\n", tmp_path=tmp_path)
     assert proc.returncode == 0 and fell_back["source"] == "ocsp" and fell_back["status"] == "good", describe(proc)
     assert fell_back["attempts"][0]["source"] == "staple" and "error" in fell_back["attempts"][0]
+
+
+def test_a_delta_crl_published_after_the_complete_one_decides(bins, site, tmp_path):
+    """ocspd's complete CRL names its delta (Freshest CRL); a revocation made after the complete
+    CRL is found in the delta, which python `cryptography` also reads as a delta of that CRL."""
+    demo, server = site
+    target = demo / "leaves" / "leaf-ec-03.pem"
+    complete_url = next(line.strip()[4:] for line in openssl_ok("x509", "-in", target, "-noout", "-ext",
+                                                                "crlDistributionPoints").stdout.splitlines() if "URI:" in line)
+
+    def fetch(url: str) -> x509.CertificateRevocationList | None:
+        proc = subprocess.run(["curl", "-s", "-o", tmp_path / "fetched.crl", "-w", "%{http_code}", url],
+                              capture_output=True, text=True, timeout=30)
+        if proc.stdout != "200":
+            return None
+        return x509.load_der_x509_crl((tmp_path / "fetched.crl").read_bytes())
+
+    complete = fetch(complete_url)
+    assert complete is not None
+    freshest = complete.extensions.get_extension_for_class(x509.FreshestCRL).value
+    delta_url = freshest[0].full_name[0].value
+    serial = load_cert(target).serial_number
+    assert complete.get_revoked_certificate_by_serial_number(serial) is None
+
+    ctl_ok(bins, "revoke", "--store", demo / "store", "--cert", target, "--reason", "superseded")
+    deadline = time.monotonic() + 30  # ocspd publishes the delta once changes settle (--crl-debounce)
+    while (delta := fetch(delta_url)) is None or delta.get_revoked_certificate_by_serial_number(serial) is None:
+        assert time.monotonic() < deadline, f"no delta listing the revocation at {delta_url}" + server.diagnostics()
+        time.sleep(0.3)
+    base = delta.extensions.get_extension_for_class(x509.DeltaCRLIndicator).value.crl_number
+    assert base <= complete.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    assert delta.is_signature_valid(load_cert(demo / "ec-root.pem").public_key())
+
+    dead = f"http://127.0.0.1:{free_port()}/"
+    policy = "method: ocsp\ncrl_fallback: true\nsoft_fail: false\ntimeout: 4s\n"
+    proc, decision = check(bins, "--cert", target, "--issuer", demo / "ec-root.pem", "--url", dead, policy=policy,
+                           tmp_path=tmp_path)
+    assert proc.returncode == 1 and decision["source"] == "crl" and decision["status"] == "revoked", describe(proc)
+    assert "superseded" in decision["reason"]
+    crl_attempts = [a for a in decision["attempts"] if a["source"] == "crl"]
+    assert [a["url"] for a in crl_attempts] == [complete_url, delta_url], decision
+    # The complete CRL fetched now may already list it (ocspd regenerates it too); the delta says revoked.
+    assert crl_attempts[1]["status"] == "revoked"

@@ -65,6 +65,8 @@ int COpenSSL_X509_has_tls_feature(X509 *certificate, long feature);
 /// whether the extension is there at all (1), absent (0) or does not decode (-1).
 char *COpenSSL_X509_crl_distribution_uris(X509 *certificate, int *present);
 char *COpenSSL_X509_CRL_issuing_distribution_uris(X509_CRL *crl, int *present);
+/// The same for a CRL's Freshest CRL extension (NID_freshest_crl: where its delta CRLs are).
+char *COpenSSL_X509_CRL_freshest_uris(X509_CRL *crl, int *present);
 
 /// XN_FLAG_RFC2253 without escaping UTF-8 (a composite macro Swift does not import).
 unsigned long COpenSSL_XN_FLAG_RFC2253_UTF8(void);
