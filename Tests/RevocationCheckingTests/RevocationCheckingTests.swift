@@ -38,6 +38,7 @@ import Testing
     func policy(_ change: (inout RevocationPolicy) -> Void = { _ in }) -> RevocationPolicy {
         var policy = RevocationPolicy()
         policy.ocspURL = url
+        policy.timeout = .seconds(30)  // generous: a loaded machine must not turn an answer into a failure
         change(&policy)
         return policy
     }
