@@ -6,7 +6,9 @@ public import Foundation
 ///   nextUpdate), moved by up to ``jitterFraction`` of the window either way so that many
 ///   certificates with the same window do not all ask at once; never later than
 ///   nextUpdate − margin, where the margin is ``margin`` or a quarter of the window if that is
-///   shorter (a one-minute test validity must not be refreshed "five minutes before").
+///   shorter (a one-minute test validity must not be refreshed "five minutes before"). An answer
+///   already due (the responder has not re-signed since the last fetch) is asked again after
+///   ``retryMinimum``, or sooner when the latest time is near, never in a loop.
 /// - After a failure: exponential backoff from ``retryMinimum`` (1 min), doubling up to
 ///   ``retryMaximum``, with ±10 % jitter; but while a valid staple is in place, a retry comes no
 ///   later than halfway to its nextUpdate (and never sooner than ``retryMinimum``), so a long
@@ -53,7 +55,14 @@ public struct RefreshPolicy: Sendable, Hashable {
         let window = nextUpdate.timeIntervalSince(thisUpdate)
         let latest = nextUpdate.addingTimeInterval(-effectiveMargin(window: window))
         let planned = thisUpdate.addingTimeInterval(window * (refreshFraction + jitterFraction * max(-1, min(1, jitter))))
-        return max(now, min(planned, latest))
+        let candidate = min(planned, latest)
+        if candidate > now { return candidate }
+        // Already due: the responder has not re-signed yet (it answered with the response fetched
+        // before), or the staple was found late in its window. Ask again soon, but not in a loop:
+        // after the minimum retry delay, or halfway to the latest time if that is sooner, and
+        // after a second at least.
+        let untilLatest = latest.timeIntervalSince(now)
+        return now.addingTimeInterval(max(1, min(retryMinimum.seconds, untilLatest / 2)))
     }
 
     /// How long to wait after `failures` consecutive failures (1 for the first).

@@ -167,10 +167,12 @@ public final class StaplingService: Sendable {
         while !Task.isCancelled {
             let handedOver = serverHasCurrent
             let facts = await permits.withPermit { Facts(await self.refresh(target, serverHasCurrent: handedOver).0) }
+            // A staple written is reloaded even if this loop was restarted meanwhile (SIGHUP): the
+            // new loop finds the same bytes and would not ask again.
+            if facts.changed { await reloadHook?.stapleChanged() }
             if Task.isCancelled { return }
             let serverError = statesByName.withLock { $0[target.name]?.lastError } != nil
             serverHasCurrent = target.haproxySocket == nil || (!serverError && facts.fileIsValid)
-            if facts.changed { await reloadHook?.stapleChanged() }
 
             let now = Date()
             let delay: TimeInterval

@@ -25,9 +25,15 @@ import Testing
         // A short window (8 s): the margin is a quarter of it, not 5 minutes before thisUpdate.
         let short = start.addingTimeInterval(8)
         #expect(policy.nextRefresh(thisUpdate: start, nextUpdate: short, now: start, jitter: 0) == short - 2)
-        // Already past the planned time (a staple found at start, late in its window): now.
-        let now = start.addingTimeInterval(7000)
-        #expect(RefreshPolicy().nextRefresh(thisUpdate: start, nextUpdate: nextUpdate, now: now, jitter: 0) == now)
+        // Already due (the responder answered with the same response again): not at once, which
+        // would loop, but after the minimum retry delay (1 min) ...
+        let due = start.addingTimeInterval(4000)
+        #expect(RefreshPolicy().nextRefresh(thisUpdate: start, nextUpdate: nextUpdate, now: due, jitter: 0) == due + 60)
+        // ... or halfway to the latest time when that is sooner (100 s left: in 50 s), and 1 s at least.
+        let late = nextUpdate - 400
+        #expect(RefreshPolicy().nextRefresh(thisUpdate: start, nextUpdate: nextUpdate, now: late, jitter: 0) == late + 50)
+        let later = nextUpdate - 200
+        #expect(RefreshPolicy().nextRefresh(thisUpdate: start, nextUpdate: nextUpdate, now: later, jitter: 0) == later + 1)
     }
 
     @Test func failuresBackOffExponentiallyUpToTheCap() {
@@ -118,12 +124,15 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let marker = directory + "/runs"
         let hook = ReloadHook(
-            command: "echo run >> '\(marker)'", minimumInterval: .milliseconds(600), logger: Logger(label: "test"))
+            command: "echo run >> '\(marker)'", minimumInterval: .seconds(2), logger: Logger(label: "test"))
         await hook.stapleChanged()
         try await waitUntil { runs(marker) == 1 }
+        let firstRun = ContinuousClock.now
         for _ in 0..<5 { await hook.stapleChanged() }
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(runs(marker) == 1, "not again within the interval")
+        try await Task.sleep(for: .milliseconds(300))
+        if ContinuousClock.now - firstRun < .milliseconds(1800) {  // a loaded machine may have slept longer
+            #expect(runs(marker) == 1, "not again within the interval")
+        }
         try await waitUntil { runs(marker) == 2 }
         try await Task.sleep(for: .milliseconds(900))
         #expect(runs(marker) == 2, "five changes made one more run")
