@@ -69,7 +69,7 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
     @Option(help: "A YAML configuration (see Config/stapler.yaml); these flags override its global keys.")
     var config: String?
 
-    @Option(help: "The OCSP responder URL (default: each certificate's AuthorityInformationAccess).")
+    @Option(help: "The OCSP responder URL for every certificate, those of --config included (default: each one's AIA URL).")
     var url: String?
 
     @Option(help: "Seconds a fetch may take.")
