@@ -18,6 +18,11 @@ public struct StapleTarget: Sendable, Hashable {
     /// An HAProxy stats socket to hand each new staple to (``HAProxyRuntime``).
     public var haproxySocket: String?
 
+    /// The files its certificates are read from.
+    public var certificateFiles: [String] {
+        [certificatePath, issuerPath ?? certificatePath + ".issuer"]
+    }
+
     public init(
         name: String? = nil, certificatePath: String, issuerPath: String? = nil, outputPath: String,
         responderURL: String? = nil, haproxySocket: String? = nil
@@ -34,22 +39,23 @@ public struct StapleTarget: Sendable, Hashable {
     /// chain; else `<certificatePath>.issuer`. They are read at every refresh, so a renewed
     /// certificate is picked up without a restart.
     /// - Throws: ``StaplingError`` with code ``StaplingError/Code/certificate``.
-    public func loadCertificates() throws -> (leaf: Certificate, issuer: Certificate) {
+    /// - Parameter files: where files already read are kept (read anew when they change).
+    public func loadCertificates(from files: CertificateFiles = CertificateFiles()) throws -> (leaf: Certificate, issuer: Certificate) {
         do {
-            let chain = try Certificate.loadChain(path: certificatePath)
+            let chain = try files.chain(at: certificatePath)
             let issuer: Certificate
             if let issuerPath {
-                issuer = try Certificate.load(path: issuerPath)
+                issuer = try files.chain(at: issuerPath)[0]
             } else if chain.count > 1 {
                 issuer = chain[1]
             } else if FileManager.default.fileExists(atPath: certificatePath + ".issuer") {
-                issuer = try Certificate.load(path: certificatePath + ".issuer")
+                issuer = try files.chain(at: certificatePath + ".issuer")[0]
             } else {
                 throw StaplingError(
                     .certificate,
                     "\(certificatePath) holds no issuer after the certificate, and there is no \(certificatePath).issuer; give the issuer")
             }
-            guard chain[0].isIssued(by: issuer) else {
+            guard files.isIssued(chain[0], by: issuer) else {
                 throw StaplingError(
                     .certificate, "\(issuerPath ?? certificatePath) did not issue \(chain[0].subject); give its issuer")
             }
@@ -80,7 +86,8 @@ public struct WatchedDirectory: Sendable, Hashable {
     /// The targets the directory holds now, sorted by path.
     /// - Throws: ``StaplingError`` with code ``StaplingError/Code/certificate`` when the
     ///   directory cannot be read.
-    public func targets() throws -> [StapleTarget] {
+    /// - Parameter files: where files already read are kept (read anew when they change).
+    public func targets(from files: CertificateFiles = CertificateFiles()) throws -> [StapleTarget] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: path)
@@ -89,7 +96,7 @@ public struct WatchedDirectory: Sendable, Hashable {
         }
         return names.filter { $0.hasSuffix(".pem") && !$0.hasPrefix(".") }.sorted().compactMap { name in
             let file = (path as NSString).appendingPathComponent(name)
-            guard let first = try? Certificate.loadChain(path: file).first, !first.isCA else { return nil }
+            guard let first = try? files.chain(at: file).first, !first.isCA else { return nil }
             return StapleTarget(
                 certificatePath: file, outputPath: file + ".ocsp", responderURL: responderURL, haproxySocket: haproxySocket)
         }

@@ -71,6 +71,8 @@ public final class StaplingService: Sendable {
     private let reloadHook: ReloadHook?
     private let permits: Permits
     private let statesByName = LockedValue<[String: TargetState]>([:])
+    /// The certificate files read, kept while they do not change.
+    public let files = CertificateFiles()
     /// The loop of each target being kept (``run(targets:watching:)``).
     private let running = LockedValue<[StapleTarget: Task<Void, Never>]>([:])
 
@@ -114,7 +116,7 @@ public final class StaplingService: Sendable {
             var wanted = Set(targets)
             for directory in directories {
                 do {
-                    wanted.formUnion(try directory.targets())
+                    wanted.formUnion(try directory.targets(from: files))
                 } catch {
                     logger.error("cannot scan a watched directory", metadata: ["directory": "\(directory.path)", "error": "\(error)"])
                     // Keep what was found there before: a passing error must not drop staples.
@@ -124,6 +126,7 @@ public final class StaplingService: Sendable {
                         })
                 }
             }
+            files.keep(only: Set(wanted.flatMap(\.certificateFiles)))
             running.withLock { running in
                 for (target, task) in running where !wanted.contains(target) {
                     task.cancel()
@@ -205,7 +208,7 @@ public final class StaplingService: Sendable {
         var mustStaple = false
         var metadata: Logger.Metadata = ["certificate": "\(target.name)", "out": "\(target.outputPath)"]
         do {
-            let (leaf, issuer) = try target.loadCertificates()
+            let (leaf, issuer) = try target.loadCertificates(from: files)
             mustStaple = leaf.isMustStaple
             metadata["serial"] = "\(leaf.serialNumber.hex)"
             outcome = await Stapler(fetcher: StapleFetcher(options: fetcherOptions)).refresh(leaf: leaf, issuer: issuer, file: file)

@@ -216,7 +216,7 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
             var targets = settings.targets
             for directory in settings.directories {
                 do {
-                    targets += try directory.targets()
+                    targets += try directory.targets(from: service.files)
                 } catch {
                     throw ValidationError("\(error)")
                 }

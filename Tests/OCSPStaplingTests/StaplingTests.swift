@@ -53,4 +53,24 @@ import Testing
         try file.remove()  // already gone: not an error
         #expect(file.read() == nil)
     }
+
+    @Test func certificateFilesAreParsedOnceUntilTheyChange() throws {
+        let path = pki.directory + "/chain.pem"
+        let first = try leaf([])
+        try Data((first.pemEncoded + pki.root.pemEncoded).utf8).write(to: URL(fileURLWithPath: path))
+        let files = CertificateFiles()
+        let read = try files.chain(at: path)
+        #expect(read.count == 2 && read[0] == first)
+        #expect(try files.chain(at: path)[0] === read[0], "the same objects: not parsed again")
+        #expect(files.isIssued(read[0], by: read[1]) && files.isIssued(read[0], by: read[1]))
+        #expect(!files.isIssued(read[1], by: read[0]))
+
+        // A renewed certificate (another file renamed over it) is read anew.
+        let renewed = try leaf([])
+        try Data((renewed.pemEncoded + pki.root.pemEncoded).utf8).write(to: URL(fileURLWithPath: path + ".new"))
+        #expect(rename(path + ".new", path) == 0)
+        #expect(try files.chain(at: path)[0] == renewed)
+        let target = StapleTarget(certificatePath: path, outputPath: path + ".ocsp")
+        #expect(try target.loadCertificates(from: files).leaf == renewed)
+    }
 }
