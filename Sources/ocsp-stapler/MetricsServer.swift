@@ -26,7 +26,9 @@ struct MetricsServer {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(Handler(exposition: exposition))
+                    // A connection idle for 30 s is closed: a scraper that never finishes a
+                    // request does not hold a socket for ever.
+                    channel.pipeline.addHandlers([IdleStateHandler(readTimeout: .seconds(30)), Handler(exposition: exposition)])
                 }
             }
             .bind(host: host, port: port).get()
@@ -40,6 +42,14 @@ struct MetricsServer {
         private var head: HTTPRequestHead?
 
         init(exposition: @escaping @Sendable () -> [UInt8]) { self.exposition = exposition }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if event is IdleStateHandler.IdleStateEvent {
+                context.close(promise: nil)
+            } else {
+                context.fireUserInboundEventTriggered(event)
+            }
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Callable
@@ -139,6 +140,11 @@ def test_the_daemon_refreshes_before_next_update_with_metrics_and_json_logs(bins
 
         text = daemon.metrics()
         check_with_promtool(text)
+        with urllib.request.urlopen(f"http://127.0.0.1:{daemon.metrics_port}/healthz", timeout=10) as response:
+            assert response.status == 200
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{daemon.metrics_port}/nothing", timeout=10)
+        assert missing.value.code == 404
         name = str(leaf)
         assert metric(text, "ocsp_stapler_staple_valid", certificate=name) == 1, text
         assert metric(text, "ocsp_stapler_status", certificate=name, status="good") == 1, text
