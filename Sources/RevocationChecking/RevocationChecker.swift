@@ -111,21 +111,39 @@ public final class RevocationChecker: Sendable {
         let remaining = deadline - clock.now
         let answer = await withDeadline(remaining) {
             await self.inFlight.run(certID) {
-                await self.ask(leaf: leaf, issuer: issuer, certID: certID, at: now, deadline: deadline)
+                // The fetch remembers its own answer, even when every check waiting for it gave up.
+                let answer = await self.ask(leaf: leaf, issuer: issuer, certID: certID, at: now, deadline: deadline)
+                await self.remember(answer, for: certID, at: now)
+                return answer
             }
         }
         guard let answer else {
             attempts.append(.init(source: .failureMode, url: nil, status: nil, error: "the \(policy.timeout) budget ran out", duration: remaining))
+            let failure = Answer(status: nil, nextUpdate: nil, error: "no answer within the \(policy.timeout) budget")
+            await answers.storeIfAbsent(certID, failure, at: now, until: now.addingTimeInterval(policy.failureCacheTTL.seconds))
             return failureMode("no answer within the \(policy.timeout) budget", attempts: attempts)
         }
         attempts += answer.attempts
         if let status = answer.status {
-            await answers.store(certID, Answer(status: status, nextUpdate: answer.nextUpdate, error: nil), until: expiry(status, answer.nextUpdate, now))
             return conclude(status, source: answer.source, nextUpdate: answer.nextUpdate, attempts: attempts)
         }
-        let error = answer.attempts.compactMap(\.error).joined(separator: "; ")
-        await answers.store(certID, Answer(status: nil, nextUpdate: nil, error: error), until: now.addingTimeInterval(policy.failureCacheTTL.seconds))
+        let error = Self.errors(answer)
         return failureMode(error.isEmpty ? "no source to ask (no OCSP URL, no CRL fallback)" : error, attempts: attempts)
+    }
+
+    /// Caches what the network said: an answer for its time (``expiry(_:_:_:)``), "nothing
+    /// answered" for `failure_cache_ttl`.
+    private func remember(_ answer: NetworkAnswer, for certID: CertID, at now: Date) async {
+        if let status = answer.status {
+            await answers.store(certID, Answer(status: status, nextUpdate: answer.nextUpdate, error: nil), until: expiry(status, answer.nextUpdate, now))
+        } else {
+            await answers.store(
+                certID, Answer(status: nil, nextUpdate: nil, error: Self.errors(answer)), until: now.addingTimeInterval(policy.failureCacheTTL.seconds))
+        }
+    }
+
+    private static func errors(_ answer: NetworkAnswer) -> String {
+        answer.attempts.compactMap(\.error).joined(separator: "; ")
     }
 
     /// How long an answer is kept: revoked until its nextUpdate; good for at most the TTL.
@@ -322,6 +340,12 @@ actor AnswerCache {
             return nil
         }
         return entry.answer
+    }
+
+    /// Stores `answer` unless one is there already (a fetch that finished first).
+    func storeIfAbsent(_ certID: CertID, _ answer: Answer, at now: Date, until expires: Date) {
+        if let entry = entries[certID], entry.expires > now { return }
+        store(certID, answer, until: expires)
     }
 
     func store(_ certID: CertID, _ answer: Answer, until expires: Date) {

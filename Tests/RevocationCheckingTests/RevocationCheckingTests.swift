@@ -12,17 +12,11 @@ import Testing
 /// The checker against ocspd's own HTTP server and responder, in process, so the requests that
 /// reach the responder can be counted.
 @Suite struct RevocationCheckerTests {
-    let pki: TestPKI
-    let server: HTTPServer
-    let url: String
+    let responder: InProcessResponder
+    var pki: TestPKI { responder.pki }
+    var url: String { responder.url }
 
-    init() throws {
-        pki = try TestPKI()
-        server = HTTPServer(
-            configuration: HTTPServer.Configuration(host: "127.0.0.1", port: 0),
-            responder: OCSPResponder(store: pki.store), logger: Logger(label: "test"))
-        url = "http://127.0.0.1:\(try server.start())/"
-    }
+    init() throws { responder = try InProcessResponder() }
 
     /// A leaf of the EC root, known to the store as good.
     func leaf() throws -> Certificate {
@@ -33,7 +27,7 @@ import Testing
         return leaf
     }
 
-    var requests: Int { server.requestMetrics.requests.joined().reduce(0, +) }
+    var requests: Int { responder.requests }
 
     func policy(_ change: (inout RevocationPolicy) -> Void = { _ in }) -> RevocationPolicy {
         var policy = RevocationPolicy()

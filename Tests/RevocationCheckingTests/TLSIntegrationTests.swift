@@ -20,17 +20,11 @@ import X509
 /// client certificates are checked by ``PeerCertificateVerifier`` while ocspd's responder runs
 /// in process and `ocspctl revoke` (the real binary) changes the store under it.
 @Suite struct TLSIntegrationTests {
-    let pki: TestPKI
-    let server: HTTPServer
-    let url: String
+    let responder: InProcessResponder
+    var pki: TestPKI { responder.pki }
+    var url: String { responder.url }
 
-    init() throws {
-        pki = try TestPKI()
-        server = HTTPServer(
-            configuration: HTTPServer.Configuration(host: "127.0.0.1", port: 0),
-            responder: OCSPResponder(store: pki.store), logger: Logger(label: "test"))
-        url = "http://127.0.0.1:\(try server.start())/"
-    }
+    init() throws { responder = try InProcessResponder() }
 
     /// A leaf of the EC root, in the store as good, and its key; written to `<name>.pem`.
     func leaf(_ name: String) throws -> (OCSPCore.Certificate, PrivateKey) {
