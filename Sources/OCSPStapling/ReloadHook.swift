@@ -37,7 +37,7 @@ public actor ReloadHook {
         pending = Task {
             if due > now { try? await Task.sleep(until: due, clock: clock) }
             guard !Task.isCancelled else { return }
-            await runNow()
+            await run()
         }
     }
 
@@ -47,7 +47,9 @@ public actor ReloadHook {
         pending = nil
     }
 
-    private func runNow() async {
+    /// Runs the command now (for a one-shot run, after its staples changed); whether it succeeded.
+    @discardableResult
+    public func run() async -> Bool {
         pending = nil
         lastRun = clock.now
         let (status, output) = await Self.execute(command, timeout: timeout)
@@ -58,6 +60,7 @@ public actor ReloadHook {
             logger.error("the reload command failed", metadata: metadata)
         }
         onRun(status == 0)
+        return status == 0
     }
 
     /// Runs `/bin/sh -c command`; returns its exit status (−1 if it could not start or was killed

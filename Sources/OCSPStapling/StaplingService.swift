@@ -89,8 +89,9 @@ public final class StaplingService: Sendable {
     // MARK: - Once
 
     /// Refreshes every target once (``Options/concurrency`` at a time), hands changed staples to
-    /// HAProxy, and returns what happened, in the order given. The reload hook is not run: the
-    /// caller of a one-shot run decides.
+    /// HAProxy, and returns what happened, in the order given. The service's reload hook is not
+    /// run (its runs are rate-limited for a daemon); a one-shot caller runs one itself if a
+    /// staple ``Stapler/Outcome/changed``.
     public func refreshAll(_ targets: [StapleTarget]) async -> [Report] {
         statesByName.withLock { states in
             for target in targets where states[target.name] == nil { states[target.name] = TargetState(target: target) }

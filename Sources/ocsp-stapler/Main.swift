@@ -78,7 +78,7 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
     @Option(help: "HAProxy's stats socket (level admin): new staples are handed over with `set ssl ocsp-response`.")
     var haproxySocket: String?
 
-    @Option(help: "A command run (by /bin/sh) after a staple changed, e.g. 'nginx -s reload'.")
+    @Option(help: "A command run (by /bin/sh) after a staple changed, e.g. 'nginx -s reload' (with --once: once, if any changed).")
     var reloadCommand: String?
 
     @Option(help: "Seconds between two runs of the reload command at least (changes meanwhile make one run).")
@@ -227,6 +227,10 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
             logger.info(
                 "refreshed \(reports.count) certificate(s)",
                 metadata: counts.reduce(into: [:]) { $0[$1.key] = "\($1.value)" })
+            // A one-shot run from a timer reloads the server itself, once, if a staple changed.
+            if let command = settings.reloadCommand, reports.contains(where: { $0.outcome.changed }) {
+                await ReloadHook(command: command, timeout: settings.reloadTimeout, logger: logger).run()
+            }
             let status = ExitStatus.severity.first(where: statuses.contains) ?? .good
             if status != .good { throw ExitCode(status.rawValue) }
             return

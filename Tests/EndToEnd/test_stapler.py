@@ -67,6 +67,22 @@ def test_once_writes_good_and_revoked_and_keeps_the_last_good(demo, served, tmp_
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, describe(proc)
 
 
+def test_once_runs_the_reload_command_only_when_a_staple_changed(demo, served, tmp_path):
+    root, leaf = demo / "ec-root.pem", demo / "leaves" / "leaf-ec-01.pem"
+    out, marker = tmp_path / "site.ocsp", tmp_path / "reloaded"
+    args = ["--cert", leaf, "--issuer", root, "--out", out, "--url", served.url,
+            "--reload-command", f"echo reloaded >> {marker}"]
+    proc = staple(*args)
+    assert proc.returncode == 0 and marker.read_text() == "reloaded\n", describe(proc)
+    # ocspd answers the same pre-signed bytes: nothing changed, nothing reloaded.
+    proc = staple(*args)
+    assert proc.returncode == 0 and marker.read_text() == "reloaded\n", describe(proc)
+    # A failing command is reported, and does not change the exit status (the staple is good).
+    out.unlink()
+    proc = staple(*args[:-1], "exit 9")
+    assert proc.returncode == 0 and "the reload command failed" in proc.stderr, describe(proc)
+
+
 class FakeResponder(http.server.BaseHTTPRequestHandler):
     """Answers every request with the same body (a response signed by an impostor)."""
     body = b""
