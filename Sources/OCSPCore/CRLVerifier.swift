@@ -49,7 +49,9 @@ public final class VerifiedCRL: @unchecked Sendable {
         guard let integer = try? serial.makeASN1Integer() else { return nil }
         defer { ASN1_INTEGER_free(integer) }
         var revoked: OpaquePointer?
-        guard X509_CRL_get0_by_serial(crl, &revoked, integer) == 1, let revoked else { return nil }
+        // 1: listed; 2: listed as removeFromCRL (a delta releasing a hold).
+        let found = X509_CRL_get0_by_serial(crl, &revoked, integer)
+        guard found == 1 || found == 2, let revoked else { return nil }
         let date = date(from: X509_REVOKED_get0_revocationDate(revoked)) ?? thisUpdate
         var reason: RevocationReason?
         if let code = X509_REVOKED_get_ext_d2i(revoked, NID_crl_reason, nil, nil) {

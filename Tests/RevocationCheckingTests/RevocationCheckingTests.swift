@@ -201,6 +201,13 @@ import Testing
         let delta = try crl(CRLParameters(number: 10, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600), deltaBase: 9))
         #expect(throws: CRLVerifier.Failure.self) { try CRLVerifier().verify(delta, issuer: pki.root, at: now, distributionPoint: nil) }
         #expect(try CRLVerifier().verify(delta, issuer: pki.root, at: now, distributionPoint: nil, delta: true).deltaBase == 9)
+
+        // A delta releasing a hold lists the serial as removeFromCRL.
+        let release = try crl(
+            CRLParameters(number: 11, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600), deltaBase: 9),
+            entries: [CRLEntry(serialNumber: serial, revocationDate: revokedAt, reason: .removeFromCRL)])
+        let released = try CRLVerifier().verify(release, issuer: pki.root, at: now, distributionPoint: nil, delta: true)
+        #expect(released.entry(for: serial)?.isRemoval == true)
     }
 }
 
