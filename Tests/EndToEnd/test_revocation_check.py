@@ -226,3 +226,47 @@ def test_a_delta_crl_published_after_the_complete_one_decides(bins, site, tmp_pa
     assert [a["url"] for a in crl_attempts] == [complete_url, delta_url], decision
     # The complete CRL fetched now may already list it (ocspd regenerates it too); the delta says revoked.
     assert crl_attempts[1]["status"] == "revoked"
+
+
+def test_a_hold_and_its_release_reach_the_checker_through_deltas(bins, site, tmp_path):
+    """A hold placed after the complete CRL shows in the delta (certificateHold: refused). A new
+    complete CRL then lists the hold; once released, the next delta lists it as removeFromCRL and
+    the certificate is good again, though the complete CRL still holds it."""
+    demo, server = site
+    target = demo / "leaves" / "leaf-ec-04.pem"
+    serial = load_cert(target).serial_number
+    dead = f"http://127.0.0.1:{free_port()}/"
+    policy = "method: ocsp\ncrl_fallback: true\ncache_ttl: 0\ntimeout: 4s\n"
+
+    def decide() -> dict:
+        return check(bins, "--cert", target, "--issuer", demo / "ec-root.pem", "--url", dead, policy=policy,
+                     tmp_path=tmp_path)[1]
+
+    def wait_for_delta(reason: x509.ReasonFlags) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            decision = decide()
+            delta = [a for a in decision["attempts"] if a["source"] == "crl"][1:]
+            path = tmp_path / "delta.crl"
+            if delta and subprocess.run(["curl", "-sf", "-o", path, delta[0]["url"]], timeout=30).returncode == 0:
+                entry = x509.load_der_x509_crl(path.read_bytes()).get_revoked_certificate_by_serial_number(serial)
+                if entry is not None and entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == reason:
+                    return
+            assert time.monotonic() < deadline, f"no delta with {reason} for the serial" + server.diagnostics()
+            time.sleep(0.3)
+
+    assert decide()["status"] == "good"
+    ctl_ok(bins, "hold", "--store", demo / "store", "--cert", target)
+    wait_for_delta(x509.ReasonFlags.certificate_hold)
+    held = decide()
+    assert held["decision"] == "reject" and held["source"] == "crl" and "certificateHold" in held["reason"], held
+
+    # A new complete CRL lists the hold, so only the next delta can release it.
+    ctl_ok(bins, "crl", "generate", "--store", demo / "store", "--issuer", demo / "ec-root.pem",
+           "--base-url", server.url, "--out", tmp_path / "complete.crl")
+    complete = x509.load_der_x509_crl((tmp_path / "complete.crl").read_bytes())
+    assert complete.get_revoked_certificate_by_serial_number(serial) is not None
+    ctl_ok(bins, "unhold", "--store", demo / "store", "--cert", target)
+    wait_for_delta(x509.ReasonFlags.remove_from_crl)
+    released = decide()
+    assert released["decision"] == "accept" and released["status"] == "good" and released["source"] == "crl", released
