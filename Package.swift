@@ -151,7 +151,7 @@ let package = Package(
                 "Locking", "OCSPValues", "OCSPCore", "OCSPStapling",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
-                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Yams", package: "Yams"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings),
         // The checker inside TLS stacks: a swift-certificates VerifierPolicy, and a swift-nio-ssl

@@ -43,10 +43,9 @@ public struct StaplerConfiguration: Sendable {
     public static func parse(_ text: String, source: String = "configuration") throws -> StaplerConfiguration {
         let document: Any?
         do {
-            document = try Yams.load(yaml: text)
+            document = try loadYAML(text)
         } catch {
-            let firstLine = "\(error)".split(separator: "\n").first.map(String.init) ?? "not YAML"
-            throw Problem(description: "\(source): not valid YAML: \(firstLine)")
+            throw Problem(description: "\(source): not valid YAML: \(error.firstLine)")
         }
         var configuration = StaplerConfiguration()
         let root = try Node(document ?? [String: Any](), path: source).mapping(
@@ -189,5 +188,19 @@ extension Duration {
         }
         guard let value = Double(number), value >= 0, value.isFinite else { return nil }
         self = .milliseconds(Int64((value * scale * 1000).rounded()))
+    }
+}
+
+/// Why a text is not YAML: the first line of Yams' message, for a one-line error.
+package struct YAMLFailure: Error {
+    package let firstLine: String
+}
+
+/// Parses YAML (JSON included: it is YAML) into dictionaries, arrays and scalars.
+package func loadYAML(_ text: String) throws(YAMLFailure) -> Any? {
+    do {
+        return try Yams.load(yaml: text)
+    } catch {
+        throw YAMLFailure(firstLine: "\(error)".split(separator: "\n").first.map(String.init) ?? "not YAML")
     }
 }

@@ -1,6 +1,5 @@
 internal import Foundation
 internal import OCSPStapling
-internal import Yams
 
 /// How a relying party checks a peer certificate's revocation status: the keys the mTLS
 /// deployments write under `revocation_checking:`.
@@ -65,10 +64,9 @@ public struct RevocationPolicy: Sendable, Hashable {
     public static func parse(_ text: String, source: String = "policy") throws -> RevocationPolicy {
         let document: Any?
         do {
-            document = try Yams.load(yaml: text)
+            document = try loadYAML(text)
         } catch {
-            let firstLine = "\(error)".split(separator: "\n").first.map(String.init) ?? "not YAML"
-            throw Problem(description: "\(source): neither YAML nor JSON: \(firstLine)")
+            throw Problem(description: "\(source): neither YAML nor JSON: \(error.firstLine)")
         }
         guard var fields = document as? [String: Any] else { throw Problem(description: "\(source): expected a mapping") }
         var path = source
