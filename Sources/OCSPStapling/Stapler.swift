@@ -99,39 +99,40 @@ public struct Stapler: Sendable {
     }
 
     public func refresh(leaf: Certificate, issuer: Certificate, file: StapleFile, now: Date = Date()) async -> Outcome {
-        let previous = currentStaple(in: file, leaf: leaf, issuer: issuer, now: now)
+        // The file is read once; what it holds is verified only when that matters (not when the
+        // responder answers with the same bytes, the common case).
+        let existing = file.read()
+        let previous = { verified(existing, leaf: leaf, issuer: issuer, now: now) }
         let staple: Staple
         do {
             staple = try await fetcher.fetch(leaf: leaf, issuer: issuer, now: now)
         } catch {
             let failure = error as? StaplingError ?? StaplingError(.unreachable, "\(error)")
-            return keep(previous, file, status: .failed, staple: nil, error: failure)
+            return keep(previous(), existing, file, status: .failed, staple: nil, error: failure)
         }
         switch staple.verified.status {
         case .unknown:
-            return keep(previous, file, status: .unknown, staple: staple, error: nil)
+            return keep(previous(), existing, file, status: .unknown, staple: staple, error: nil)
         case .good, .revoked:
-            // An answer older than the staple in place (a cache in front of the responder, or an
-            // overtaken fetch) does not replace it.
-            if let previous, staple.verified.thisUpdate < previous.thisUpdate {
-                return Outcome(
-                    status: staple.verified.status == .good ? .good : .revoked, staple: staple, error: nil, file: previous,
-                    changed: false, removedStale: false)
-            }
+            let status: Outcome.Status = staple.verified.status == .good ? .good : .revoked
             // The same bytes again (a responder serves one pre-signed response until it refreshes
             // it): nothing to write, and nothing for a server to reload.
-            let changed = file.read() != staple.der
-            if changed {
-                do {
-                    try file.write(staple.der)
-                } catch {
-                    let failure = error as? StaplingError ?? StaplingError(.storage, "\(error)")
-                    return keep(previous, file, status: .failed, staple: staple, error: failure)
-                }
+            guard existing != staple.der else {
+                return Outcome(status: status, staple: staple, error: nil, file: staple.verified, changed: false, removedStale: false)
             }
-            return Outcome(
-                status: staple.verified.status == .good ? .good : .revoked, staple: staple, error: nil,
-                file: staple.verified, changed: changed, removedStale: false)
+            // An answer older than the staple in place (a cache in front of the responder, or an
+            // overtaken fetch) does not replace it.
+            let kept = previous()
+            if let kept, staple.verified.thisUpdate < kept.thisUpdate {
+                return Outcome(status: status, staple: staple, error: nil, file: kept, changed: false, removedStale: false)
+            }
+            do {
+                try file.write(staple.der)
+            } catch {
+                let failure = error as? StaplingError ?? StaplingError(.storage, "\(error)")
+                return keep(kept, existing, file, status: .failed, staple: staple, error: failure)
+            }
+            return Outcome(status: status, staple: staple, error: nil, file: staple.verified, changed: true, removedStale: false)
         }
     }
 
@@ -139,7 +140,12 @@ public struct Stapler: Sendable {
     public func currentStaple(in file: StapleFile, leaf: Certificate, issuer: Certificate, now: Date = Date())
         -> OCSPResponseVerifier.Verified?
     {
-        guard let der = file.read(),
+        verified(file.read(), leaf: leaf, issuer: issuer, now: now)
+    }
+
+    /// `der` verified for this certificate at `now`; nil when absent, not verifying or `unknown`.
+    private func verified(_ der: [UInt8]?, leaf: Certificate, issuer: Certificate, now: Date) -> OCSPResponseVerifier.Verified? {
+        guard let der,
             let certID = try? CertID(issuer: issuer, serialNumber: leaf.serialNumber, hashAlgorithm: fetcher.options.hashAlgorithm),
             let verified = try? fetcher.options.verifier.verify(der, for: certID, issuer: issuer, at: now),
             verified.status != .unknown
@@ -149,11 +155,11 @@ public struct Stapler: Sendable {
 
     /// Nothing new is written: the file keeps a staple that still verifies, or loses one that does not.
     private func keep(
-        _ previous: OCSPResponseVerifier.Verified?, _ file: StapleFile, status: Outcome.Status, staple: Staple?,
-        error: StaplingError?
+        _ previous: OCSPResponseVerifier.Verified?, _ existing: [UInt8]?, _ file: StapleFile, status: Outcome.Status,
+        staple: Staple?, error: StaplingError?
     ) -> Outcome {
         var removed = false
-        if previous == nil, file.read() != nil {
+        if previous == nil, existing != nil {
             removed = (try? file.remove()) != nil
         }
         return Outcome(status: status, staple: staple, error: error, file: previous, changed: removed, removedStale: removed)
