@@ -24,7 +24,7 @@ package struct CRLGenerator: Sendable {
                 .noCAKey,
                 "issuer \(certificate.subject) has no CA key (only a delegated responder); add it with: ocspctl issuer add --replace --cert CA.pem --key CA.key --responder-cert R.pem --responder-key R.key")
         }
-        let key = try PrivateKey.load(path: path, permissions: keyFilePermissions)
+        let key = try PrivateKey.load(reference: path, permissions: keyFilePermissions)
         guard certificate.matches(key) else {
             throw CRLError(.noCAKey, "\(path) is not the private key of \(certificate.subject)")
         }

@@ -116,8 +116,10 @@ public final class CRLBuilder {
             guard X509_CRL_add_ext(crl, ext, -1) == 1 else { throw Self.fail("extension \(value)") }
         }
         guard X509_CRL_sort(crl) == 1 else { throw Self.fail("entry order") }
-        guard X509_CRL_sign(crl, key.ref, key.signingDigest) > 0 else {
-            throw OCSPError.openSSL(.signFailed, "could not sign the CRL")
+        try key.signingRetried { key in
+            guard X509_CRL_sign(crl, key.ref, key.signingDigest) > 0 else {
+                throw OCSPError.openSSL(.signFailed, "could not sign the CRL")
+            }
         }
         return try encodeDER("CRL") { i2d_X509_CRL(crl, $0) }
     }

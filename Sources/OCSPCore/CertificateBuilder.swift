@@ -78,8 +78,10 @@ public enum CertificateBuilder {
             defer { X509_EXTENSION_free(ext) }
             guard X509_add_ext(x509, ext, -1) == 1 else { throw fail("extension \(field)") }
         }
-        guard X509_sign(x509, issuerKey.ref, issuerKey.signingDigest) > 0 else {
-            throw OCSPError.openSSL(.signFailed, "could not sign the certificate")
+        try issuerKey.signingRetried { key in
+            guard X509_sign(x509, key.ref, key.signingDigest) > 0 else {
+                throw OCSPError.openSSL(.signFailed, "could not sign the certificate")
+            }
         }
         return certificate
     }

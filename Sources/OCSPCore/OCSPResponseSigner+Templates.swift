@@ -67,17 +67,17 @@ final class ResponseTemplate: @unchecked Sendable {
     /// Builds and signs `response` the full way, keeping the result to re-sign. The CertID is
     /// encoded from its parts, whatever encoding `response` arrived in, so that responses built
     /// from parts (presign, refresh) never inherit a requester's encoding.
-    init(_ response: SingleResponse, signer: OCSPResponseSigner) throws {
+    init(_ response: SingleResponse, signer: OCSPResponseSigner, keyed: OCSPResponseSigner.Keyed) throws {
         var response = response
         response.certID = response.certID.builtFromParts
         shape = TemplateShape(response)
         // First, as it may throw: after the allocations below, a throw must free them by hand.
-        prehash = try Prehash(key: signer.key)
+        prehash = try Prehash(key: keyed.key)
         guard let basic = OCSP_BASICRESP_new() else { throw OCSPError.openSSL(.signFailed, "out of memory") }
         self.basic = basic
         do {
             try signer.add(response, to: basic)
-            try signer.signFully(basic)
+            try signer.signFully(basic, with: keyed)
         } catch {
             OCSP_BASICRESP_free(basic)
             throw error

@@ -1,4 +1,5 @@
 internal import COpenSSL
+internal import Locking
 public import Foundation
 public import OCSPValues
 
@@ -46,37 +47,45 @@ public struct SingleResponse: Sendable {
 /// response.
 public struct OCSPResponseSigner: Sendable {
     public let certificate: Certificate
-    public let key: PrivateKey
+    /// The key in use (a token's key is replaced by its reload after the token was lost).
+    public var key: PrivateKey { keyed.withLock { $0 }.key }
     /// Whether responses carry ``certificate`` in their `certs` field.
     public let includesCertificate: Bool
-    /// A signing context initialised once; each signature starts from a copy of it, which spares
-    /// OpenSSL 3 its per-call algorithm fetches (several times the cost of the ECDSA itself).
-    private let signingContext: SigningContext
-    /// Responses signed before, re-signed with new contents (see ``ResponseTemplate``).
-    private let templates = TemplatePool()
+    /// The key and what is made from it once, replaced together when a token key is reloaded.
+    private let keyed: LockedValue<Keyed>
 
     /// - Parameters:
     ///   - includesCertificate: put `certificate` in each response's `certs` (needed for a
     ///     delegated responder; pass false when `certificate` is the issuer itself).
     /// - Throws: ``OCSPError/Code/keyMismatch`` if `key` does not belong to `certificate`.
     public init(certificate: Certificate, key: PrivateKey, includesCertificate: Bool = true) throws {
-        guard certificate.matches(key) else {
-            throw OCSPError(.keyMismatch, "the private key does not match certificate \(certificate.subject)")
-        }
         self.certificate = certificate
-        self.key = key
         self.includesCertificate = includesCertificate
-        signingContext = try SigningContext(key: key)
+        keyed = LockedValue(try Keyed(key: key, certificate: certificate))
     }
 
-    /// Builds and signs an `OCSPResponse` with status `successful`.
+    /// Builds and signs an `OCSPResponse` with status `successful`. A key in a token that was
+    /// lost is reloaded (the token reopened) and the signature tried once more.
     /// - Parameters:
     ///   - responses: the SingleResponses, in request order.
     ///   - nonceFrom: if given and it carries a nonce, the nonce is echoed.
     /// - Returns: DER of the whole `OCSPResponse`.
+    /// - Throws: ``OCSPError/Code/keyUnavailable`` when the key's token is lost, slow or busy.
     public func sign(_ responses: [SingleResponse], nonceFrom request: OCSPRequest? = nil) throws -> [UInt8] {
+        let current = keyed.withLock { $0 }
+        do {
+            return try current.key.withSigningAccess { try sign(responses, nonceFrom: request, with: current) }
+        } catch let error as OCSPError where error.code == .keyUnavailable {
+            guard let reloaded = try current.key.reloaded() else { throw error }
+            let fresh = reloaded === current.key ? current : try Keyed(key: reloaded, certificate: certificate)
+            keyed.withLock { if $0 === current { $0 = fresh } }
+            return try fresh.key.withSigningAccess { try sign(responses, nonceFrom: request, with: fresh) }
+        }
+    }
+
+    private func sign(_ responses: [SingleResponse], nonceFrom request: OCSPRequest?, with keyed: Keyed) throws -> [UInt8] {
         ERR_clear_error()
-        if responses.count == 1, let der = try signFromTemplate(responses[0], nonceFrom: request) {
+        if responses.count == 1, let der = try signFromTemplate(responses[0], nonceFrom: request, with: keyed) {
             return der
         }
         guard let basic = OCSP_BASICRESP_new() else { throw OCSPError.openSSL(.signFailed, "out of memory") }
@@ -87,30 +96,50 @@ public struct OCSPResponseSigner: Sendable {
         if let request, request.hasNonce, OCSP_copy_nonce(basic, request.ref) != 1 {
             throw OCSPError.openSSL(.signFailed, "could not copy the request nonce")
         }
-        try signFully(basic)
+        try signFully(basic, with: keyed)
         return try Self.encodeSuccessful(basic)
     }
 
     /// Signs one SingleResponse with a template of its shape (made on first use), or returns nil
     /// when its CertID encoding needs the full path.
-    private func signFromTemplate(_ response: SingleResponse, nonceFrom request: OCSPRequest?) throws -> [UInt8]? {
+    private func signFromTemplate(_ response: SingleResponse, nonceFrom request: OCSPRequest?, with keyed: Keyed) throws
+        -> [UInt8]?
+    {
         let shape = TemplateShape(response)
-        let template = try templates.take(shape) ?? ResponseTemplate(response, signer: self)
+        let template = try keyed.templates.take(shape) ?? ResponseTemplate(response, signer: self, keyed: keyed)
         // A template whose signing failed part-way is dropped rather than given back.
-        let der = try template.sign(response, nonceFrom: request, signing: signingContext)
-        templates.giveBack(template)
+        let der = try template.sign(response, nonceFrom: request, signing: keyed.signingContext)
+        keyed.templates.giveBack(template)
         return der
     }
 
     /// Signs `basic` with OpenSSL's full checks: the key against the certificate, the ResponderID
     /// (byKey), the signer certificate added (unless left out), producedAt set to now.
-    func signFully(_ basic: OpaquePointer) throws {
+    func signFully(_ basic: OpaquePointer, with keyed: Keyed) throws {
         guard let context = EVP_MD_CTX_new() else { throw OCSPError.openSSL(.signFailed, "out of memory") }
         defer { EVP_MD_CTX_free(context) }
-        guard EVP_MD_CTX_copy_ex(context, signingContext.ref) == 1,
+        guard EVP_MD_CTX_copy_ex(context, keyed.signingContext.ref) == 1,
             OCSP_basic_sign_ctx(
                 basic, certificate.ref, context, nil, UInt(OCSP_RESPID_KEY) | (includesCertificate ? 0 : UInt(OCSP_NOCERTS))) == 1
         else { throw OCSPError.openSSL(.signFailed, "could not sign the OCSP response") }
+    }
+
+    /// A key with what each signature starts from: a signing context initialised once (each
+    /// signature starts from a copy of it, which spares OpenSSL 3 its per-call algorithm fetches,
+    /// several times the cost of the ECDSA itself), and responses signed before, re-signed with
+    /// new contents (see ``ResponseTemplate``).
+    final class Keyed: Sendable {
+        let key: PrivateKey
+        let signingContext: SigningContext
+        let templates = TemplatePool()
+
+        init(key: PrivateKey, certificate: Certificate) throws {
+            guard certificate.matches(key) else {
+                throw OCSPError(.keyMismatch, "the private key does not match certificate \(certificate.subject)")
+            }
+            self.key = key
+            signingContext = try SigningContext(key: key)
+        }
     }
 
     /// DER of a `successful` OCSPResponse wrapping the signed `basic`.

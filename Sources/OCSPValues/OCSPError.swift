@@ -8,7 +8,7 @@ public struct OCSPError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case malformedRequest, invalidCertificate, invalidKey, keyMismatch, invalidSerial, insecureKeyFile
-            case signFailed, encodeFailed, keyGenerationFailed, io, unsupported
+            case signFailed, encodeFailed, keyGenerationFailed, io, unsupported, keyUnavailable, keyConfiguration
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -35,6 +35,13 @@ public struct OCSPError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let io = Code(.io)
         /// A feature or algorithm this build does not support.
         public static let unsupported = Code(.unsupported)
+        /// The key is in a token (PKCS#11) that is absent, lost, busy or slow now: a later attempt
+        /// may succeed without any change.
+        public static let keyUnavailable = Code(.keyUnavailable)
+        /// A key reference that cannot work until the operator changes something: a malformed
+        /// PKCS#11 URI, a module that does not load, no PIN, a wrong PIN (never retried: tokens
+        /// lock after a few).
+        public static let keyConfiguration = Code(.keyConfiguration)
 
         public var description: String { "\(base)" }
     }

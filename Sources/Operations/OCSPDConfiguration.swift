@@ -2,7 +2,7 @@ package import CRLService
 package import Foundation
 package import HTTPServer
 package import Logging
-internal import OCSPCore
+package import OCSPCore
 package import Responder
 
 /// Everything `ocspd` is configured with, as one typed value: its parts are what the responder,
@@ -24,6 +24,10 @@ package struct OCSPDConfiguration: Sendable {
     package var logFormat = LogFormat.json
     package var metricsEnabled = true
     package var metricsListen: String?
+    /// The PKCS#11 module for key URIs that name none.
+    package var pkcs11Module: String?
+    /// How signing through a PKCS#11 token is bounded (in-flight, queue, timeout, retry).
+    package var pkcs11 = PKCS11Token.Limits()
     /// How long SIGTERM waits for requests in flight before closing what is left.
     package var shutdownTimeout: TimeInterval = 10
     /// Where each value came from (key → "default", "file", "environment" or "flag").
@@ -57,6 +61,8 @@ package struct OCSPDConfiguration: Sendable {
             "log.level": "log-level", "log.format": "log-format", "log.request-sample": "request-log-sample",
             "metrics.listen": "metrics-listen", "crl.interval": "crl-interval", "crl.validity": "crl-validity",
             "crl.debounce": "crl-debounce", "crl.shards": "crl-shards", "crl.public-url": "public-url",
+            "pkcs11.module": "pkcs11-module", "pkcs11.timeout": "pkcs11-timeout", "pkcs11.concurrency": "pkcs11-concurrency",
+            "pkcs11.queue": "pkcs11-queue", "pkcs11.retry-interval": "pkcs11-retry-interval",
         ]
     }
 
@@ -115,6 +121,32 @@ package struct OCSPDConfiguration: Sendable {
                 config.responder.keyFilePermissions = allow ? .any : .ownerOnly
                 config.crl.keyFilePermissions = config.responder.keyFilePermissions
             }, current: { $0.responder.keyFilePermissions == .any ? "true" : "false" }),
+        Setting(key: "pkcs11.module", help: "PKCS#11 module for key URIs without module-path= (empty: none)",
+            reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                guard value.isEmpty || value.hasPrefix("/") else {
+                    throw ConfigurationError(key: "pkcs11.module", value: value, expected: "an absolute path, e.g. /usr/lib/softhsm/libsofthsm2.so")
+                }
+                config.pkcs11Module = value.isEmpty ? nil : value
+            }, current: { $0.pkcs11Module ?? "" }),
+        Setting(key: "pkcs11.timeout", help: "a signature waits this long for the token before tryLater (e.g. 2s)",
+            reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.pkcs11.timeout = try duration("pkcs11.timeout", value, in: 0.001...60)
+            }, current: { formatDuration($0.pkcs11.timeout) }),
+        Setting(key: "pkcs11.concurrency", help: "signatures in the token at once", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.pkcs11.concurrency = try integer("pkcs11.concurrency", value, in: 1...1024)
+            }, current: { "\($0.pkcs11.concurrency)" }),
+        Setting(key: "pkcs11.queue", help: "signatures waiting for the token; more get tryLater at once", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.pkcs11.queue = try integer("pkcs11.queue", value, in: 0...100_000)
+            }, current: { "\($0.pkcs11.queue)" }),
+        Setting(key: "pkcs11.retry-interval", help: "how often a lost or slow token is tried again (e.g. 1s)",
+            reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.pkcs11.retryInterval = try duration("pkcs11.retry-interval", value, in: 0.01...3600)
+            }, current: { formatDuration($0.pkcs11.retryInterval) }),
         Setting(key: "request-timeout", help: "each request must arrive whole within this long (e.g. 10s)", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
                 config.http.requestTimeout = Int(try duration("request-timeout", value, in: 1...3600).rounded(.up))

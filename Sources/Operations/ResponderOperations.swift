@@ -4,6 +4,7 @@ internal import Locking
 package import Prometheus
 package import Responder
 internal import RevocationStore
+internal import OCSPCore
 
 /// What an operator watches: the Prometheus exposition behind `/metrics` and the readiness behind
 /// `/readyz`, for one responder and its HTTP listeners.
@@ -41,6 +42,8 @@ package final class ResponderOperations: OperationsEndpoints, Sendable {
     private let folded = LockedValue<FoldedRequests>(FoldedRequests())
     private let lastObservation = LockedValue<Observation?>(nil)
     private let requestCounters: [[Counter]]
+    /// The PKCS#11 counts already added to the counters, by module.
+    private let tokenCounts = LockedValue<[String: (reopens: Int, timeouts: Int)]>([:])
 
     /// - Parameter registry: the registry the process's `PrometheusMetricsFactory` writes to.
     package init(responder: OCSPResponder, registry: PrometheusCollectorRegistry, configuration: Configuration = Configuration()) {
@@ -148,7 +151,35 @@ package final class ResponderOperations: OperationsEndpoints, Sendable {
             gauge("ocsp_crl_remaining_seconds", "Seconds until the issuer's complete CRL's nextUpdate", labels: labels)
                 .set(to: crl.nextUpdate.timeIntervalSince(now))
         }
+        updateTokens()
         gauge("ocsp_ready", "1 when /readyz answers 200").set(to: readinessProblems(observation, now: now).isEmpty ? 1 : 0)
+    }
+
+    /// The PKCS#11 modules' state: up or not, signatures in the token and waiting, and counters
+    /// of reopens and refused signatures (advanced by what the token counted since last time).
+    private func updateTokens() {
+        for token in PKCS11Token.statuses() {
+            let labels = [("module", token.modulePath)]
+            gauge("ocsp_pkcs11_token_up", "1 when the PKCS#11 token signs, 0 while it is lost or slow", labels: labels)
+                .set(to: token.problem == nil ? 1 : 0)
+            gauge("ocsp_pkcs11_signatures_in_progress", "Signatures in the PKCS#11 token now", labels: labels)
+                .set(to: Double(token.inside))
+            gauge("ocsp_pkcs11_signatures_waiting", "Signatures waiting for a place in the PKCS#11 token", labels: labels)
+                .set(to: Double(token.waiting))
+            let counted = tokenCounts.withLock { counts -> (reopens: Int, timeouts: Int) in
+                defer { counts[token.modulePath] = (token.reopens, token.timeouts) }
+                return counts[token.modulePath] ?? (0, 0)
+            }
+            registry.makeCounter(
+                descriptor: Self.descriptor("ocsp_pkcs11_reopens_total", "Times the PKCS#11 module was reopened after a lost token"),
+                labels: labels
+            ).increment(by: Int64(token.reopens - counted.reopens))
+            registry.makeCounter(
+                descriptor: Self.descriptor(
+                    "ocsp_pkcs11_refused_signatures_total", "Signatures refused for want of a place in the token in time (slow HSM)"),
+                labels: labels
+            ).increment(by: Int64(token.timeouts - counted.timeouts))
+        }
     }
 
     /// A histogram in the text exposition format, from per-bucket (not cumulative) counts.

@@ -397,7 +397,12 @@ public final class OCSPResponder: Sendable {
             if policy.signerNotAfter <= now {
                 problem = "the signer certificate expired at \(policy.signerNotAfter)"
             } else {
-                do { _ = try signer(for: record.id) } catch { problem = "cannot load the signing key: \(error)" }
+                do {
+                    // A key in a token that is lost or slow now: cached responses are served, the rest is tryLater.
+                    problem = try signer(for: record.id).signer.key.unavailability.map { "PKCS#11 token: \($0)" }
+                } catch {
+                    problem = "cannot load the signing key: \(error)"
+                }
             }
             return SignerState(issuer: record.id, subject: record.subject, notAfter: policy.signerNotAfter, problem: problem)
         }
@@ -465,7 +470,7 @@ public final class OCSPResponder: Sendable {
             }
             do {
                 _ = try signer(for: record.id)
-            } catch let error as OCSPError where error.code == .insecureKeyFile {
+            } catch let error as OCSPError where error.code == .insecureKeyFile || error.code == .keyConfiguration {
                 problems.append(SignerProblem(severity: .fatal, message: "\(record.subject): \(error)"))
             } catch {
                 problems.append(
@@ -489,14 +494,14 @@ public final class OCSPResponder: Sendable {
             }
             return try OCSPResponseSigner(
                 certificate: Certificate(derEncoded: responderDER),
-                key: PrivateKey.load(path: path, permissions: keyFilePermissions))
+                key: PrivateKey.load(reference: path, permissions: keyFilePermissions))
         }
         guard let path = record.caKeyPath else {
             throw StoreError(.corrupt, "issuer has neither a responder nor a CA key")
         }
         return try OCSPResponseSigner(
             certificate: Certificate(derEncoded: record.certificateDER),
-            key: PrivateKey.load(path: path, permissions: keyFilePermissions), includesCertificate: false)
+            key: PrivateKey.load(reference: path, permissions: keyFilePermissions), includesCertificate: false)
     }
 }
 

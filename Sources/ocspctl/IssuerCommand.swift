@@ -20,13 +20,13 @@ struct IssuerCommand: ParsableCommand {
         @Option(help: "The CA certificate (PEM or DER).")
         var cert: String
 
-        @Option(help: "The CA's private key (PEM). Signs responses unless a delegated responder is given; signs CRLs.")
+        @Option(help: "The CA's private key: a PEM file, or a PKCS#11 URI (pkcs11:token=…;object=…). Signs responses unless a delegated responder is given; signs CRLs.")
         var key: String?
 
         @Option(help: "A delegated OCSP responder certificate issued by the CA (EKU OCSPSigning).")
         var responderCert: String?
 
-        @Option(help: "The delegated responder's private key (PEM).")
+        @Option(help: "The delegated responder's private key: a PEM file, or a PKCS#11 URI.")
         var responderKey: String?
 
         @Option(help: "Response validity (nextUpdate - thisUpdate), e.g. 3600, 12h, 1d.")
@@ -52,7 +52,7 @@ struct IssuerCommand: ParsableCommand {
             let ca = try Certificate.load(path: cert)
             guard ca.isCA else { throw CLIError("\(cert) is not a CA certificate (no basicConstraints CA:TRUE)") }
             if let key {
-                let caKey = try PrivateKey.load(path: key, permissions: options.keyFilePermissions)
+                let caKey = try PrivateKey.load(reference: key, permissions: options.keyFilePermissions)
                 guard ca.matches(caKey) else { throw CLIError("\(key) is not the private key of \(cert)") }
             }
             var responder: Certificate? = nil
@@ -65,8 +65,8 @@ struct IssuerCommand: ParsableCommand {
                 warn("\(path) is readable by group or others; chmod 600 \(path)")
             }
             let record = try IssuerRecord(
-                certificate: ca, responderCertificate: responder, caKeyPath: key.map(absolutePath),
-                responderKeyPath: responderKey.map(absolutePath), responseValidity: Durations.parse(validity)!)
+                certificate: ca, responderCertificate: responder, caKeyPath: key.map(keyReference),
+                responderKeyPath: responderKey.map(keyReference), responseValidity: Durations.parse(validity)!)
             try store.addIssuer(record, replace: replace)
             print("added issuer \(ca.subject) (\(responder == nil ? "CA-signed" : "delegated responder \(responder!.subject)"))")
         }
@@ -116,7 +116,7 @@ extension IssuerCommand {
         @Option(help: "The new delegated responder certificate, issued by the CA (EKU OCSPSigning).")
         var responderCert: String
 
-        @Option(help: "The new responder's private key (PEM).")
+        @Option(help: "The new responder's private key: a PEM file, or a PKCS#11 URI.")
         var responderKey: String
 
         func run() throws {
@@ -128,7 +128,7 @@ extension IssuerCommand {
             warnIfExpiring(responder)
             if KeyFiles.isExposed(responderKey) { warn("\(responderKey) is readable by group or others; chmod 600 \(responderKey)") }
             let previous = try store.setResponder(
-                issuer: record.id, certificateDER: responder.derEncoded, keyPath: absolutePath(responderKey))
+                issuer: record.id, certificateDER: responder.derEncoded, keyPath: keyReference(responderKey))
             let old = try previous.responderCertificate().map { "delegated responder \($0.subject) (serial \($0.serialNumber.hex))" } ?? "the CA itself"
             print(
                 "\(record.subject) now signs with \(responder.subject) (serial \(responder.serialNumber.hex)), replacing \(old); "
@@ -163,7 +163,7 @@ func checkedResponder(
     cert: String, key: String, issuedBy ca: Certificate, caPath: String, _ permissions: PrivateKey.FilePermissions
 ) throws -> Certificate {
     let certificate = try Certificate.load(path: cert)
-    let privateKey = try PrivateKey.load(path: key, permissions: permissions)
+    let privateKey = try PrivateKey.load(reference: key, permissions: permissions)
     guard certificate.matches(privateKey) else { throw CLIError("\(key) is not the private key of \(cert)") }
     guard certificate.isIssued(by: ca) else {
         throw CLIError("\(cert) was not issued by \(caPath); a delegated responder must be")
@@ -186,3 +186,8 @@ func warnIfExpiring(_ signer: Certificate) {
 }
 
 func absolutePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+
+/// A key reference as the store keeps it: a PKCS#11 URI as given, a file path made absolute.
+func keyReference(_ reference: String) -> String {
+    PKCS11URI.isURI(reference) ? reference : absolutePath(reference)
+}

@@ -16,8 +16,15 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Who the audit log names for these changes (default: $OCSPCTL_ACTOR, else the OS user).")
     var actor: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The PKCS#11 module for key URIs that name none (module-path=); default: $OCSP_PKCS11_MODULE.",
+            valueName: "path"))
+    var pkcs11Module: String?
+
     func open(olderSchema: Bool = false) throws -> RevocationStore {
-        try RevocationStore.open(at: store, actor: auditActor, olderSchema: olderSchema)
+        if let pkcs11Module { PKCS11Token.defaultModulePath = pkcs11Module }
+        return try RevocationStore.open(at: store, actor: auditActor, olderSchema: olderSchema)
     }
 
     var auditActor: AuditActor {

@@ -5,6 +5,7 @@ import Foundation
 import HTTPServer
 import LogFormats
 import Logging
+import OCSPCore
 import Operations
 import Prometheus
 import Responder
@@ -63,6 +64,12 @@ struct OCSPDaemon: AsyncParsableCommand {
     @Option(help: "Public base URL of this server, for CRL shards' Issuing Distribution Points (default: http://LISTEN/).")
     var publicURL: String?
 
+    @Option(help: "The PKCS#11 module for key URIs that name none (module-path=), e.g. /usr/lib/softhsm/libsofthsm2.so.")
+    var pkcs11Module: String?
+
+    @Option(help: "A signature waits this long for the PKCS#11 token (a place among --pkcs11-concurrency) before tryLater (default 2s).")
+    var pkcs11Timeout: String?
+
     @Flag(help: "Do not generate CRLs (still serve the ones ocspctl stores).")
     var noCRL = false
 
@@ -109,7 +116,8 @@ struct OCSPDaemon: AsyncParsableCommand {
             ("crl.public-url", publicURL), ("threads", threads), ("request-timeout", requestTimeout),
             ("max-connections-per-address", maxConnectionsPerAddress), ("front-cache-entries", frontCacheEntries),
             ("shutdown-timeout", shutdownTimeout), ("log.level", logLevel), ("log.format", logFormat),
-            ("log.request-sample", requestLogSample), ("metrics.listen", metricsListen),
+            ("log.request-sample", requestLogSample), ("metrics.listen", metricsListen), ("pkcs11.module", pkcs11Module),
+            ("pkcs11.timeout", pkcs11Timeout),
         ]
         for case (let key, let value?) in options { values[key] = value }
         if noCRL { values["crl.enabled"] = "false" }
@@ -139,6 +147,18 @@ struct OCSPDaemon: AsyncParsableCommand {
         // Counters the libraries keep through swift-metrics land in the registry /metrics renders.
         let registry = PrometheusCollectorRegistry()
         if configuration.metricsEnabled { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
+
+        // Token keys: the module for URIs that name none, the limits, and a log line when a token
+        // is lost or slow, and when it signs again.
+        if let module = configuration.pkcs11Module { PKCS11Token.defaultModulePath = module }
+        PKCS11Token.configure(configuration.pkcs11)
+        PKCS11Token.onChange { module, problem in
+            if let problem {
+                logger.error("PKCS#11 token cannot sign; cached responses are still served, the rest get tryLater", metadata: ["module": "\(module)", "problem": "\(problem)"])
+            } else {
+                logger.notice("PKCS#11 token signs again", metadata: ["module": "\(module)"])
+            }
+        }
 
         // ocspd's own audit records (CRL number reservations) name it, and the user it runs as.
         let revocationStore = try RevocationStore.open(

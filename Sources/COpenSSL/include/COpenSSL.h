@@ -71,4 +71,25 @@ char *COpenSSL_X509_CRL_freshest_uris(X509_CRL *crl, int *present);
 /// XN_FLAG_RFC2253 without escaping UTF-8 (a composite macro Swift does not import).
 unsigned long COpenSSL_XN_FLAG_RFC2253_UTF8(void);
 
+// PKCS#11 keys through the libp11 engine (`libengine-pkcs11-openssl`), in pkcs11.c: the only
+// ENGINE calls in the package (OpenSSL 3 deprecates ENGINE; a pkcs11 provider would replace
+// these four functions and PKCS11Token.swift, nothing else).
+
+/// A new instance of the `pkcs11` engine (not added to OpenSSL's engine list, so nothing else
+/// finds or finishes it), set up for `module_path` and initialised (the module loaded,
+/// C_Initialize called). NULL on failure, with the reason on OpenSSL's error queue.
+ENGINE *COpenSSL_pkcs11_open(const char *module_path);
+
+/// Sets the PIN the engine logs in with (it keeps a copy). 1 on success.
+int COpenSSL_pkcs11_set_pin(ENGINE *engine, const char *pin);
+
+/// Loads the private key `uri` (an RFC 7512 URI without query attributes) from the token. The
+/// key holds no reference to the engine: its owner keeps the engine alive. NULL on failure.
+EVP_PKEY *COpenSSL_pkcs11_load_private_key(ENGINE *engine, const char *uri);
+
+/// Finishes the engine (C_Finalize, the module unloaded) and initialises it again, which finds
+/// the tokens afresh: the way back from a lost session or token. Every key loaded before must
+/// be unused from now on. 1 on success.
+int COpenSSL_pkcs11_reinitialize(ENGINE *engine);
+
 #endif
