@@ -1,7 +1,7 @@
 internal import COpenSSL
 public import Foundation
 internal import Locking
-public import OCSPValues
+internal import OCSPValues
 
 /// An RFC 7512 URI naming a private key in a PKCS#11 token, e.g.
 /// `pkcs11:token=ocsp;object=responder;type=private?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/ocsp/pin`.

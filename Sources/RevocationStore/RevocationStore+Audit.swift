@@ -230,10 +230,10 @@ extension RevocationStore {
             if let after = record.after {
                 let certificate = try after.record
                 try txn.put(certs, issuer.bytes + serial.bytes, certificate.encoded)
-                try replaceResponses(txn, issuer: issuer, serial: serial, record: certificate, sign: nil)
+                try replaceResponses(txn, issuer: issuer, serial: serial, signed: [:])
             } else {
                 try txn.delete(certs, issuer.bytes + serial.bytes)
-                try replaceResponses(txn, issuer: issuer, serial: serial, record: nil, sign: nil)
+                try replaceResponses(txn, issuer: issuer, serial: serial, signed: [:])
             }
             try bumpRevocationSequence(txn, issuer: issuer)
             try recordChange(txn, issuer: issuer, serial: serial)

@@ -53,7 +53,18 @@ extension RevocationStore {
     public func addCertificates(
         issuer: IssuerID, _ items: [(SerialNumber, Date?)], sign: ResponseSigning? = nil, now: Date = Date()
     ) throws -> Int {
-        try environment.write { txn in
+        // Signed before the write transaction (see ``signAhead(issuer:_:sign:)``).
+        var plans: [SerialNumber: PlannedChange] = [:]
+        if sign != nil {
+            try environment.read { txn in
+                for (serial, notAfter) in items where try txn.get(certs, issuer.bytes + serial.bytes) == nil {
+                    plans[serial] = PlannedChange(
+                        serial: serial, previous: nil, updated: CertificateRecord(status: .good, notAfter: notAfter, changedAt: now))
+                }
+            }
+        }
+        let signed = try signAhead(issuer: issuer, Array(plans.values), sign: sign)
+        return try environment.write { txn in
             try requireIssuer(txn, issuer)
             var added = 0
             var audits: [AuditRecord] = []
@@ -62,7 +73,9 @@ extension RevocationStore {
                 if try txn.get(certs, key) != nil { continue }
                 let record = CertificateRecord(status: .good, notAfter: notAfter, changedAt: now)
                 try txn.put(certs, key, record.encoded)
-                try replaceResponses(txn, issuer: issuer, serial: serial, record: record, sign: sign)
+                try replaceResponses(
+                    txn, issuer: issuer, serial: serial,
+                    signed: Self.signedAhead(signed, plans, serial: serial, replacing: nil, with: record))
                 audits.append(certificateAudit(.certAdd, issuer: issuer, serial: serial, before: nil, after: record, now: now))
                 // A serial answered `unknown` until now is `good` from this commit on.
                 if items.count <= Self.changesPerSerialLimit { try recordChange(txn, issuer: issuer, serial: serial) }
@@ -93,23 +106,54 @@ extension RevocationStore {
         issuer: IssuerID, serial: SerialNumber, _ status: CertificateRecord.Status, notAfter: Date? = nil,
         sign: ResponseSigning? = nil, force: Bool = false, now: Date = Date()
     ) throws -> CertificateRecord? {
-        try environment.write { txn in
+        // Planned and signed without the write lock (see ``signAhead(issuer:_:sign:)``); checked
+        // again, and written, in the transaction.
+        var plans: [SerialNumber: PlannedChange] = [:]
+        if sign != nil {
+            let previous = try environment.read { txn in try record(txn, issuer: issuer, serial: serial) }
+            if (try? Self.check(status, after: previous, serial: serial, force: force)) != nil {
+                plans[serial] = PlannedChange(
+                    serial: serial, previous: previous, updated: Self.updated(status, after: previous, notAfter: notAfter, now: now))
+            }
+        }
+        let signed = try signAhead(issuer: issuer, Array(plans.values), sign: sign)
+        return try environment.write { txn in
             try requireIssuer(txn, issuer)
             let previous = try record(txn, issuer: issuer, serial: serial)
             let (action, forced) = try Self.check(status, after: previous, serial: serial, force: force)
-            let released = status == .good && previous?.status != .good
-            let updated = CertificateRecord(
-                status: status, notAfter: notAfter ?? previous?.notAfter, changedAt: now,
-                releasedFromHoldAt: released ? now : previous?.releasedFromHoldAt)
+            let updated = Self.updated(status, after: previous, notAfter: notAfter, now: now)
             try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
             try bumpRevocationSequence(txn, issuer: issuer)
-            try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: sign)
+            try replaceResponses(
+                txn, issuer: issuer, serial: serial,
+                signed: Self.signedAhead(signed, plans, serial: serial, replacing: previous, with: updated))
             try recordChange(txn, issuer: issuer, serial: serial)
             try appendAudit(
                 txn,
                 certificateAudit(action, issuer: issuer, serial: serial, before: previous, after: updated, forced: forced, now: now))
             return previous
         }
+    }
+
+    /// The record `status` makes of `previous`.
+    static func updated(
+        _ status: CertificateRecord.Status, after previous: CertificateRecord?, notAfter: Date?, now: Date
+    ) -> CertificateRecord {
+        let released = status == .good && previous?.status != .good
+        return CertificateRecord(
+            status: status, notAfter: notAfter ?? previous?.notAfter, changedAt: now,
+            releasedFromHoldAt: released ? now : previous?.releasedFromHoldAt)
+    }
+
+    /// The record a batch revocation makes of `previous`, or nil when it is revoked already (a
+    /// hold is revoked for good).
+    static func revoked(
+        _ previous: CertificateRecord?, time: Date, reason: RevocationReason?, invalidityDate: Date?, now: Date
+    ) -> CertificateRecord? {
+        if let previous, previous.status != .good, !previous.isOnHold { return nil }
+        return CertificateRecord(
+            status: .revoked(time: time, reason: reason, invalidityDate: invalidityDate), notAfter: previous?.notAfter,
+            changedAt: now, releasedFromHoldAt: previous?.releasedFromHoldAt)
     }
 
     /// The audit action of a status change, and whether `force` overrode a rule to allow it.
@@ -174,18 +218,31 @@ extension RevocationStore {
         issuer: IssuerID, serials: [SerialNumber], time: Date, reason: RevocationReason?, invalidityDate: Date? = nil,
         sign: ResponseSigning? = nil, now: Date = Date()
     ) throws -> Int {
-        try environment.write { txn in
+        // Planned and signed without the write lock (see ``signAhead(issuer:_:sign:)``).
+        var plans: [SerialNumber: PlannedChange] = [:]
+        if sign != nil {
+            try environment.read { txn in
+                for serial in serials {
+                    let previous = try record(txn, issuer: issuer, serial: serial)
+                    if let updated = Self.revoked(previous, time: time, reason: reason, invalidityDate: invalidityDate, now: now) {
+                        plans[serial] = PlannedChange(serial: serial, previous: previous, updated: updated)
+                    }
+                }
+            }
+        }
+        let signed = try signAhead(issuer: issuer, Array(plans.values), sign: sign)
+        return try environment.write { txn in
             try requireIssuer(txn, issuer)
             var revoked = 0
             var audits: [AuditRecord] = []
             for serial in serials {
                 let previous = try record(txn, issuer: issuer, serial: serial)
-                if let previous, previous.status != .good, !previous.isOnHold { continue }
-                let updated = CertificateRecord(
-                    status: .revoked(time: time, reason: reason, invalidityDate: invalidityDate),
-                    notAfter: previous?.notAfter, changedAt: now, releasedFromHoldAt: previous?.releasedFromHoldAt)
+                guard let updated = Self.revoked(previous, time: time, reason: reason, invalidityDate: invalidityDate, now: now)
+                else { continue }
                 try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
-                try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: sign)
+                try replaceResponses(
+                    txn, issuer: issuer, serial: serial,
+                    signed: Self.signedAhead(signed, plans, serial: serial, replacing: previous, with: updated))
                 if serials.count <= Self.changesPerSerialLimit { try recordChange(txn, issuer: issuer, serial: serial) }
                 audits.append(
                     certificateAudit(.certRevoke, issuer: issuer, serial: serial, before: previous, after: updated, now: now))
@@ -232,7 +289,7 @@ extension RevocationStore {
                 updated.changedAt = now
                 if previous?.isOnHold == true, imported.status == .good { updated.releasedFromHoldAt = now }
                 try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
-                try replaceResponses(txn, issuer: issuer, serial: serial, record: updated, sign: nil)
+                try replaceResponses(txn, issuer: issuer, serial: serial, signed: [:])
                 audits.append(
                     certificateAudit(.certImport, issuer: issuer, serial: serial, before: previous, after: updated, now: now))
                 if previous == nil { report.added += 1 } else { report.changed += 1 }

@@ -211,21 +211,64 @@ extension RevocationStore {
         try txn.delete(responses, key.bytes)
     }
 
-    /// After a status change: re-signs (or, without a signer, drops) every cached response of the
-    /// serial, and always signs the SHA-1 one, so no stale answer outlives the transaction.
+    /// After a status change: puts the responses signed ahead for the new record, and drops every
+    /// other cached response of the serial, so no stale answer outlives the transaction.
     func replaceResponses(
-        _ txn: borrowing Transaction, issuer: IssuerID, serial: SerialNumber, record: CertificateRecord?,
-        sign: ResponseSigning?
+        _ txn: borrowing Transaction, issuer: IssuerID, serial: SerialNumber, signed: [ResponseKey: CachedResponse]
     ) throws {
         for algorithm in HashAlgorithm.allCases {
             let key = ResponseKey(issuer: issuer, algorithm: algorithm, serial: serial)
-            let exists = try key.bytes.withUnsafeBytes { k in try txn.withValue(responses, key: k) { $0 != nil } }
-            if let sign, exists || algorithm == .sha1 {
-                try putResponse(txn, key, try sign(key, record))
-            } else if exists {
+            if let response = signed[key] {
+                try putResponse(txn, key, response)
+            } else {
                 try deleteResponse(txn, key)
             }
         }
+    }
+
+    /// One certificate's change, worked out before the write transaction.
+    struct PlannedChange {
+        let serial: SerialNumber
+        /// The record the change replaces (nil: the serial is new), as read before the write.
+        let previous: CertificateRecord?
+        let updated: CertificateRecord
+    }
+
+    /// Signs the responses of changed records before their write transaction: the SHA-1 one, and
+    /// one for each other hash algorithm cached now. Signing may wait on an HSM, and LMDB has one
+    /// writer: a revocation must not hold every other write (and ocspd's cache fills) behind a
+    /// slow token. The write uses a serial's responses only if its record is still `previous`
+    /// (see ``signedAhead(_:for:current:)``); a signature that fails is left out, and the write
+    /// then drops that response instead (ocspd signs it on the next request: never a stale one).
+    func signAhead(issuer: IssuerID, _ changes: [PlannedChange], sign: ResponseSigning?) throws -> [SerialNumber: [ResponseKey: CachedResponse]] {
+        guard let sign, !changes.isEmpty else { return [:] }
+        let wanted: [(PlannedChange, [ResponseKey])] = try environment.read { txn in
+            try changes.map { change in
+                let keys = try HashAlgorithm.allCases.compactMap { algorithm -> ResponseKey? in
+                    let key = ResponseKey(issuer: issuer, algorithm: algorithm, serial: change.serial)
+                    let exists = try key.bytes.withUnsafeBytes { k in try txn.withValue(responses, key: k) { $0 != nil } }
+                    return exists || algorithm == .sha1 ? key : nil
+                }
+                return (change, keys)
+            }
+        }
+        var signed: [SerialNumber: [ResponseKey: CachedResponse]] = [:]
+        for (change, keys) in wanted {
+            for key in keys {
+                if let response = try? sign(key, change.updated) { signed[change.serial, default: [:]][key] = response }
+            }
+        }
+        return signed
+    }
+
+    /// The responses signed ahead for `serial`, if the write replaces the record they were
+    /// planned against with the record they were signed for (else none: the responses are dropped).
+    static func signedAhead(
+        _ signed: [SerialNumber: [ResponseKey: CachedResponse]], _ plans: [SerialNumber: PlannedChange],
+        serial: SerialNumber, replacing current: CertificateRecord?, with updated: CertificateRecord
+    ) -> [ResponseKey: CachedResponse] {
+        guard let plan = plans[serial], plan.previous == current, plan.updated == updated else { return [:] }
+        return signed[serial] ?? [:]
     }
 
     static func queueKey(_ refreshAt: Date, _ key: [UInt8]) -> [UInt8] {

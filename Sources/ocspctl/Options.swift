@@ -108,7 +108,20 @@ func responseSigning(_ store: RevocationStore, issuer: IssuerID, _ options: Stor
     if let error {
         warn("cannot sign responses here (\(error)); cached responses are dropped and ocspd signs on the next request")
     }
-    return signing
+    guard let signing else { return nil }
+    // The store signs before its write and leaves out what fails (a token lost meanwhile): say so once.
+    var warned = false
+    return { key, record in
+        do {
+            return try signing(key, record)
+        } catch {
+            if !warned {
+                warned = true
+                warn("could not sign a new response (\(error)); it is dropped and ocspd signs it on the next request")
+            }
+            throw error
+        }
+    }
 }
 
 func warn(_ message: String) {

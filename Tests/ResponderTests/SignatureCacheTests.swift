@@ -85,6 +85,68 @@ import Testing
         #expect(try OCSPResponse(derEncoded: responder.respond(to: request(4)).body).responses.first?.status.name == "revoked")
     }
 
+    /// A slow signer (an HSM) must not hold the store's one write lock: another write completes
+    /// while a revocation's signature is still waiting, and the revocation then lands with its
+    /// response.
+    @Test func aRevocationSignsBeforeItsWriteTransactionSoOtherWritesDoNotWait() throws {
+        let serial = SerialNumber(bytes: [0x30])
+        try pki.store.addCertificate(issuer: rootID, serial: serial, notAfter: nil)
+        let sign = try #require(responder.signing(for: rootID).0)
+        let signing = DispatchSemaphore(value: 0)
+        let otherWriteDone = DispatchSemaphore(value: 0)
+        let store = pki.store
+        let root = rootID
+        DispatchQueue.global().async {
+            signing.wait()
+            // Blocks until the revocation commits if the revocation holds the write lock.
+            _ = try? store.addCertificate(issuer: root, serial: SerialNumber(bytes: [0x31]), notAfter: nil)
+            otherWriteDone.signal()
+        }
+        var waitedOut = false
+        let slowSign: ResponseSigning = { key, record in
+            signing.signal()
+            waitedOut = otherWriteDone.wait(timeout: .now() + 5) == .timedOut
+            return try sign(key, record)
+        }
+        try pki.store.setStatus(
+            issuer: rootID, serial: serial, .revoked(time: Date(), reason: .keyCompromise, invalidityDate: nil), sign: slowSign)
+        #expect(!waitedOut, "the other write waited for the revocation's signature")
+        #expect(try pki.store.certificate(issuer: rootID, serial: SerialNumber(bytes: [0x31])) != nil)
+        let cached = try #require(try pki.store.cachedResponse(ResponseKey(issuer: rootID, algorithm: .sha1, serial: serial)))
+        #expect(try OCSPResponse(derEncoded: cached.der).responses.first?.status.name == "revoked")
+    }
+
+    /// Signed ahead of the write, a response is stored only if the record it was signed for is
+    /// the one written: a change that slipped in between (here a hold, made while the revocation
+    /// signs) leaves the revocation's write with no response to store, so it drops the cached
+    /// ones and none answers for a status the certificate no longer has.
+    @Test func aChangeBetweenSigningAndWritingDropsTheSignaturesMadeAhead() throws {
+        let serial = SerialNumber(bytes: [0x32])
+        let sign = try #require(responder.signing(for: rootID).0)
+        try pki.store.addCertificate(issuer: rootID, serial: serial, notAfter: nil, sign: sign)
+        let store = pki.store
+        let root = rootID
+        var interfered = false
+        let interfering: ResponseSigning = { key, record in
+            if !interfered {
+                interfered = true
+                try store.setStatus(
+                    issuer: root, serial: serial, .revoked(time: Date(), reason: .certificateHold, invalidityDate: nil), sign: sign)
+            }
+            return try sign(key, record)
+        }
+        let revokedAt = Date(timeIntervalSince1970: 1_767_323_045)
+        try pki.store.setStatus(
+            issuer: rootID, serial: serial, .revoked(time: revokedAt, reason: .keyCompromise, invalidityDate: nil),
+            sign: interfering)
+        let record = try #require(try pki.store.certificate(issuer: rootID, serial: serial))
+        #expect(record.status == .revoked(time: revokedAt, reason: .keyCompromise, invalidityDate: nil))
+        // The hold's response (signed in its own write) was replaced by nothing, not kept.
+        #expect(try pki.store.cachedResponse(ResponseKey(issuer: rootID, algorithm: .sha1, serial: serial)) == nil)
+        let answer = try OCSPResponse(derEncoded: responder.respond(to: request(0x32)).body).responses.first?.status
+        #expect(answer == .revoked(time: revokedAt, reason: .keyCompromise))
+    }
+
     @Test func nonceRequestsGetAFreshEchoingResponseThatIsNotCached() throws {
         try pki.store.addCertificate(issuer: rootID, serial: SerialNumber(bytes: [5]), notAfter: nil, sign: responder.signing(for: rootID).0)
         let before = try pki.store.cachedResponse(ResponseKey(issuer: rootID, algorithm: .sha1, serial: SerialNumber(bytes: [5])))
