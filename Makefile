@@ -12,7 +12,7 @@ PORT ?= 8080
 DEMO_DIR ?= Data/demo
 APT_PACKAGES := libssl-dev liblmdb-dev libmicrohttpd-dev openssl lmdb-utils curl
 # Peers only the tests run: a real Prometheus server and promtool.
-TEST_APT_PACKAGES := prometheus nginx-light haproxy
+TEST_APT_PACKAGES := prometheus nginx-light haproxy softhsm2 opensc libengine-pkcs11-openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:

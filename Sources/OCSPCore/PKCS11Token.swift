@@ -31,7 +31,9 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
 
     /// - Throws: ``OCSPError/Code/keyConfiguration`` saying what is wrong with the URI.
     public init(_ text: String) throws {
-        func refuse(_ why: String) -> OCSPError { OCSPError(.keyConfiguration, "PKCS#11 URI \(text): \(why)") }
+        // Never echo a PIN given in the URI (refused below).
+        let shown = text.replacing(/pin-value=[^&;]*/, with: "pin-value=…")
+        func refuse(_ why: String) -> OCSPError { OCSPError(.keyConfiguration, "PKCS#11 URI \(shown): \(why)") }
         guard Self.isURI(text) else { throw refuse("does not start with pkcs11:") }
         let body = text.dropFirst("pkcs11:".count)
         let question = body.firstIndex(of: "?")
@@ -208,6 +210,8 @@ public final class PKCS11Token: @unchecked Sendable {
         var refusedPIN: [String: [UInt8]] = [:]
         var reopens = 0
         var timeouts = 0
+        /// A signature is trying a slow token again (the others fail at once meanwhile).
+        var probing = false
     }
 
     public let modulePath: String
@@ -333,11 +337,17 @@ public final class PKCS11Token: @unchecked Sendable {
     /// - Throws: ``OCSPError/Code/keyUnavailable`` in an outage, for a key from before a reopen,
     ///   when no place came free in time, and when the signature failed in the token.
     func sign<Result>(generation: Int, _ body: () throws -> Result) throws -> Result {
-        try state.withLock { state in
+        let isProbe = try state.withLock { state -> Bool in
             guard state.generation == generation else { throw unavailable("the token was reopened since this key was loaded") }
-            // A lost token's keys are dead until a reload (``checkRetry(after:)``, then ``loadKey(_:)``).
-            if let outage = state.outage, outage.kind == .lost || Date() < outage.retryAt { throw unavailable(outage.problem) }
+            guard let outage = state.outage else { return false }
+            // A lost token's keys are dead until a reload (``checkRetry(after:)``, then ``loadKey(_:)``);
+            // a slow token gets one signature at a time to try it again, once a retry interval passed.
+            if outage.kind == .lost || Date() < outage.retryAt || state.probing { throw unavailable(outage.problem) }
+            state.probing = true
+            return true
         }
+        defer { if isProbe { state.withLock { $0.probing = false } } }
+        let started = ContinuousClock.now
         let result: Swift.Result<Result, any Error>
         do {
             result = try gate.run(timeout: limits.timeout) {
@@ -358,7 +368,15 @@ public final class PKCS11Token: @unchecked Sendable {
         }
         switch result {
         case .success(let value):
-            recovered()
+            // A signature that took longer than the timeout is served, but marks the token slow:
+            // until the next probe, signatures fail at once rather than tie up request threads.
+            let took = ContinuousClock.now - started
+            if took > .seconds(limits.timeout) {
+                let seconds = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
+                markOutage(.slow, String(format: "the PKCS#11 token is slow: a signature took %.1f s (timeout %g s)", seconds, limits.timeout))
+            } else {
+                recovered()
+            }
             return value
         case .failure(let error as OCSPError) where error.code == .signFailed:
             let code = Self.returnValue(in: error.openSSLErrors)
@@ -409,13 +427,9 @@ public final class PKCS11Token: @unchecked Sendable {
         }
     }
 
-    /// Why a key of `generation` cannot sign now, or nil.
-    func problem(generation: Int) -> String? {
-        state.withLock { state in
-            if let outage = state.outage { return outage.problem }
-            return state.generation == generation ? nil : "the token was reopened since this key was loaded"
-        }
-    }
+    /// Why the token's keys cannot sign now, or nil. (A key from before a reopen is reloaded by
+    /// its signer on its next signature, so it is no problem by itself.)
+    var problem: String? { state.withLock { $0.outage?.problem } }
 
     // MARK: - PKCS#11 return values
 

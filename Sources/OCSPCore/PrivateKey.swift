@@ -83,7 +83,7 @@ public final class PrivateKey: @unchecked Sendable {
     }
 
     /// Why this key cannot sign now (its token lost or slow), or nil.
-    public var unavailability: String? { token?.problem(generation: generation) }
+    public var unavailability: String? { token?.problem }
 
     /// Decodes an unencrypted PEM private key (PKCS#8, or the traditional EC/RSA forms).
     /// - Throws: ``OCSPError/Code/invalidKey``.

@@ -70,6 +70,15 @@ struct OCSPDaemon: AsyncParsableCommand {
     @Option(help: "A signature waits this long for the PKCS#11 token (a place among --pkcs11-concurrency) before tryLater (default 2s).")
     var pkcs11Timeout: String?
 
+    @Option(help: "Signatures in the PKCS#11 token at once (default 16, libp11's sessions).")
+    var pkcs11Concurrency: String?
+
+    @Option(help: "Signatures that may wait for the PKCS#11 token; more get tryLater at once (default 64).")
+    var pkcs11Queue: String?
+
+    @Option(help: "How often a lost or slow PKCS#11 token is tried again (default 1s); signatures meanwhile get tryLater at once.")
+    var pkcs11RetryInterval: String?
+
     @Flag(help: "Do not generate CRLs (still serve the ones ocspctl stores).")
     var noCRL = false
 
@@ -117,7 +126,8 @@ struct OCSPDaemon: AsyncParsableCommand {
             ("max-connections-per-address", maxConnectionsPerAddress), ("front-cache-entries", frontCacheEntries),
             ("shutdown-timeout", shutdownTimeout), ("log.level", logLevel), ("log.format", logFormat),
             ("log.request-sample", requestLogSample), ("metrics.listen", metricsListen), ("pkcs11.module", pkcs11Module),
-            ("pkcs11.timeout", pkcs11Timeout),
+            ("pkcs11.timeout", pkcs11Timeout), ("pkcs11.concurrency", pkcs11Concurrency), ("pkcs11.queue", pkcs11Queue),
+            ("pkcs11.retry-interval", pkcs11RetryInterval),
         ]
         for case (let key, let value?) in options { values[key] = value }
         if noCRL { values["crl.enabled"] = "false" }
