@@ -198,7 +198,7 @@ let package = Package(
             path: "Tests/OCSPTestSupport",
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "OCSPCoreTests", dependencies: ["OCSPValues", "OCSPCore", "OCSPTestSupport"], swiftSettings: swiftSettings),
+            name: "OCSPCoreTests", dependencies: ["OCSPValues", "OCSPCore", "OCSPTestSupport", "Locking"], swiftSettings: swiftSettings),
         .testTarget(
             name: "OCSPStaplingTests", dependencies: ["OCSPStapling", "OCSPValues", "OCSPCore", "OCSPTestSupport"],
             swiftSettings: swiftSettings),

@@ -159,7 +159,7 @@ public final class PKCS11Token: @unchecked Sendable {
         public let waiting: Int
     }
 
-    /// The module, when a URI names none (`--pkcs11-module`, `pkcs11_module:`, `OCSP_PKCS11_MODULE`).
+    /// The module, when a URI names none (`--pkcs11-module`, `pkcs11.module`, `OCSP_PKCS11_MODULE`).
     public static var defaultModulePath: String? {
         get { defaults.withLock { $0.module } ?? ProcessInfo.processInfo.environment["OCSP_PKCS11_MODULE"] }
         set { defaults.withLock { $0.module = newValue } }
@@ -168,7 +168,7 @@ public final class PKCS11Token: @unchecked Sendable {
     /// Sets the limits of tokens opened from now on.
     public static func configure(_ limits: Limits) { defaults.withLock { $0.limits = limits } }
 
-    /// Called when a token is lost or slow (`true`, with why) and when it signs again (`false`).
+    /// Called with why when a token is lost or slow, and with nil when it signs again.
     public static func onChange(_ handler: @escaping @Sendable (_ modulePath: String, _ problem: String?) -> Void) {
         defaults.withLock { $0.handler = handler }
     }
@@ -189,7 +189,8 @@ public final class PKCS11Token: @unchecked Sendable {
     private enum Outage {
         /// The token failed a signature or a key load: reopen before the next attempt.
         case lost
-        /// A signature found no place in time: just wait.
+        /// A signature found no place in time, or took longer than the timeout: let one probe
+        /// through per retry interval.
         case slow
     }
 

@@ -50,6 +50,9 @@ package final class RefreshService: Service, Sendable {
                 if busy {
                     logger.debug("refreshed", metadata: ["refreshed": "\(report.refreshed)", "dropped": "\(report.dropped)"])
                 }
+            } catch let error as OCSPError where error.code == .keyUnavailable {
+                // A lost or slow PKCS#11 token: logged once by the token, tried again each second.
+                logger.debug("refresh waits for the signing key", metadata: ["error": "\(error)"])
             } catch {
                 logger.error("refresh failed", metadata: ["error": "\(error)"])
             }
