@@ -20,39 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ocsp_e2e import (  # noqa: E402
     LEAVES, REVOKED_TIME, RSA_REVOKED_TIME, SERVER_VALIDITY, Binaries, Ocspd, ctl_ok, load_cert,
-    openssl_ok, resolve_binaries, serial_hex, start_ocspd,
+    OPENSSL_CNF, openssl_ok, resolve_binaries, serial_hex, start_ocspd,
 )
 
-OPENSSL_CNF = """\
-[ req ]
-distinguished_name = dn
-prompt = no
-
-[ dn ]
-CN = unused
-
-[ v3_ca ]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign, digitalSignature
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[ v3_responder ]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = OCSPSigning
-noCheck = ignored
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid, issuer
-
-[ v3_leaf ]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth, clientAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid, issuer
-authorityInfoAccess = OCSP;URI:http://127.0.0.1:8080/
-"""
 
 @pytest.fixture()
 def demo(bins, tmp_path) -> Path:

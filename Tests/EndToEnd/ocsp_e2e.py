@@ -86,6 +86,38 @@ EXPECTED = {
     "rsa-unknown": ("unknown", None, None),
 }
 
+# The extensions of test certificates (CA, delegated responder, leaf), for `openssl req/x509`.
+OPENSSL_CNF = """\
+[ req ]
+distinguished_name = dn
+prompt = no
+
+[ dn ]
+CN = unused
+
+[ v3_ca ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign, digitalSignature
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
+[ v3_responder ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = OCSPSigning
+noCheck = ignored
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
+
+[ v3_leaf ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid, issuer
+authorityInfoAccess = OCSP;URI:http://127.0.0.1:8080/
+"""
+
 OCSP_CT = "application/ocsp-response"
 OCSP_REQ_CT = "application/ocsp-request"
 

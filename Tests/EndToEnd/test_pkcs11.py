@@ -18,26 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from ocsp_e2e import Binaries, Ocspd, ctl, ctl_ok, describe, run, run_ok, snapshot_tree
+from ocsp_e2e import OPENSSL_CNF, Binaries, Ocspd, ctl, ctl_ok, describe, run, run_ok, snapshot_tree
 from slow_pkcs11 import build_slow_module, set_delay
 
 SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
 PIN = "1234"
 
-EXT = """\
-[ v3_ca ]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign, digitalSignature
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[ v3_responder ]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = OCSPSigning
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid, issuer
-"""
 
 GOOD_SERIAL = "1001"
 REVOKED_SERIAL = "1002"
@@ -100,7 +86,7 @@ def _openssl_engine(*args: str) -> None:
 def make_token_ca(token: Token, label: str, subject: str) -> Path:
     """A self-signed CA whose key is the token's `label` (signed through openssl's engine)."""
     ext = token.dir / "ext.cnf"
-    ext.write_text(EXT)
+    ext.write_text(OPENSSL_CNF)
     out = token.dir / f"{label}.pem"
     run_ok(["openssl", "req", "-x509", "-new", "-engine", "pkcs11", "-keyform", "engine",
             "-key", token.engine_key(label), "-subj", subject, "-days", "30",
@@ -111,7 +97,7 @@ def make_token_ca(token: Token, label: str, subject: str) -> Path:
 def make_token_responder(token: Token, ca: Path, ca_label: str, label: str) -> Path:
     """A delegated responder certificate for the token key `label`, issued by the token CA."""
     ext = token.dir / "ext.cnf"
-    ext.write_text(EXT)
+    ext.write_text(OPENSSL_CNF)
     csr = token.dir / f"{label}.csr"
     out = token.dir / f"{label}.pem"
     run_ok(["openssl", "req", "-new", "-engine", "pkcs11", "-keyform", "engine", "-key", token.engine_key(label),
