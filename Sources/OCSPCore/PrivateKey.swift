@@ -2,9 +2,10 @@ internal import COpenSSL
 internal import Foundation
 internal import OCSPValues
 
-/// A private key (an owned OpenSSL `EVP_PKEY`).
+/// A private key (an OpenSSL `EVP_PKEY`).
 ///
 /// Immutable after init; OpenSSL 3 allows concurrent signing with one `EVP_PKEY`.
+///
 /// Loaded from a PEM file, or from a PKCS#11 token (``load(reference:permissions:)``), it signs
 /// the same way: callers do not know where the key lives. A token key signs through
 /// ``withSigningAccess(_:)`` (bounded, timed, and refused once the token was lost), and
@@ -48,9 +49,6 @@ public final class PrivateKey: @unchecked Sendable {
         let uri = try PKCS11URI(reference)
         return try PKCS11Token.token(for: uri).loadKey(uri)
     }
-
-    /// Whether the key is in a PKCS#11 token.
-    public var isInToken: Bool { token != nil }
 
     /// Runs `body`, a signature with this key: at once for a key in memory; for a token's, within
     /// the token's limits, and only while the key is still valid there.
