@@ -5,7 +5,7 @@
 ENGINE *COpenSSL_pkcs11_open(const char *module_path);
 int COpenSSL_pkcs11_set_pin(ENGINE *engine, const char *pin);
 EVP_PKEY *COpenSSL_pkcs11_load_private_key(ENGINE *engine, const char *uri);
-int COpenSSL_pkcs11_reinitialize(ENGINE *engine);
+int COpenSSL_pkcs11_reinitialize(ENGINE *engine, int initialized);
 
 ENGINE *COpenSSL_pkcs11_open(const char *module_path) {
     // Found by the dynamic loader in OpenSSL's engines directory; ENGINE_by_id does not add a
@@ -38,9 +38,11 @@ EVP_PKEY *COpenSSL_pkcs11_load_private_key(ENGINE *engine, const char *uri) {
     return key;
 }
 
-int COpenSSL_pkcs11_reinitialize(ENGINE *engine) {
+int COpenSSL_pkcs11_reinitialize(ENGINE *engine, int initialized) {
     // Never the engine's RE_ENUMERATE command: with libp11 0.4.12 it frees slots twice.
-    if (!ENGINE_finish(engine)) return 0;
-    if (!ENGINE_up_ref(engine)) return 0;  // ENGINE_finish dropped one structural reference
+    if (initialized) {
+        if (!ENGINE_finish(engine)) return 0;
+        if (!ENGINE_up_ref(engine)) return 0;  // ENGINE_finish dropped one structural reference
+    }
     return ENGINE_init(engine);
 }

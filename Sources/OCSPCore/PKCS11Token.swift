@@ -213,6 +213,8 @@ public final class PKCS11Token: @unchecked Sendable {
         var timeouts = 0
         /// A signature is trying a slow token again (the others fail at once meanwhile).
         var probing = false
+        /// Whether the engine's last initialisation succeeded (so the next reopen finishes it first).
+        var engineInitialized = true
     }
 
     public let modulePath: String
@@ -303,9 +305,11 @@ public final class PKCS11Token: @unchecked Sendable {
     private func reopen() throws {
         let reopened = access.withWriteLock(timeout: limits.timeout) { () -> Bool in
             ERR_clear_error()
-            let ok = COpenSSL_pkcs11_reinitialize(engine) == 1
+            let initialized = state.withLock { $0.engineInitialized }
+            let ok = COpenSSL_pkcs11_reinitialize(engine, initialized ? 1 : 0) == 1
             _ = drainOpenSSLErrors()
             state.withLock { state in
+                state.engineInitialized = ok
                 state.generation += 1
                 state.reopens += 1
                 state.retired += state.keys.values

@@ -87,9 +87,10 @@ int COpenSSL_pkcs11_set_pin(ENGINE *engine, const char *pin);
 /// key holds no reference to the engine: its owner keeps the engine alive. NULL on failure.
 EVP_PKEY *COpenSSL_pkcs11_load_private_key(ENGINE *engine, const char *uri);
 
-/// Finishes the engine (C_Finalize, the module unloaded) and initialises it again, which finds
-/// the tokens afresh: the way back from a lost session or token. Every key loaded before must
-/// be unused from now on. 1 on success.
-int COpenSSL_pkcs11_reinitialize(ENGINE *engine);
+/// Finishes the engine (C_Finalize, the module unloaded), if `initialized` (the last
+/// initialisation succeeded), and initialises it again, which finds the tokens afresh: the way
+/// back from a lost session or token. Every key loaded before must be unused from now on.
+/// 1 on success.
+int COpenSSL_pkcs11_reinitialize(ENGINE *engine, int initialized);
 
 #endif
