@@ -222,7 +222,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CRLServiceTests",
-            dependencies: ["CRLService", "OCSPValues", "OCSPCore", "RevocationStore", "OCSPAdmin", "OCSPTestSupport"],
+            dependencies: [
+                "CRLService", "OCSPValues", "OCSPCore", "RevocationStore", "OCSPAdmin", "OCSPTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OCSPAdminTests", dependencies: ["OCSPAdmin", "OCSPValues", "OCSPCore", "RevocationStore"],

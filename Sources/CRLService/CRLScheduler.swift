@@ -10,7 +10,8 @@ package import ServiceLifecycle
 /// Keeps every issuer's CRLs current inside `ocspd`, on its own thread: a complete CRL (or its
 /// shards) when there is none or it is older than ``Configuration/interval``; after status
 /// changes, once they have settled for ``Configuration/debounce``, a delta CRL (or, sharded,
-/// new shards).
+/// new shards). With ``Configuration/filters`` set, each issuer's revocation filter too: when
+/// there is none, when it is older than the interval, and whenever a CRL was published.
 package final class CRLScheduler: Service, Sendable {
     package struct Configuration: Sendable {
         package var policy = CRLPolicy()
@@ -20,6 +21,8 @@ package final class CRLScheduler: Service, Sendable {
         package var debounce: TimeInterval = 2
         /// Whether CA key files must be readable by their owner only.
         package var keyFilePermissions: PrivateKey.FilePermissions = .ownerOnly
+        /// How revocation filters are made; nil: none are.
+        package var filters: FilterPolicy?
         package init() {}
     }
 
@@ -27,6 +30,9 @@ package final class CRLScheduler: Service, Sendable {
         var sequence: UInt64?
         var changedSince: Date?
         var lastError: String?
+        var lastFilterError: String?
+        /// The revocation sequence the latest filter was made at (nil: none made since start).
+        var filterSequence: UInt64?
     }
 
     private let store: RevocationStore
@@ -76,30 +82,69 @@ package final class CRLScheduler: Service, Sendable {
         }
         for issuer in issuers where issuer.caKeyPath != nil {
             do {
-                try update(issuer, now: now, configuration: configuration, generator: generator)
+                let published = try update(issuer, now: now, configuration: configuration, generator: generator)
                 states.withLock { $0[issuer.id, default: IssuerState()].lastError = nil }
-            } catch {
-                let message = "\(error)"
-                let repeated = states.withLock { state -> Bool in
-                    defer { state[issuer.id, default: IssuerState()].lastError = message }
-                    return state[issuer.id]?.lastError == message
+                if let policy = configuration.filters {
+                    do {
+                        try updateFilter(issuer, published: published, now: now, policy: policy, configuration: configuration, generator: generator)
+                        states.withLock { $0[issuer.id, default: IssuerState()].lastFilterError = nil }
+                    } catch {
+                        report(error, issuer: issuer, what: "revocation filter generation failed", last: \.lastFilterError)
+                    }
                 }
-                if !repeated { logger.error("CRL generation failed", metadata: ["issuer": "\(issuer.id.slug)", "error": "\(message)"]) }
+            } catch {
+                report(error, issuer: issuer, what: "CRL generation failed", last: \.lastError)
             }
         }
     }
 
-    private func update(_ issuer: IssuerRecord, now: Date, configuration: Configuration, generator: CRLGenerator) throws {
+    /// Logs a failure once, not again until it changes or stops.
+    private func report(_ error: any Error, issuer: IssuerRecord, what: String, last: WritableKeyPath<IssuerState, String?>) {
+        let message = "\(error)"
+        let repeated = states.withLock { state -> Bool in
+            defer { state[issuer.id, default: IssuerState()][keyPath: last] = message }
+            return state[issuer.id]?[keyPath: last] == message
+        }
+        if !repeated { logger.error("\(what)", metadata: ["issuer": "\(issuer.id.slug)", "error": "\(message)"]) }
+    }
+
+    /// Makes the issuer's filter when it has none, when it is older than the interval, or when a
+    /// CRL was just published (statuses changed and settled) and statuses changed since the filter.
+    private func updateFilter(
+        _ issuer: IssuerRecord, published: Bool, now: Date, policy: FilterPolicy, configuration: Configuration,
+        generator: CRLGenerator
+    ) throws {
+        let stored = try generator.store.storedFilter(slug: issuer.id.slug)
+        let sequence = try generator.store.revocationSequence(issuer: issuer.id)
+        let changed = states.withLock { $0[issuer.id]?.filterSequence } != sequence
+        if let stored, now < stored.thisUpdate.addingTimeInterval(configuration.interval), !(published && changed) { return }
+        let made = try FilterGenerator(store: generator.store, keyFilePermissions: configuration.keyFilePermissions)
+            .generate(issuer, policy: policy, now: now)
+        states.withLock { $0[issuer.id, default: IssuerState()].filterSequence = sequence }
+        logger.info(
+            "revocation filter generated",
+            metadata: [
+                "issuer": "\(issuer.id.slug)", "sequence": "\(made.filter.sequence)", "revoked": "\(made.metadata.revoked)",
+                "good": "\(made.metadata.good)", "bytes": "\(made.filter.mlbf.count)", "layers": "\(made.layers)",
+                "seconds": "\(String(format: "%.3f", made.duration / .seconds(1)))",
+            ])
+    }
+
+    /// Publishes what is due; returns whether a CRL was published.
+    private func update(_ issuer: IssuerRecord, now: Date, configuration: Configuration, generator: CRLGenerator) throws -> Bool {
         let policy = configuration.policy
         let sequence = try generator.store.revocationSequence(issuer: issuer.id)
         let completeScope: CRLScope = policy.shards > 1 ? .shard(0) : .full
         let complete = try generator.store.storedCRL(slug: issuer.id.slug, scope: completeScope)
         var state = states.withLock { $0[issuer.id] } ?? IssuerState()
+        var published = false
 
         if complete == nil || now >= complete!.thisUpdate.addingTimeInterval(configuration.interval) {
             let made = try generator.generateFull(issuer, policy: policy, now: now)
             logger.info("CRL generated", metadata: ["issuer": "\(issuer.id.slug)", "scope": "complete", "number": "\(made.first?.crl.number ?? 0)"])
-            state = IssuerState(sequence: sequence, changedSince: nil)
+            state = IssuerState(sequence: sequence, changedSince: nil, lastError: state.lastError, lastFilterError: state.lastFilterError,
+                filterSequence: state.filterSequence)
+            published = true
         } else if state.sequence != sequence {
             // Something changed (or we just started): wait for it to settle, then publish.
             let since = state.changedSince ?? now
@@ -110,7 +155,9 @@ package final class CRLScheduler: Service, Sendable {
                     let delta = try generator.generateDelta(issuer, policy: policy, now: now)
                     logger.info("CRL generated", metadata: ["issuer": "\(issuer.id.slug)", "scope": "delta", "number": "\(delta.crl.number)"])
                 }
-                state = IssuerState(sequence: sequence, changedSince: nil)
+                state = IssuerState(sequence: sequence, changedSince: nil, lastError: state.lastError, lastFilterError: state.lastFilterError,
+                    filterSequence: state.filterSequence)
+                published = true
             } else {
                 state.changedSince = since
                 if state.sequence == nil { state.changedSince = now.addingTimeInterval(-configuration.debounce) }
@@ -118,5 +165,6 @@ package final class CRLScheduler: Service, Sendable {
         }
         let final = state
         states.withLock { $0[issuer.id] = final }
+        return published
     }
 }

@@ -162,6 +162,7 @@ extension HTTPServer {
         }
         guard configuration.servesOCSP else { return sendPlain(connection, status: 404, "not found\n") }
         if path.starts(with: "/crl/".utf8) { return serveCRL(connection, path: String(decoding: path, as: UTF8.self)) }
+        if path.starts(with: "/filter/".utf8) { return serveFilter(connection, path: String(decoding: path, as: UTF8.self)) }
         return answerOCSP(connection, key: path, isGET: true)
     }
 
@@ -456,22 +457,51 @@ extension HTTPServer {
         do {
             stored = try responder.storedCRL(slug: slug, scope: scope)
         } catch {
-            // A store fault is the server's passing trouble, not the client's: 503 with a retry hint.
-            logger.error("CRL lookup failed", metadata: ["path": "\(path)", "error": "\(error)"])
-            return sendPlain(
-                connection, status: 503, "store unavailable, retry later\n",
-                extraHeaders: [("Retry-After", "5"), ("Cache-Control", "no-cache")])
+            return sendStoreUnavailable(connection, path: path, what: "CRL", error)
         }
         guard let crl = stored else { return sendPlain(connection, status: 404, "no such CRL\n") }
-        let etag = crl.etagHeader
+        return sendPublished(
+            connection, body: crl.der, contentType: "application/pkix-crl", etag: crl.etagHeader, thisUpdate: crl.thisUpdate,
+            nextUpdate: crl.nextUpdate)
+    }
+
+    /// Serves the latest stored revocation filter of an issuer at `/filter/<slug>.mlbf` and its
+    /// signed metadata at `/filter/<slug>.mlbf.meta`, with the caching headers and 304 of CRLs.
+    func serveFilter(_ connection: OpaquePointer, path: String) -> MHD_Result {
+        guard let (slug, metadata) = FilterPaths.parse(path) else { return sendPlain(connection, status: 404, "no such filter\n") }
+        let stored: StoredFilter?
+        do {
+            stored = try responder.storedFilter(slug: slug)
+        } catch {
+            return sendStoreUnavailable(connection, path: path, what: "filter", error)
+        }
+        guard let filter = stored else { return sendPlain(connection, status: 404, "no such filter\n") }
+        return sendPublished(
+            connection, body: metadata ? filter.signedMetadata : filter.mlbf,
+            contentType: metadata ? "application/pkcs7-mime" : "application/octet-stream",
+            etag: StoredCRL.etagHeader(metadata ? filter.metadataETag : filter.etag), thisUpdate: filter.thisUpdate,
+            nextUpdate: filter.nextUpdate)
+    }
+
+    /// A store fault is the server's passing trouble, not the client's: 503 with a retry hint.
+    private func sendStoreUnavailable(_ connection: OpaquePointer, path: String, what: String, _ error: any Error) -> MHD_Result {
+        logger.error("\(what) lookup failed", metadata: ["path": "\(path)", "error": "\(error)"])
+        return sendPlain(
+            connection, status: 503, "store unavailable, retry later\n", extraHeaders: [("Retry-After", "5"), ("Cache-Control", "no-cache")])
+    }
+
+    /// A published document (CRL, filter): 304 on a matching If-None-Match, else 200 with
+    /// Cache-Control until its nextUpdate (at most max-age), Last-Modified, Expires and ETag.
+    private func sendPublished(
+        _ connection: OpaquePointer, body: [UInt8], contentType: String, etag: String, thisUpdate: Date, nextUpdate: Date
+    ) -> MHD_Result {
         if ifNoneMatch(connection, etag) { return sendNotModified(connection, etag: etag) }
-        let maxAge = Int(max(0, min(crl.nextUpdate.timeIntervalSinceNow, configuration.maxAge)))
+        let maxAge = Int(max(0, min(nextUpdate.timeIntervalSinceNow, configuration.maxAge)))
         return send(
-            connection, status: 200, body: crl.der, contentType: "application/pkix-crl",
+            connection, status: 200, body: body, contentType: contentType,
             extraHeaders: [
                 ("Cache-Control", "max-age=\(maxAge), public, no-transform, must-revalidate"),
-                ("Last-Modified", HTTPDate.format(crl.thisUpdate)), ("Expires", HTTPDate.format(crl.nextUpdate)),
-                ("ETag", etag),
+                ("Last-Modified", HTTPDate.format(thisUpdate)), ("Expires", HTTPDate.format(nextUpdate)), ("ETag", etag),
             ])
     }
 

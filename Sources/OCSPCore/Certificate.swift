@@ -76,6 +76,12 @@ public final class Certificate: @unchecked Sendable {
     /// SHA-256 of the DER encoding: the issuer id in the store.
     public var fingerprint: [UInt8] { sha256(derEncoded) }
 
+    /// SHA-256 of the DER SubjectPublicKeyInfo: what names an issuer in a revocation filter's keys
+    /// (as in Mozilla's CRLite).
+    public var subjectPublicKeyInfoSHA256: [UInt8] {
+        sha256((try? encodeDER("public key") { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(ref), $0) }) ?? [])
+    }
+
     /// The subject as an RFC 2253 string, e.g. `CN=Demo Root,O=Example`.
     public var subject: String { Self.describe(X509_get_subject_name(ref)) }
 

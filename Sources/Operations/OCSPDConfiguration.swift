@@ -19,6 +19,9 @@ package struct OCSPDConfiguration: Sendable {
     package var http = HTTPServer.Configuration()
     package var crlEnabled = true
     package var crl = CRLScheduler.Configuration()
+    /// Whether the CRL scheduler also makes revocation filters, and how.
+    package var filterEnabled = false
+    package var filter = FilterPolicy()
     package var publicURL: String?
     package var logLevel = Logger.Level.info
     package var logFormat = LogFormat.json
@@ -63,6 +66,7 @@ package struct OCSPDConfiguration: Sendable {
             "crl.debounce": "crl-debounce", "crl.shards": "crl-shards", "crl.public-url": "public-url",
             "pkcs11.module": "pkcs11-module", "pkcs11.timeout": "pkcs11-timeout", "pkcs11.concurrency": "pkcs11-concurrency",
             "pkcs11.queue": "pkcs11-queue", "pkcs11.retry-interval": "pkcs11-retry-interval",
+            "filter.enabled": "filters",
         ]
     }
 
@@ -196,6 +200,20 @@ package struct OCSPDConfiguration: Sendable {
                 }
                 config.publicURL = value.isEmpty ? nil : value
             }, current: { $0.publicURL ?? "" }),
+        Setting(key: "filter.enabled", help: "make revocation filters (CRLite) on the CRL schedule; needs crl.enabled",
+            reloadable: true,
+            apply: { config, value throws(ConfigurationError) in config.filterEnabled = try boolean("filter.enabled", value) },
+            current: { "\($0.filterEnabled)" }),
+        Setting(key: "filter.validity", help: "revocation filter validity, nextUpdate - thisUpdate (e.g. 7d)", reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                config.filter.validity = try duration("filter.validity", value, in: 60...(366 * 86400))
+            }, current: { formatDuration($0.filter.validity) }),
+        Setting(key: "filter.coverage-margin",
+            help: "filters cover certificates whose notBefore is this long before they are made (the CA's backdating; e.g. 1h)",
+            reloadable: true,
+            apply: { config, value throws(ConfigurationError) in
+                config.filter.coverageMargin = try duration("filter.coverage-margin", value, in: 0...(31 * 86400))
+            }, current: { formatDuration($0.filter.coverageMargin) }),
         Setting(key: "log.level", help: "trace, debug, info, notice, warning, error or critical", reloadable: true,
             apply: { config, value throws(ConfigurationError) in
                 guard let level = Logger.Level(rawValue: value) else {
@@ -242,7 +260,12 @@ package struct OCSPDConfiguration: Sendable {
             throw ConfigurationError(
                 key: "metrics.listen", value: metricsListen, expected: "nothing when metrics.enabled is false")
         }
+        if filterEnabled && !crlEnabled {
+            throw ConfigurationError(
+                key: "filter.enabled", value: "true", expected: "false when crl.enabled is false (filters are made on the CRL schedule)")
+        }
         var copy = self
+        copy.crl.filters = filterEnabled ? filter : nil
         copy.crl.policy.baseURL = publicURL ?? "http://\(listen)/"
         copy.http.metrics = metricsEnabled
         copy.http.servesOperations = metricsListen == nil
@@ -283,7 +306,7 @@ package struct OCSPDConfiguration: Sendable {
     static func duration(_ key: String, _ value: String, in range: ClosedRange<TimeInterval>) throws(ConfigurationError)
         -> TimeInterval
     {
-        guard let seconds = Durations.parse(value), range.contains(seconds) else {
+        guard let seconds = Durations.parse(value, allowingZero: range.lowerBound == 0), range.contains(seconds) else {
             throw ConfigurationError(
                 key: key, value: value,
                 expected: "a duration from \(formatDuration(range.lowerBound)) to \(formatDuration(range.upperBound)), such as 90s, 10m, 12h or 7d")

@@ -576,4 +576,9 @@ extension OCSPResponder {
     public func storedCRL(slug: String, scope: CRLScope) throws -> StoredCRL? {
         try store.storedCRL(slug: slug, scope: scope)
     }
+
+    /// The latest revocation filter of an issuer (by its URL slug), or nil.
+    public func storedFilter(slug: String) throws -> StoredFilter? {
+        try store.storedFilter(slug: slug)
+    }
 }

@@ -22,6 +22,7 @@ public final class RevocationChecker: Sendable {
     private let verifier = OCSPResponseVerifier()
     private let answers: AnswerCache
     private let crls = CRLCache()
+    private let filters: FilterSources
     private let inFlight = SingleFlight<CertID, NetworkAnswer>()
     private let softFailAccepts: Counter
     private let decisions: (accept: Counter, reject: Counter)
@@ -34,6 +35,7 @@ public final class RevocationChecker: Sendable {
         self.client = client
         self.logger = logger
         answers = AnswerCache(capacity: policy.cacheEntries)
+        filters = FilterSources(locations: policy.filters, cacheTTL: policy.cacheTTL.seconds, failureTTL: policy.failureCacheTTL.seconds)
         softFailAccepts = Counter(label: "revocation_check_soft_fail_accepts_total")
         decisions = (
             Counter(label: "revocation_check_decisions_total", dimensions: [("verdict", "accept")]),
@@ -70,9 +72,39 @@ public final class RevocationChecker: Sendable {
                 attempts: [], nextUpdate: nil)
         }
 
+        // 0. The revocation filters, offline: revoked or good when one covers the certificate
+        // (good does not satisfy must-staple, which wants the staple whatever else says).
+        let mustStaple = policy.mustStaple && leaf.isMustStaple
+        if !policy.filters.isEmpty {
+            let started = clock.now
+            let remaining = deadline - started
+            let result = await withDeadline(remaining) {
+                await self.filters.answer(leaf: leaf, issuer: issuer, at: now) { url in
+                    try await self.download(url, timeout: max(deadline - clock.now, .milliseconds(1)))
+                }
+            }
+            let duration = clock.now - started
+            switch (result?.answer, result?.filter) {
+            case (.revoked, let filter?):
+                attempts.append(.init(source: .filter, url: result?.location, status: "revoked", error: nil, duration: duration))
+                // A filter knows no revocation time; it was revoked by the filter's thisUpdate.
+                return RevocationDecision(
+                    verdict: .reject, status: .revoked(time: filter.metadata.thisUpdate, reason: nil), source: .filter,
+                    reason: "filter #\(filter.metadata.sequence) says revoked", attempts: attempts, nextUpdate: filter.metadata.nextUpdate)
+            case (.good, let filter?):
+                attempts.append(.init(source: .filter, url: result?.location, status: "good", error: nil, duration: duration))
+                if !mustStaple { return conclude(.good, source: .filter, nextUpdate: filter.metadata.nextUpdate, attempts: attempts) }
+            case (.notCovered(let why), _):
+                attempts.append(.init(source: .filter, url: result?.location, status: nil, error: "not covered: \(why)", duration: duration))
+            default:
+                attempts.append(
+                    .init(source: .filter, url: nil, status: nil, error: result?.error ?? "no filter within the \(policy.timeout) budget",
+                        duration: duration))
+            }
+        }
+
         // 1. The staple, verified like any other answer: it decides when the method is
         // ocsp_stapling; must-staple needs it valid whatever the method.
-        let mustStaple = policy.mustStaple && leaf.isMustStaple
         if let staple, policy.method == .ocspStapling || mustStaple {
             let started = clock.now
             do {

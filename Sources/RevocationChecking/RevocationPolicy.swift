@@ -13,6 +13,7 @@ internal import OCSPStapling
 ///   soft_fail: false       # Hard-fail if OCSP unreachable (security > availability)
 ///   cache_ttl: 3600        # Cache OCSP responses for 1 hour
 ///   timeout: 5s            # OCSP responder timeout
+///   filter: /etc/ca/ca.mlbf  # revocation filters (CRLite), asked first, offline (ours)
 /// ```
 public struct RevocationPolicy: Sendable, Hashable {
     /// The first source asked.
@@ -51,6 +52,11 @@ public struct RevocationPolicy: Sendable, Hashable {
     public var failureCacheTTL: Duration = .seconds(5)
     /// How many certificates the cache holds at most (`cache_entries`).
     public var cacheEntries = 10_000
+    /// Revocation filters asked first, offline (`filter:`, one or a list): each a path or an
+    /// http(s) URL of a `.mlbf` whose signed metadata is next to it (`.mlbf.meta`). A filter
+    /// signed by the issuer's key decides revoked or good; a certificate it does not cover (issued
+    /// after it, or a stale filter) goes on to the staple, OCSP and the CRL.
+    public var filters: [String] = []
 
     public init() {}
 
@@ -79,7 +85,7 @@ public struct RevocationPolicy: Sendable, Hashable {
         }
         let known: Set<String> = [
             "method", "fallback", "must_staple", "crl_fallback", "soft_fail", "cache_ttl", "timeout", "ocsp_url",
-            "failure_cache_ttl", "cache_entries",
+            "failure_cache_ttl", "cache_entries", "filter",
         ]
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
             throw Problem(description: "\(path): unknown key `\(unknown)` (known: \(known.sorted().joined(separator: ", ")))")
@@ -126,6 +132,15 @@ public struct RevocationPolicy: Sendable, Hashable {
         }
         if let value = try duration("failure_cache_ttl") { policy.failureCacheTTL = value }
         if let value = try string("ocsp_url") { policy.ocspURL = value }
+        if let value = fields["filter"] {
+            let locations = (value as? String).map { [$0] } ?? (value as? [Any])?.compactMap { $0 as? String }
+            guard let locations, !locations.isEmpty, locations.allSatisfy({ !$0.isEmpty }),
+                (value as? [Any]).map({ $0.count == locations.count }) ?? true
+            else {
+                throw Problem(description: "\(path): filter: expected a path or URL of a .mlbf file, or a list of them")
+            }
+            policy.filters = locations
+        }
         if let value = fields["cache_entries"] {
             guard let count = value as? Int, count >= 1 else {
                 throw Problem(description: "\(path): cache_entries: expected a whole number of at least 1")

@@ -209,7 +209,8 @@ extension RevocationStore {
         let slug = Array(issuer.slug.utf8)
         try txn.forEach(crls, prefix: slug) { key, value in
             // StoredCRL.encoded: version(1) number(8) thisUpdate(8) nextUpdate(8) etag(8) der.
-            guard key.count == slug.count + 3, value.count > 33, value[0] == 1 else { return true }
+            guard key.count == slug.count + 3, key[slug.count] != StoredFilter.key(slug: "")[0], value.count > 33, value[0] == 1
+            else { return true }  // (the issuer's revocation filter is kept next to its CRLs)
             let summary = CRLStatistics.Summary(
                 number: UInt64(bitPattern: CachedResponse.int64(value, at: 1)),
                 thisUpdate: Date(timeIntervalSince1970: TimeInterval(CachedResponse.int64(value, at: 9))),

@@ -14,7 +14,8 @@ internal import Foundation
 /// | `responses` | issuer id ‖ hash algorithm ‖ serial | ``CachedResponse`` (signed DER + times + ETag) |
 /// | `refresh_queue` | refreshAt (big-endian seconds) ‖ response key | empty: the refresher's work list |
 /// | `crls` | issuer slug ‖ scope | ``StoredCRL``: the latest signed CRLs `ocspd` serves |
-/// | `meta` also holds | `crl_number:` ‖ issuer id, `revocation_seq:` ‖ issuer id | UInt64 counters |
+/// | `crls` also holds | issuer slug ‖ `F 0 0` | ``StoredFilter``: the latest revocation filter |
+/// | `meta` also holds | `crl_number:`, `filter_seq:`, `revocation_seq:` ‖ issuer id | UInt64 counters |
 /// | `changes` | sequence (UInt64, big-endian), dense | issuer id ‖ serial (or the issuer id alone: all of its certificates): what a status change makes stale, for in-process caches; the last ``changeRetention`` kept |
 ///
 /// Every change is one write transaction, committed durably before the call returns.

@@ -41,7 +41,12 @@ public struct StoredCRL: Hashable, Sendable {
         self.etag = etag
     }
 
-    public var etagHeader: String { "\"" + withUnsafeBytes(of: etag.bigEndian) { Array($0) }.hexString + "\"" }
+    public var etagHeader: String { Self.etagHeader(etag) }
+
+    /// A quoted strong entity tag: the 64 bits in hex.
+    public static func etagHeader(_ etag: UInt64) -> String {
+        "\"" + withUnsafeBytes(of: etag.bigEndian) { Array($0) }.hexString + "\""
+    }
 
     // version(1) number(8) thisUpdate(8) nextUpdate(8) etag(8) der
     var encoded: [UInt8] {
@@ -113,7 +118,7 @@ extension RevocationStore {
     }
 
     /// Adds `amount` to a counter in `meta`; returns the first new value.
-    private func advanceCounter(_ txn: borrowing Transaction, _ key: [UInt8], by amount: UInt64) throws -> UInt64 {
+    func advanceCounter(_ txn: borrowing Transaction, _ key: [UInt8], by amount: UInt64) throws -> UInt64 {
         let last = try counter(txn, key)
         try txn.put(meta, key, withUnsafeBytes(of: (last + amount).bigEndian) { Array($0) })
         return last + 1

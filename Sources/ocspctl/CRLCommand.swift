@@ -97,25 +97,27 @@ struct CRLCommand: ParsableCommand {
             if case .shard(let index) = scope { return index }
             return 0
         }
-
-        private func checkWritable(_ path: String, directory: Bool) throws {
-            var isDirectory: ObjCBool = false
-            if directory {
-                if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-                    do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-                        throw CLIError("cannot create directory \(path) for --out")
-                    }
-                }
-                guard access(path, W_OK) == 0 else { throw CLIError("cannot write to directory \(path) (--out)") }
-                return
-            }
-            let parent = (path as NSString).deletingLastPathComponent
-            let folder = parent.isEmpty ? "." : parent
-            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw CLIError("cannot write \(path): directory \(folder) does not exist")
-            }
-            let target = FileManager.default.fileExists(atPath: path) ? path : folder
-            guard access(target, W_OK) == 0 else { throw CLIError("cannot write \(path): permission denied") }
-        }
     }
+}
+
+/// Refuses, in one line, an --out path that cannot be written (a directory when `directory`),
+/// before anything is generated.
+func checkWritable(_ path: String, directory: Bool) throws {
+    var isDirectory: ObjCBool = false
+    if directory {
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+                throw CLIError("cannot create directory \(path) for --out")
+            }
+        }
+        guard access(path, W_OK) == 0 else { throw CLIError("cannot write to directory \(path) (--out)") }
+        return
+    }
+    let parent = (path as NSString).deletingLastPathComponent
+    let folder = parent.isEmpty ? "." : parent
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw CLIError("cannot write \(path): directory \(folder) does not exist")
+    }
+    let target = FileManager.default.fileExists(atPath: path) ? path : folder
+    guard access(target, W_OK) == 0 else { throw CLIError("cannot write \(path): permission denied") }
 }

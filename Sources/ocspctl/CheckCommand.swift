@@ -12,8 +12,8 @@ struct CheckCommand: AsyncParsableCommand {
         abstract: "Decide, as a relying party would, whether a certificate's revocation status lets it in.",
         discussion: """
             Applies a revocation policy (Config/revocation-policy.yaml: method, fallback, \
-            must_staple, crl_fallback, soft_fail, cache_ttl, timeout) to the certificate: its \
-            staple (--staple), then OCSP to its AIA URL, then its CRL, as the policy says. Prints \
+            must_staple, crl_fallback, soft_fail, cache_ttl, timeout, filter) to the certificate: \
+            the revocation filters it names (offline), its staple (--staple), then OCSP to its AIA URL, then its CRL, as the policy says. Prints \
             the decision, and each source tried with its result and time. Exit status: 0 accepted, \
             1 rejected, 2 usage.
             """)

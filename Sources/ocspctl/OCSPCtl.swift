@@ -17,6 +17,7 @@ struct OCSPCtl: AsyncParsableCommand {
             InitCommand.self, IssuerCommand.self, CertCommand.self, RevokeCommand.self, HoldCommand.self,
             UnholdCommand.self, StatusCommand.self, ImportCommand.self, PresignCommand.self, CRLCommand.self,
             ListCommand.self, StatsCommand.self, AuditCommand.self, MigrateCommand.self, DemoCommand.self, CheckCommand.self,
+            FilterCommand.self,
         ])
 
     /// Parses and runs the command, mapping every error onto the documented exit statuses.

@@ -82,6 +82,15 @@ struct OCSPDaemon: AsyncParsableCommand {
     @Flag(help: "Do not generate CRLs (still serve the ones ocspctl stores).")
     var noCRL = false
 
+    @Flag(help: "Make each issuer's revocation filter (CRLite) on the CRL schedule and after status changes; served at /filter/<issuer>.mlbf (stored ones are served either way).")
+    var filters = false
+
+    @Option(help: "Revocation filter validity (nextUpdate - thisUpdate; default 7d).")
+    var filterValidity: String?
+
+    @Option(help: "Filters cover certificates whose notBefore is at least this long before they are made: the CA's backdating (default 1h).")
+    var filterCoverageMargin: String?
+
     @Flag(help: "Accept signing-key files that others than their owner may read (refused otherwise).")
     var allowInsecureKeyPermissions = false
 
@@ -127,10 +136,12 @@ struct OCSPDaemon: AsyncParsableCommand {
             ("shutdown-timeout", shutdownTimeout), ("log.level", logLevel), ("log.format", logFormat),
             ("log.request-sample", requestLogSample), ("metrics.listen", metricsListen), ("pkcs11.module", pkcs11Module),
             ("pkcs11.timeout", pkcs11Timeout), ("pkcs11.concurrency", pkcs11Concurrency), ("pkcs11.queue", pkcs11Queue),
-            ("pkcs11.retry-interval", pkcs11RetryInterval),
+            ("pkcs11.retry-interval", pkcs11RetryInterval), ("filter.validity", filterValidity),
+            ("filter.coverage-margin", filterCoverageMargin),
         ]
         for case (let key, let value?) in options { values[key] = value }
         if noCRL { values["crl.enabled"] = "false" }
+        if filters { values["filter.enabled"] = "true" }
         if noMetrics { values["metrics.enabled"] = "false" }
         if allowInsecureKeyPermissions { values["allow-insecure-key-permissions"] = "true" }
         return values

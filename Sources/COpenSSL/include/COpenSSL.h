@@ -9,6 +9,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/cms.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -44,6 +45,8 @@ int COpenSSL_sk_X509_push(STACK_OF(X509) *stack, X509 *certificate);
 int COpenSSL_sk_X509_num(const STACK_OF(X509) *stack);
 X509 *COpenSSL_sk_X509_value(const STACK_OF(X509) *stack, int index);
 void COpenSSL_sk_X509_free(STACK_OF(X509) *stack);
+/// sk_X509_pop_free(stack, X509_free): the stack and a reference to each certificate freed.
+void COpenSSL_sk_X509_pop_free(STACK_OF(X509) *stack);
 
 /// sk_X509_EXTENSION_* (macros), for extension lists.
 int COpenSSL_sk_X509_EXTENSION_num(const STACK_OF(X509_EXTENSION) *stack);
