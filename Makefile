@@ -12,7 +12,7 @@ PORT ?= 8080
 DEMO_DIR ?= Data/demo
 APT_PACKAGES := libssl-dev liblmdb-dev libmicrohttpd-dev openssl lmdb-utils curl
 # Peers only the tests run: a real Prometheus server and promtool.
-TEST_APT_PACKAGES := prometheus nginx-light haproxy softhsm2 opensc libengine-pkcs11-openssl
+TEST_APT_PACKAGES := prometheus nginx-light haproxy softhsm2 opensc libengine-pkcs11-openssl postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
@@ -26,6 +26,7 @@ deps:
 	python3 -c 'import cryptography, pytest' 2>/dev/null || python3 -m pip install -q cryptography pytest
 	if [ -n "$(EXTRA_APT_PACKAGES)" ]; then
 	  python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q prometheus-client
+	  python3 -c 'import filtercascade' 2>/dev/null || python3 -m pip install -q filtercascade
 	fi
 	command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6 at /opt/swift/usr/bin)"; exit 1; }
 

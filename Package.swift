@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C shims: only what Swift cannot call (macros, variadics).
@@ -95,7 +96,7 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "HTTPServer", "CRLService", "Locking", "LogFormats", "Responder", "RevocationStore", "OCSPValues", "OCSPCore",
-                .product(name: "Logging", package: "swift-log"),
+                "Replication", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -106,6 +107,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Beyond one host: PostgreSQL as the system of record (ocspctl --database) and the
+        // follower that keeps an ocspd's store a replica of it (ocspd --follow).
+        .target(
+            name: "Replication",
+            dependencies: [
+                "Locking", "OCSPValues", "RevocationStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+
         // Operator tasks behind ocspctl (kept out of the executable so tests can call them).
         .target(
             name: "OCSPAdmin", dependencies: ["OCSPValues", "OCSPCore", "RevocationStore"], swiftSettings: swiftSettings),
@@ -114,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "ocspd",
             dependencies: [
-                "HTTPServer", "Responder", "RevocationStore", "CRLService", "Operations", "LogFormats",
+                "HTTPServer", "Responder", "RevocationStore", "CRLService", "Operations", "LogFormats", "Replication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -127,7 +139,8 @@ let package = Package(
             name: "ocspctl",
             dependencies: [
                 "OCSPValues", "OCSPCore", "RevocationStore", "Responder", "OCSPAdmin", "CRLService", "RevocationChecking",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Replication", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -3,6 +3,7 @@ package import Foundation
 package import HTTPServer
 package import Logging
 package import OCSPCore
+package import Replication
 package import Responder
 
 /// Everything `ocspd` is configured with, as one typed value: its parts are what the responder,
@@ -19,6 +20,10 @@ package struct OCSPDConfiguration: Sendable {
     package var http = HTTPServer.Configuration()
     package var crlEnabled = true
     package var crl = CRLScheduler.Configuration()
+    /// The system of record this ocspd follows (`--follow URL`), and how.
+    package var follow: Follower.Configuration?
+    package var followMaxLag: TimeInterval = 10
+    package var followPollInterval: TimeInterval = 1
     /// Whether the CRL scheduler also makes revocation filters, and how.
     package var filterEnabled = false
     package var filter = FilterPolicy()
@@ -66,7 +71,7 @@ package struct OCSPDConfiguration: Sendable {
             "crl.debounce": "crl-debounce", "crl.shards": "crl-shards", "crl.public-url": "public-url",
             "pkcs11.module": "pkcs11-module", "pkcs11.timeout": "pkcs11-timeout", "pkcs11.concurrency": "pkcs11-concurrency",
             "pkcs11.queue": "pkcs11-queue", "pkcs11.retry-interval": "pkcs11-retry-interval",
-            "filter.enabled": "filters",
+            "filter.enabled": "filters", "follow.database": "follow",
         ]
     }
 
@@ -214,6 +219,29 @@ package struct OCSPDConfiguration: Sendable {
             apply: { config, value throws(ConfigurationError) in
                 config.filter.coverageMargin = try duration("filter.coverage-margin", value, in: 0...(31 * 86400))
             }, current: { formatDuration($0.filter.coverageMargin) }),
+        Setting(key: "follow.database",
+            help: "follow this system of record (postgres://USER@HOST:PORT/DATABASE): the store becomes its replica", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                guard !value.isEmpty else {
+                    config.follow = nil
+                    return
+                }
+                do {
+                    config.follow = Follower.Configuration(location: try DatabaseLocation(url: value))
+                } catch {
+                    throw ConfigurationError(key: "follow.database", value: "(the URL)", expected: "postgres://USER@HOST:PORT/DATABASE")
+                }
+            }, current: { $0.follow.map { "\($0.location)" } ?? "" }),
+        Setting(key: "follow.max-lag", help: "/readyz fails while a committed change older than this is not applied (e.g. 10s)",
+            reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.followMaxLag = try duration("follow.max-lag", value, in: 0.1...86400)
+            }, current: { formatDuration($0.followMaxLag) }),
+        Setting(key: "follow.poll-interval", help: "read the system of record this often without a notification (e.g. 1s)",
+            reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.followPollInterval = try duration("follow.poll-interval", value, in: 0.05...3600)
+            }, current: { formatDuration($0.followPollInterval) }),
         Setting(key: "log.level", help: "trace, debug, info, notice, warning, error or critical", reloadable: true,
             apply: { config, value throws(ConfigurationError) in
                 guard let level = Logger.Level(rawValue: value) else {
@@ -260,6 +288,25 @@ package struct OCSPDConfiguration: Sendable {
             throw ConfigurationError(
                 key: "metrics.listen", value: metricsListen, expected: "nothing when metrics.enabled is false")
         }
+        var followCopy = self
+        if var follow = follow {
+            follow.maxLag = followMaxLag
+            follow.pollInterval = followPollInterval
+            followCopy.follow = follow
+            if filterEnabled {
+                throw ConfigurationError(
+                    key: "filter.enabled", value: "true",
+                    expected: "false with follow.database (followers do not make CRLs or filters: their numbers would fork)")
+            }
+            if crlEnabled {
+                followCopy.crlEnabled = false
+                followCopy.warnings.append("followers do not make CRLs (their CRL numbers would fork); crl.enabled is off")
+            }
+        }
+        return try followCopy.checked()
+    }
+
+    private func checked() throws(ConfigurationError) -> Self {
         if filterEnabled && !crlEnabled {
             throw ConfigurationError(
                 key: "filter.enabled", value: "true", expected: "false when crl.enabled is false (filters are made on the CRL schedule)")

@@ -2,6 +2,7 @@ package import Foundation
 package import HTTPServer
 internal import Locking
 package import Prometheus
+package import Replication
 package import Responder
 internal import RevocationStore
 internal import OCSPCore
@@ -42,6 +43,8 @@ package final class ResponderOperations: OperationsEndpoints, Sendable {
     private let folded = LockedValue<FoldedRequests>(FoldedRequests())
     private let lastObservation = LockedValue<Observation?>(nil)
     private let requestCounters: [[Counter]]
+    /// The follower keeping the store a replica of the system of record (ocspd --follow).
+    private let follower = LockedValue<Follower?>(nil)
     /// The PKCS#11 counts already added to the counters, by module.
     private let tokenCounts = LockedValue<[String: (reopens: Int, timeouts: Int)]>([:])
 
@@ -59,6 +62,11 @@ package final class ResponderOperations: OperationsEndpoints, Sendable {
                     labels: [("status", label.name), ("cache_hit", hit)])
             }
         }
+    }
+
+    /// Sets the follower whose lag `/readyz` and `/metrics` show.
+    package func attach(follower: Follower) {
+        self.follower.withLock { $0 = follower }
     }
 
     /// Sets the listener whose answers the metrics count (the OCSP listener, once started).
@@ -152,6 +160,19 @@ package final class ResponderOperations: OperationsEndpoints, Sendable {
                 .set(to: crl.nextUpdate.timeIntervalSince(now))
         }
         updateTokens()
+        if let follower = follower.withLock({ $0 }) {
+            let status = follower.status
+            gauge("ocsp_follower_connected", "1 while the follower is connected to the system of record")
+                .set(to: status.connected ? 1 : 0)
+            gauge("ocsp_follower_lag_seconds", "How long the oldest committed change not yet applied has waited (0: caught up)")
+                .set(to: status.lagSeconds)
+            gauge("ocsp_follower_lag_records", "Committed changes not yet applied, as of the last read of the database")
+                .set(to: Double(status.databaseSequence) - Double(min(status.appliedSequence, status.databaseSequence)))
+            gauge("ocsp_follower_applied_sequence", "The last change applied (the audit sequence)")
+                .set(to: Double(status.appliedSequence))
+            gauge("ocsp_follower_seconds_since_caught_up", "Seconds since the follower last saw itself caught up (-1: not since start)")
+                .set(to: status.caughtUpAt.map { now.timeIntervalSince($0) } ?? -1)
+        }
         gauge("ocsp_ready", "1 when /readyz answers 200").set(to: readinessProblems(observation, now: now).isEmpty ? 1 : 0)
     }
 
@@ -221,6 +242,7 @@ package final class ResponderOperations: OperationsEndpoints, Sendable {
         for crl in observation.crls where crl.nextUpdate <= now {
             problems.append("the CRL of issuer \(crl.slug) expired at \(crl.nextUpdate)")
         }
+        if let problem = follower.withLock({ $0 })?.readinessProblem(now: now) { problems.append(problem) }
         return problems
     }
 

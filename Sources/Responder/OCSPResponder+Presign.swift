@@ -116,3 +116,24 @@ private final class PageWriter: @unchecked Sendable {
         }
     }
 }
+
+extension OCSPResponder {
+    /// Signs again the SHA-1 responses of certificates whose status just changed elsewhere (a
+    /// follower applied the system of record's changes, which dropped their cached responses),
+    /// from their records now, and stores each only if its record is still the one signed for.
+    /// Past `limit` certificates it stops: the rest are signed on their first request, and by the
+    /// refresher. Certificates whose issuer cannot sign here are skipped the same way.
+    /// - Returns: how many responses were stored.
+    @discardableResult
+    public func resign(_ certificates: [(IssuerID, SerialNumber)], limit: Int = 1000, now: Date = Date()) -> Int {
+        var items: [(ResponseKey, CachedResponse, CertificateRecord?)] = []
+        for (issuer, serial) in certificates.prefix(limit) {
+            let key = ResponseKey(issuer: issuer, algorithm: .sha1, serial: serial)
+            guard let record = try? store.certificate(issuer: issuer, serial: serial),
+                let response = try? sign(key, record: record, now: now, reason: .statusChange)
+            else { continue }
+            items.append((key, response, record))
+        }
+        return (try? store.storeResponses(items)) ?? 0
+    }
+}

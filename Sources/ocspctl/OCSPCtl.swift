@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Logging
+import Replication
 import RevocationStore
 
 @main
@@ -24,7 +26,9 @@ struct OCSPCtl: AsyncParsableCommand {
     static func main() async {
         do {
             var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
+            if let options = storeOptions(of: command), let url = options.databaseURL {
+                try await runWithDatabase(&command, options: options, url: url)
+            } else if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
@@ -42,6 +46,42 @@ struct OCSPCtl: AsyncParsableCommand {
             Foundation.exit(code)
         }
         Foundation.exit(0)
+    }
+
+    /// The store options of a command (every command that opens a store has them).
+    static func storeOptions(of command: any ParsableCommand) -> StoreOptions? {
+        Mirror(reflecting: command).children.lazy.compactMap { $0.value as? StoreOptions }.first
+            ?? Mirror(reflecting: command).children.lazy.compactMap { ($0.value as? OptionGroup<StoreOptions>)?.wrappedValue }.first
+    }
+
+    /// Runs a command with a database as the system of record (``DatabaseWrites``): `init`
+    /// creates the schema and the working copy; any other command runs against the working copy
+    /// inside one database transaction that commits what it wrote.
+    static func runWithDatabase(_ command: inout any ParsableCommand, options: StoreOptions, url: String) async throws {
+        let location = try DatabaseLocation(url: url)
+        var logger = Logger(label: "ocspctl.database")
+        logger.logLevel = .critical
+        if command is InitCommand {
+            let outcome = try await DatabaseWrites.initialize(location, storePath: options.store, actor: options.auditActor, logger: logger)
+            print("database \(location) ready (head \(outcome.head.sequence)); working copy \(options.store)")
+            return
+        }
+        var running = command
+        let (outcome, failure) = try await DatabaseWrites.run(
+            location, storePath: options.store, actor: options.auditActor, logger: logger
+        ) {
+            if var asyncCommand = running as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try running.run()
+            }
+        }
+        if outcome.rebuilt { FileHandle.standardError.write(Data("ocspctl: the working copy \(options.store) was rebuilt from \(location)\n".utf8)) }
+        if outcome.appended > 0 {
+            FileHandle.standardError.write(
+                Data("ocspctl: \(outcome.appended) change(s) committed to \(location) (head \(outcome.head.sequence))\n".utf8))
+        }
+        if let failure { throw failure }
     }
 
     /// ArgumentParser follows a usage error with the usage and a pointer to --help: one line

@@ -22,6 +22,19 @@ struct StoreOptions: ParsableArguments {
             valueName: "path"))
     var pkcs11Module: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The system of record (postgres://USER@HOST:PORT/DATABASE; default: $OCSP_DATABASE_URL): every write is committed there, and --store is this host's working copy of it.",
+            valueName: "url"))
+    var database: String?
+
+    /// The database URL from --database or the environment, or nil: the store is the record.
+    var databaseURL: String? {
+        if let database, !database.isEmpty { return database }
+        if let url = ProcessInfo.processInfo.environment["OCSP_DATABASE_URL"], !url.isEmpty { return url }
+        return nil
+    }
+
     func open(olderSchema: Bool = false) throws -> RevocationStore {
         if let pkcs11Module { PKCS11Token.defaultModulePath = pkcs11Module }
         return try RevocationStore.open(at: store, actor: auditActor, olderSchema: olderSchema)
@@ -104,6 +117,8 @@ func parseReason(_ name: String?) throws -> RevocationReason? {
 /// How a write re-signs the cached responses of `issuer`: with its key if ocspctl can load it;
 /// otherwise it drops them (with a warning), and ocspd signs on the next request.
 func responseSigning(_ store: RevocationStore, issuer: IssuerID, _ options: StoreOptions) -> ResponseSigning? {
+    // With a database, the followers sign with their own keys: the working copy keeps no responses.
+    if options.databaseURL != nil { return nil }
     let (signing, error) = options.responder(store).signing(for: issuer)
     if let error {
         warn("cannot sign responses here (\(error)); cached responses are dropped and ocspd signs on the next request")

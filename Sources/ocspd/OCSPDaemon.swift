@@ -1,5 +1,6 @@
 import ArgumentParser
 import CRLService
+import Replication
 import CoreMetrics
 import Foundation
 import HTTPServer
@@ -82,6 +83,15 @@ struct OCSPDaemon: AsyncParsableCommand {
     @Flag(help: "Do not generate CRLs (still serve the ones ocspctl stores).")
     var noCRL = false
 
+    @Option(help: "Follow this system of record (postgres://USER@HOST:PORT/DATABASE): the store becomes its replica, created if absent; no CRLs are made here.")
+    var follow: String?
+
+    @Option(help: "With --follow: /readyz fails while a committed change older than this is not applied (default 10s).")
+    var followMaxLag: String?
+
+    @Option(help: "With --follow: read the system of record this often even without a notification (default 1s).")
+    var followPollInterval: String?
+
     @Flag(help: "Make each issuer's revocation filter (CRLite) on the CRL schedule and after status changes; served at /filter/<issuer>.mlbf (stored ones are served either way).")
     var filters = false
 
@@ -137,7 +147,8 @@ struct OCSPDaemon: AsyncParsableCommand {
             ("log.request-sample", requestLogSample), ("metrics.listen", metricsListen), ("pkcs11.module", pkcs11Module),
             ("pkcs11.timeout", pkcs11Timeout), ("pkcs11.concurrency", pkcs11Concurrency), ("pkcs11.queue", pkcs11Queue),
             ("pkcs11.retry-interval", pkcs11RetryInterval), ("filter.validity", filterValidity),
-            ("filter.coverage-margin", filterCoverageMargin),
+            ("filter.coverage-margin", filterCoverageMargin), ("follow.database", follow),
+            ("follow.max-lag", followMaxLag), ("follow.poll-interval", followPollInterval),
         ]
         for case (let key, let value?) in options { values[key] = value }
         if noCRL { values["crl.enabled"] = "false" }
@@ -182,8 +193,13 @@ struct OCSPDaemon: AsyncParsableCommand {
         }
 
         // ocspd's own audit records (CRL number reservations) name it, and the user it runs as.
-        let revocationStore = try RevocationStore.open(
-            at: configuration.store, actor: AuditActor(name: "ocspd (\(AuditActor.currentUser.name))"))
+        let actor = AuditActor(name: "ocspd (\(AuditActor.currentUser.name))")
+        if configuration.follow != nil, !FileManager.default.fileExists(atPath: configuration.store + "/data.mdb") {
+            // A new follower: an empty store, which the follower fills with the whole log.
+            _ = try RevocationStore.create(at: configuration.store, actor: actor)
+            logger.notice("created an empty store to follow into", metadata: ["store": "\(configuration.store)"])
+        }
+        let revocationStore = try RevocationStore.open(at: configuration.store, actor: actor)
         let responder = OCSPResponder(store: revocationStore, configuration: configuration.responder)
         // Refuse to start with an expired signer or a key file others may read; warn about the rest.
         let problems = try responder.checkSigners()
@@ -211,6 +227,12 @@ struct OCSPDaemon: AsyncParsableCommand {
             metricsServer = metrics
             metricsLine = "ocspd metrics on http://\(Self.hostForURL(listener.host)):\(metricsPort)/metrics"
         }
+        let follower = configuration.follow.map { follow in
+            Follower(store: revocationStore, configuration: follow, logger: logger) { changed in
+                responder.resign(changed)
+            }
+        }
+        if let follower { operations?.attach(follower: follower) }
         let crls =
             configuration.crlEnabled
             ? CRLScheduler(store: revocationStore, configuration: configuration.crl, logger: logger) : nil
@@ -223,6 +245,7 @@ struct OCSPDaemon: AsyncParsableCommand {
             ["ocspd listening on http://\(Self.hostForURL(http.host)):\(port)/"] + (metricsLine.map { [$0] } ?? []))
         var services: [any Service] = [announcement, RefreshService(responder: responder, logger: logger)]
         if let crls { services.append(crls) }
+        if let follower { services.append(follower) }
         if let metricsServer { services.append(metricsServer) }
         services.append(await SignalReloadService { await reloader.reload() })
         // Last: graceful shutdown goes in reverse order, so the OCSP listener drains first.

@@ -1,0 +1,113 @@
+internal import Foundation
+public import Logging
+public import RevocationStore
+
+/// `ocspctl --database`: every write goes to the system of record, through a local working copy
+/// of the store (`--store`) that is itself a follower.
+///
+/// Under the database's write lock (one writer at a time, across hosts): the working copy
+/// catches up with the database's log, the command runs against it exactly as it runs against a
+/// store of its own (same rules, same audit records), and the records it added are appended to
+/// the database in the same transaction. The write is acknowledged when PostgreSQL commits.
+/// Records the command committed locally before it failed are appended too, as they would stay
+/// in a store of its own. A working copy whose log is not a prefix of the database's (a commit
+/// that failed after the local one) is rebuilt from the database.
+public enum DatabaseWrites {
+    /// What one session did, for the command's last line.
+    public struct Outcome: Sendable {
+        /// The records appended to the database.
+        public var appended: Int
+        /// The database's head after the commit.
+        public var head: AuditHead
+        /// Whether the working copy was rebuilt first.
+        public var rebuilt: Bool
+    }
+
+    /// Runs `command` against the working copy at `storePath` inside one database transaction.
+    /// The command opens the store itself (LMDB must not be opened twice in one process): no
+    /// handle is kept open while it runs.
+    /// - Returns: what was appended, and the command's error if it failed (after the commit of
+    ///   what it had done).
+    public static func run(
+        _ location: DatabaseLocation, storePath: String, actor: AuditActor, logger: Logger, command: () async throws -> Void
+    ) async throws -> (Outcome, (any Error)?) {
+        let database = try await RecordDatabase.connect(location, logger: logger)
+        do {
+            let result = try await database.withWriteLock { head, appender -> (Outcome, ErrorBox?) in
+                let rebuilt = try await catchUp(storePath: storePath, to: head, from: database, actor: actor)
+                var failure: (any Error)? = nil
+                do {
+                    try await command()
+                } catch {
+                    failure = error
+                }
+                let added = try localRecords(storePath: storePath, after: head.sequence, actor: actor)
+                try await appender.append(added)
+                let newHead = added.isEmpty ? head : AuditHead(sequence: head.sequence + UInt64(added.count), hash: AuditRecord.hash(added.last!))
+                return (Outcome(appended: added.count, head: newHead, rebuilt: rebuilt), failure.map(ErrorBox.init))
+            }
+            await database.close()
+            return (result.0, result.1?.error)
+        } catch {
+            await database.close()
+            throw error
+        }
+    }
+
+    /// Creates the database's schema if it has none, and a working copy at `storePath` if there
+    /// is none, caught up with the database.
+    public static func initialize(_ location: DatabaseLocation, storePath: String, actor: AuditActor, logger: Logger) async throws
+        -> Outcome
+    {
+        let database = try await RecordDatabase.connect(location, logger: logger)
+        do {
+            try await database.createSchema()
+            let outcome = try await database.withWriteLock { head, _ in
+                Outcome(appended: 0, head: head, rebuilt: try await catchUp(storePath: storePath, to: head, from: database, actor: actor))
+            }
+            await database.close()
+            return outcome
+        } catch {
+            await database.close()
+            throw error
+        }
+    }
+
+    /// Brings the working copy to `head`, creating it when absent and rebuilding it when its
+    /// log is not a prefix of the database's. Returns whether it was rebuilt.
+    static func catchUp(storePath: String, to head: AuditHead, from database: RecordDatabase, actor: AuditActor) async throws -> Bool {
+        if !FileManager.default.fileExists(atPath: storePath + "/data.mdb") {
+            _ = try RevocationStore.create(at: storePath, actor: actor)
+        }
+        do {
+            try await Follower.apply(from: database, to: head, storePath: storePath, actor: actor)
+            return false
+        } catch let error as ReplicationError where error.code == .diverged {
+            // The working copy is a cache of the database: start it again.
+            try FileManager.default.removeItem(atPath: storePath)
+            _ = try RevocationStore.create(at: storePath, actor: actor)
+            try await Follower.apply(from: database, to: head, storePath: storePath, actor: actor)
+            return true
+        }
+    }
+
+    /// The encoded records of the working copy after `sequence`.
+    private static func localRecords(storePath: String, after sequence: UInt64, actor: AuditActor) throws -> [[UInt8]] {
+        let store = try RevocationStore.open(at: storePath, actor: actor)
+        var out: [[UInt8]] = []
+        var last = sequence
+        while true {
+            let page = try store.auditEntries(after: last, limit: 4096)
+            guard let tail = page.last else { break }
+            out += page.map(\.encoded)
+            last = tail.sequence
+        }
+        return out
+    }
+}
+
+/// An error carried out of a transaction closure that must commit anyway.
+struct ErrorBox: @unchecked Sendable {
+    // @unchecked: the error is only handed back to the caller, never shared.
+    let error: any Error
+}

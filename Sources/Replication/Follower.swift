@@ -1,0 +1,263 @@
+public import Foundation
+internal import Locking
+public import Logging
+public import OCSPValues
+internal import PostgresNIO
+public import RevocationStore
+public import ServiceLifecycle
+internal import Synchronization
+
+/// `ocspd --follow`: keeps the local store a replica of the system of record. It applies the
+/// database's log in order into the store (``RevocationStore/apply(_:)``: the same change, the
+/// same record, so the chain and head are the database's), which drops the cached responses of
+/// every certificate a record changes and tells the request path's caches; then it hands the
+/// changed certificates to `resign`, which signs them again with this host's own key.
+///
+/// It catches up at start (from the store's head; a new, empty store gets the whole log), then
+/// waits for `NOTIFY ocsp_audit` (latency) or ``Configuration/pollInterval`` (the safety net,
+/// when a notification is lost), whichever comes first. When the database is unreachable it
+/// keeps the store as it is (ocspd answers from it) and reconnects with backoff.
+public final class Follower: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var location: DatabaseLocation
+        /// How often the log is read without a notification.
+        public var pollInterval: TimeInterval = 1
+        /// `/readyz` fails while a committed record older than this is not applied.
+        public var maxLag: TimeInterval = 10
+        /// Records applied per store transaction.
+        public var batchSize = 1000
+
+        public init(location: DatabaseLocation) { self.location = location }
+    }
+
+    /// What `/readyz` and `/metrics` show.
+    public struct Status: Sendable {
+        /// Whether the follower is connected to the database now.
+        public var connected = false
+        /// The last record applied (the store's head).
+        public var appliedSequence: UInt64 = 0
+        /// The database's head when last read.
+        public var databaseSequence: UInt64 = 0
+        /// How long the oldest committed record not yet applied has waited (0 when caught up),
+        /// as of the last read of the database.
+        public var lagSeconds: TimeInterval = 0
+        /// When the follower last saw itself caught up with the database (nil: not since start).
+        public var caughtUpAt: Date?
+        /// Why it stopped following, when it did (a store whose log is not the database's).
+        public var fault: String?
+        /// Records applied since start.
+        public var applied = 0
+    }
+
+    /// Signs the responses of the certificates a batch of records changed (issuer, serial).
+    public typealias Resign = @Sendable ([(IssuerID, SerialNumber)]) -> Void
+
+    public let configuration: Configuration
+    private let store: RevocationStore
+    private let logger: Logger
+    private let resign: Resign
+    private let state = LockedValue(Status())
+    private let wake = Wakeup()
+
+    public init(store: RevocationStore, configuration: Configuration, logger: Logger, resign: @escaping Resign) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.resign = resign
+        if let head = try? store.auditHead() { state.withLock { $0.appliedSequence = head.sequence } }
+    }
+
+    public var status: Status { state.withLock { $0 } }
+
+    /// Why ocspd is not ready because of the follower, or nil.
+    public func readinessProblem(now: Date = Date()) -> String? {
+        let status = self.status
+        if let fault = status.fault { return "follower stopped: \(fault)" }
+        guard status.caughtUpAt != nil else {
+            return status.connected
+                ? "follower catching up with \(configuration.location) (\(status.appliedSequence) of \(status.databaseSequence))"
+                : "follower has not reached \(configuration.location) since start"
+        }
+        if status.lagSeconds > configuration.maxLag {
+            return "follower lags \(Int(status.lagSeconds)) s behind \(configuration.location) (bound \(Int(configuration.maxLag)) s)"
+        }
+        return nil
+    }
+
+    public func run() async throws {
+        var backoff: TimeInterval = 0.5
+        var lastError: String?
+        while !(Task.isCancelled || Task.isShuttingDownGracefully) {
+            do {
+                try await cancelWhenGracefulShutdown { try await self.follow() }
+            } catch {
+                if (Task.isCancelled || Task.isShuttingDownGracefully) { break }
+                let message = (error as? ReplicationError)?.message ?? RecordDatabase.describe(error)
+                state.withLock { $0.connected = false }
+                if message != lastError {
+                    logger.error("follower lost the database; answering from the local store meanwhile", metadata: ["error": "\(message)"])
+                    lastError = message
+                }
+                if state.withLock({ $0.fault }) != nil { break }
+            }
+            try? await Task.sleep(for: .milliseconds(Int(backoff * 1000)))
+            backoff = min(backoff * 2, 5)
+            if state.withLock({ $0.connected }) { backoff = 0.5 }
+        }
+        // Stopped by a fault: ocspd goes on answering from the store (and /readyz says why) until
+        // it is told to stop; a service that returned would stop the whole process.
+        try? await gracefulShutdown()
+    }
+
+    /// Follows until the connection fails.
+    private func follow() async throws {
+        let database = try await RecordDatabase.connect(configuration.location, timeout: .seconds(5), logger: logger)
+        let listener = try await RecordDatabase.connect(configuration.location, timeout: .seconds(5), logger: logger)
+        defer {
+            Task {
+                await database.close()
+                await listener.close()
+            }
+        }
+        state.withLock { $0.connected = true }
+        logger.notice("following \(configuration.location)", metadata: ["applied": "\(state.withLock { $0.appliedSequence })"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await listener.listen { self.wake.signal() }
+                throw ReplicationError(.unavailable, "the notification channel closed")
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await self.catchUp(database)
+                    await self.wake.wait(timeout: self.configuration.pollInterval)
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Applies every record the database has that the store has not.
+    private func catchUp(_ database: RecordDatabase) async throws {
+        while true {
+            let head = try await database.head()
+            let local = try store.auditHead()
+            if local.sequence > head.sequence || (local.sequence == head.sequence && local.hash != head.hash) {
+                let fault = "the local store's log (head \(local)) is not a prefix of the database's (head \(head)): it was written to locally; rebuild it from the database"
+                state.withLock { $0.fault = fault }
+                logger.critical("follower stopped", metadata: ["error": "\(fault)"])
+                throw ReplicationError(.diverged, fault)
+            }
+            guard local.sequence < head.sequence else {
+                state.withLock {
+                    $0.databaseSequence = head.sequence
+                    $0.appliedSequence = local.sequence
+                    $0.lagSeconds = 0
+                    $0.caughtUpAt = Date()
+                }
+                return
+            }
+            let batch = try await database.records(after: local.sequence, limit: configuration.batchSize)
+            guard let first = batch.first else { return }
+            state.withLock {
+                $0.databaseSequence = head.sequence
+                $0.lagSeconds = max(0, Date().timeIntervalSince(first.committed))
+            }
+            let applied: AuditHead
+            do {
+                applied = try store.apply(batch.map(\.encoded))
+            } catch let error as StoreError {
+                let fault = "cannot apply record \(first.sequence)…: \(error.message)"
+                state.withLock { $0.fault = fault }
+                logger.critical("follower stopped", metadata: ["error": "\(fault)"])
+                throw ReplicationError(.diverged, fault)
+            }
+            state.withLock {
+                $0.appliedSequence = applied.sequence
+                $0.applied += batch.count
+            }
+            resign(Self.changedCertificates(batch.map(\.encoded)))
+        }
+    }
+
+    /// The certificates the records change (issuer, serial), each once.
+    static func changedCertificates(_ records: [[UInt8]]) -> [(IssuerID, SerialNumber)] {
+        var seen = Set<[UInt8]>()
+        var out: [(IssuerID, SerialNumber)] = []
+        for encoded in records {
+            guard let record = try? AuditRecord(encoded: encoded), let issuerHex = record.issuer, let serialHex = record.serial,
+                let issuerBytes = [UInt8](hexString: issuerHex), issuerBytes.count == IssuerID.byteCount,
+                let serial = try? SerialNumber(hex: serialHex), seen.insert(issuerBytes + serial.bytes).inserted
+            else { continue }
+            out.append((IssuerID(bytes: issuerBytes), serial))
+        }
+        return out
+    }
+
+    /// Brings the store at `storePath` to `head` (ocspctl's working copy).
+    /// - Throws: ``ReplicationError/Code/diverged`` when its log is not a prefix of the database's.
+    static func apply(from database: RecordDatabase, to head: AuditHead, storePath: String, actor: AuditActor) async throws {
+        let store = try RevocationStore.open(at: storePath, actor: actor)
+        var local = try store.auditHead()
+        if local.sequence > head.sequence || (local.sequence == head.sequence && local.hash != head.hash) {
+            throw ReplicationError(.diverged, "the working copy is ahead of or apart from the database")
+        }
+        while local.sequence < head.sequence {
+            let batch = try await database.records(after: local.sequence, limit: 4096).filter { $0.sequence <= head.sequence }
+            guard !batch.isEmpty else { break }
+            do {
+                local = try store.apply(batch.map(\.encoded))
+            } catch let error as StoreError {
+                throw ReplicationError(.diverged, "the working copy does not take the database's log: \(error.message)")
+            }
+        }
+    }
+}
+
+extension RecordDatabase {
+    /// Calls `notified` for every `NOTIFY ocsp_audit` until the connection closes.
+    func listen(_ notified: @escaping @Sendable () -> Void) async throws {
+        try await connection.listen(on: Self.channel) { notifications in
+            for try await _ in notifications { notified() }
+        }
+    }
+}
+
+/// Wakes one waiter early (a notification), or lets it sleep out its timeout.
+final class Wakeup: Sendable {
+    private let pending = LockedValue<(signalled: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func signal() {
+        let waiter = pending.withLock { state -> CheckedContinuation<Void, Never>? in
+            defer { state = (state.waiter == nil, nil) }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns at the next ``signal()`` (at once if one came since the last wait), or after `timeout`.
+    func wait(timeout: TimeInterval) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = pending.withLock { state -> Bool in
+                if state.signalled {
+                    state.signalled = false
+                    return true
+                }
+                state.waiter = continuation
+                return false
+            }
+            if resumeNow {
+                continuation.resume()
+                return
+            }
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+                let waiter = self.pending.withLock { state -> CheckedContinuation<Void, Never>? in
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume()
+            }
+        }
+    }
+}
