@@ -207,16 +207,28 @@ public final class RecordDatabase: Sendable {
             var head = self.head
             let connection = database.connection
             let logger = database.logger
-            for encoded in records {
-                let record = try AuditRecord(encoded: encoded)
-                guard record.sequence == head.sequence + 1, record.previous == head.hash else {
-                    throw ReplicationError(
-                        .diverged, "record \(record.sequence) does not follow the database's head \(head.sequence)")
+            // In statements of up to 1000 records (a bulk revocation is one round trip per
+            // thousand, not per record).
+            var start = 0
+            while start < records.count {
+                let chunk = records[start..<min(records.count, start + 1000)]
+                var decoded: [AuditRecord] = []
+                for encoded in chunk {
+                    let record = try AuditRecord(encoded: encoded)
+                    guard record.sequence == head.sequence + 1, record.previous == head.hash else {
+                        throw ReplicationError(
+                            .diverged, "record \(record.sequence) does not follow the database's head \(head.sequence)")
+                    }
+                    decoded.append(record)
+                    head = AuditHead(sequence: record.sequence, hash: AuditRecord.hash(encoded))
                 }
+                let sequences = decoded.map { Int64($0.sequence) }
+                let bodies = chunk.map { ByteBuffer(bytes: $0) }
                 try await connection.query(
-                    "INSERT INTO ocsp_audit (sequence, record) VALUES (\(Int64(record.sequence)), \(ByteBuffer(bytes: encoded)))", logger: logger)
-                try await database.materialize(record, encoded: encoded)
-                head = AuditHead(sequence: record.sequence, hash: AuditRecord.hash(encoded))
+                    "INSERT INTO ocsp_audit (sequence, record) SELECT * FROM unnest(\(sequences)::BIGINT[], \(bodies)::BYTEA[])",
+                    logger: logger)
+                try await database.materialize(decoded)
+                start += chunk.count
             }
             try await connection.query(
                 "UPDATE ocsp_head SET sequence = \(Int64(head.sequence)), hash = \(ByteBuffer(bytes: head.hash)) WHERE id = 1", logger: logger)
@@ -224,36 +236,66 @@ public final class RecordDatabase: Sendable {
         }
     }
 
-    /// Keeps `ocsp_issuers` and `ocsp_certificates` in step with one record.
-    private func materialize(_ record: AuditRecord, encoded: [UInt8]) async throws {
-        let sequence = Int64(record.sequence)
-        guard let issuer = record.issuer else { return }
-        switch record.action {
-        case .issuerAdd, .issuerReplace, .issuerSetResponder, .issuerBaseline:
-            guard let stored = record.issuerRecord else { return }
-            let subject = record.detail["subject"] ?? ""
-            try await connection.query(
-                """
-                INSERT INTO ocsp_issuers (issuer, subject, record, sequence) VALUES (\(issuer), \(subject), \(ByteBuffer(bytes: stored)), \(sequence))
-                ON CONFLICT (issuer) DO UPDATE SET subject = EXCLUDED.subject, record = EXCLUDED.record, sequence = EXCLUDED.sequence
-                """, logger: logger)
-        case .issuerRemove:
-            try await connection.query("DELETE FROM ocsp_certificates WHERE issuer = \(issuer)", logger: logger)
-            try await connection.query("DELETE FROM ocsp_issuers WHERE issuer = \(issuer)", logger: logger)
-        default:
-            guard let serial = record.serial else { return }
-            guard let after = record.after else {
-                try await connection.query("DELETE FROM ocsp_certificates WHERE issuer = \(issuer) AND serial = \(serial)", logger: logger)
-                return
+    /// A certificate's row in `ocsp_certificates` (times ISO 8601, "" for none).
+    private struct CertificateRow {
+        var issuer: String, serial: String, status: String, revocationTime: String, reason: String, notAfter: String
+        var sequence: Int64
+    }
+
+    /// Keeps `ocsp_issuers` and `ocsp_certificates` in step with records, in order: certificate
+    /// changes in one upsert per run (the last change of a certificate wins), anything else
+    /// one statement each.
+    private func materialize(_ records: [AuditRecord]) async throws {
+        var pending: [String: CertificateRow] = [:]
+        for record in records {
+            guard let issuer = record.issuer else { continue }
+            let sequence = Int64(record.sequence)
+            switch record.action {
+            case .issuerAdd, .issuerReplace, .issuerSetResponder, .issuerBaseline:
+                guard let stored = record.issuerRecord else { continue }
+                let subject = record.detail["subject"] ?? ""
+                try await connection.query(
+                    """
+                    INSERT INTO ocsp_issuers (issuer, subject, record, sequence)
+                    VALUES (\(issuer), \(subject), \(ByteBuffer(bytes: stored)), \(sequence))
+                    ON CONFLICT (issuer) DO UPDATE SET subject = EXCLUDED.subject, record = EXCLUDED.record, sequence = EXCLUDED.sequence
+                    """, logger: logger)
+            case .issuerRemove:
+                try await upsert(pending)
+                pending = [:]
+                try await connection.query("DELETE FROM ocsp_certificates WHERE issuer = \(issuer)", logger: logger)
+                try await connection.query("DELETE FROM ocsp_issuers WHERE issuer = \(issuer)", logger: logger)
+            default:
+                guard let serial = record.serial else { continue }
+                guard let after = record.after else {
+                    try await upsert(pending)
+                    pending = [:]
+                    try await connection.query(
+                        "DELETE FROM ocsp_certificates WHERE issuer = \(issuer) AND serial = \(serial)", logger: logger)
+                    continue
+                }
+                let time = { (date: Date?) in date.map { $0.ISO8601Format() } ?? "" }
+                pending[issuer + serial] = CertificateRow(
+                    issuer: issuer, serial: serial, status: after.status, revocationTime: time(after.revocationTime),
+                    reason: after.reason ?? "", notAfter: time(after.notAfter), sequence: sequence)
             }
-            try await connection.query(
-                """
-                INSERT INTO ocsp_certificates (issuer, serial, status, revocation_time, reason, not_after, sequence)
-                VALUES (\(issuer), \(serial), \(after.status), \(after.revocationTime), \(after.reason), \(after.notAfter), \(sequence))
-                ON CONFLICT (issuer, serial) DO UPDATE SET status = EXCLUDED.status, revocation_time = EXCLUDED.revocation_time,
-                    reason = EXCLUDED.reason, not_after = EXCLUDED.not_after, sequence = EXCLUDED.sequence
-                """, logger: logger)
         }
+        try await upsert(pending)
+    }
+
+    private func upsert(_ rows: [String: CertificateRow]) async throws {
+        guard !rows.isEmpty else { return }
+        let values = Array(rows.values)
+        try await connection.query(
+            """
+            INSERT INTO ocsp_certificates (issuer, serial, status, revocation_time, reason, not_after, sequence)
+            SELECT i, s, st, NULLIF(rt, '')::TIMESTAMPTZ, NULLIF(r, ''), NULLIF(na, '')::TIMESTAMPTZ, q
+            FROM unnest(\(values.map(\.issuer))::TEXT[], \(values.map(\.serial))::TEXT[], \(values.map(\.status))::TEXT[],
+                        \(values.map(\.revocationTime))::TEXT[], \(values.map(\.reason))::TEXT[], \(values.map(\.notAfter))::TEXT[],
+                        \(values.map(\.sequence))::BIGINT[]) AS t(i, s, st, rt, r, na, q)
+            ON CONFLICT (issuer, serial) DO UPDATE SET status = EXCLUDED.status, revocation_time = EXCLUDED.revocation_time,
+                reason = EXCLUDED.reason, not_after = EXCLUDED.not_after, sequence = EXCLUDED.sequence
+            """, logger: logger)
     }
 
     /// Runs a database call, turning PostgresNIO's errors into one line.

@@ -145,6 +145,8 @@ def test_a_follower_that_was_down_catches_up(bins, site, postgres, tmp_path, log
     follower.stop()
 
     ctl_db(bins, postgres, admin, "revoke", "--issuer", demo / "rsa-ca.pem", "--serials", listing, "--reason", "superseded")
+    assert postgres.sql("SELECT count(*) FROM ocsp_certificates WHERE serial LIKE '5E%' AND status = 'revoked' "
+                        "AND reason = 'superseded' AND revocation_time IS NOT NULL") == "100"
     follower = start_follower(bins, postgres, store, log_dir)
     try:
         wait_ready(follower)
