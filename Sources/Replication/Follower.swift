@@ -137,8 +137,12 @@ public final class Follower: Service, Sendable {
         }
     }
 
-    /// Applies every record the database has that the store has not.
+    /// Applies every record the database has that the store has not; then re-signs what changed,
+    /// unless it was more than ``resignLimit`` certificates (a long catch-up: those are signed on
+    /// their first request and by the refresher, rather than holding up the next changes).
     private func catchUp(_ database: RecordDatabase) async throws {
+        var changed: [(IssuerID, SerialNumber)] = []
+        defer { if !changed.isEmpty, changed.count <= Self.resignLimit { resign(changed) } }
         while true {
             let head = try await database.head()
             let local = try store.auditHead()
@@ -176,9 +180,12 @@ public final class Follower: Service, Sendable {
                 $0.appliedSequence = applied.sequence
                 $0.applied += batch.count
             }
-            resign(Self.changedCertificates(batch.map(\.encoded)))
+            if changed.count <= Self.resignLimit { changed += Self.changedCertificates(batch.map(\.encoded)) }
         }
     }
+
+    /// The most certificates re-signed after one catch-up.
+    static let resignLimit = 1000
 
     /// The certificates the records change (issuer, serial), each once.
     static func changedCertificates(_ records: [[UInt8]]) -> [(IssuerID, SerialNumber)] {
