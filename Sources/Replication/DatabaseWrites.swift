@@ -34,7 +34,7 @@ public enum DatabaseWrites {
         let database = try await RecordDatabase.connect(location, logger: logger)
         do {
             let result = try await database.withWriteLock { head, appender -> (Outcome, ErrorBox?) in
-                let rebuilt = try await catchUp(storePath: storePath, to: head, from: database, actor: actor)
+                let rebuilt = try await catchUp(storePath: storePath, to: head, from: database, actor: actor, location: location)
                 var failure: (any Error)? = nil
                 do {
                     try await command()
@@ -55,15 +55,24 @@ public enum DatabaseWrites {
     }
 
     /// Creates the database's schema if it has none, and a working copy at `storePath` if there
-    /// is none, caught up with the database.
+    /// is none, caught up with the database. A store that is there already and whose log the
+    /// empty database does not have yet is the embedded store moving to a database: its whole
+    /// log is appended (the database starts as its copy), and it becomes the working copy.
     public static func initialize(_ location: DatabaseLocation, storePath: String, actor: AuditActor, logger: Logger) async throws
         -> Outcome
     {
         let database = try await RecordDatabase.connect(location, logger: logger)
         do {
             try await database.createSchema()
-            let outcome = try await database.withWriteLock { head, _ in
-                Outcome(appended: 0, head: head, rebuilt: try await catchUp(storePath: storePath, to: head, from: database, actor: actor))
+            let outcome = try await database.withWriteLock { head, appender -> Outcome in
+                if head.sequence == 0, FileManager.default.fileExists(atPath: storePath + "/data.mdb"), !isWorkingCopy(storePath, of: location) {
+                    let records = try localRecords(storePath: storePath, after: 0, actor: actor)
+                    try await appender.append(records)
+                    try markWorkingCopy(storePath, of: location)
+                    let newHead = records.last.map { AuditHead(sequence: UInt64(records.count), hash: AuditRecord.hash($0)) } ?? head
+                    return Outcome(appended: records.count, head: newHead, rebuilt: false)
+                }
+                return Outcome(appended: 0, head: head, rebuilt: try await catchUp(storePath: storePath, to: head, from: database, actor: actor, location: location))
             }
             await database.close()
             return outcome
@@ -74,10 +83,19 @@ public enum DatabaseWrites {
     }
 
     /// Brings the working copy to `head`, creating it when absent and rebuilding it when its
-    /// log is not a prefix of the database's. Returns whether it was rebuilt.
-    static func catchUp(storePath: String, to head: AuditHead, from database: RecordDatabase, actor: AuditActor) async throws -> Bool {
+    /// log is not a prefix of the database's. Returns whether it was rebuilt. A store that is
+    /// not this database's working copy is never removed: that is refused in one line.
+    static func catchUp(
+        storePath: String, to head: AuditHead, from database: RecordDatabase, actor: AuditActor, location: DatabaseLocation
+    ) async throws -> Bool {
         if !FileManager.default.fileExists(atPath: storePath + "/data.mdb") {
             _ = try RevocationStore.create(at: storePath, actor: actor)
+            try markWorkingCopy(storePath, of: location)
+        }
+        guard isWorkingCopy(storePath, of: location) else {
+            throw ReplicationError(
+                .diverged,
+                "\(storePath) is not a working copy of \(location); give --store an empty directory, or move this store's log into an empty database with: ocspctl init --database URL --store \(storePath)")
         }
         do {
             try await Follower.apply(from: database, to: head, storePath: storePath, actor: actor)
@@ -86,13 +104,26 @@ public enum DatabaseWrites {
             // The working copy is a cache of the database: start it again.
             try FileManager.default.removeItem(atPath: storePath)
             _ = try RevocationStore.create(at: storePath, actor: actor)
+            try markWorkingCopy(storePath, of: location)
             try await Follower.apply(from: database, to: head, storePath: storePath, actor: actor)
             return true
         }
     }
 
+    /// The file that marks a store as a database's working copy (and names the database).
+    private static func markerPath(_ storePath: String) -> String { storePath + "/working-copy-of" }
+
+    private static func markWorkingCopy(_ storePath: String, of location: DatabaseLocation) throws {
+        try Data("\(location)\n".utf8).write(to: URL(fileURLWithPath: markerPath(storePath)))
+    }
+
+    private static func isWorkingCopy(_ storePath: String, of location: DatabaseLocation) -> Bool {
+        guard let data = FileManager.default.contents(atPath: markerPath(storePath)) else { return false }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == "\(location)"
+    }
+
     /// The encoded records of the working copy after `sequence`.
-    private static func localRecords(storePath: String, after sequence: UInt64, actor: AuditActor) throws -> [[UInt8]] {
+    static func localRecords(storePath: String, after sequence: UInt64, actor: AuditActor) throws -> [[UInt8]] {
         let store = try RevocationStore.open(at: storePath, actor: actor)
         var out: [[UInt8]] = []
         var last = sequence

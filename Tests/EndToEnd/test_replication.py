@@ -232,3 +232,35 @@ def test_database_errors_are_one_line_and_write_nothing(bins, site, postgres, tm
     shutil.rmtree(admin)
     status = ctl_db(bins, postgres, admin, "status", "--cert", demo / "leaves" / "leaf-rsa-01.pem", "--json")
     assert json.loads(status.stdout)["status"] == "revoked"
+
+
+def test_an_embedded_store_moves_into_an_empty_database(bins, postgres, tmp_path, log_dir):
+    demo = tmp_path / "demo"
+    ctl_ok(bins, "demo", "--dir", demo, "--url", "http://127.0.0.1:9/")  # leaf-ec-02 is revoked in it
+    store = demo / "store"
+    other = tmp_path / "other"
+    ctl_ok(bins, "demo", "--dir", other, "--url", "http://127.0.0.1:9/")
+    # Not this database's working copy: refused, and nothing of it removed.
+    refused = ctl(bins, "status", "--cert", demo / "leaves" / "leaf-ec-01.pem", "--store", store, "--database", postgres.url)
+    assert refused.returncode == 1, describe(refused)
+    ctl_ok(bins, "init", "--store", store, "--database", postgres.url)
+    assert int(postgres.sql("SELECT sequence FROM ocsp_head")) > 10
+    assert postgres.sql("SELECT count(*) FROM ocsp_issuers") == "2"
+    assert (store / "data.mdb").exists()
+    # Now a working copy: writes go on through the database, and a follower has all of it.
+    ctl_db(bins, postgres, store, "revoke", "--cert", demo / "leaves" / "leaf-ec-03.pem")
+    follower = start_follower(bins, postgres, tmp_path / "follower", log_dir)
+    try:
+        wait_ready(follower)
+        for leaf, expected in (("leaf-ec-01", "good"), ("leaf-ec-02", "revoked"), ("leaf-ec-03", "revoked")):
+            proc = openssl("ocsp", "-issuer", demo / "ec-root.pem", "-cert", demo / "leaves" / f"{leaf}.pem",
+                           "-url", follower.url, "-CAfile", demo / "ec-root.pem")
+            assert f".pem: {expected}" in proc.stdout, describe(proc)
+        # Another store is not taken for the database's working copy, and is left as it was.
+        before = sorted(p.name for p in (other / "store").iterdir())
+        other_refused = ctl(bins, "revoke", "--cert", other / "leaves" / "leaf-ec-01.pem", "--store", other / "store",
+                            "--database", postgres.url)
+        assert other_refused.returncode == 1 and "is not a working copy" in other_refused.stderr, describe(other_refused)
+        assert sorted(p.name for p in (other / "store").iterdir()) == before
+    finally:
+        follower.stop()
