@@ -97,6 +97,7 @@ let package = Package(
             dependencies: [
                 "HTTPServer", "CRLService", "Locking", "LogFormats", "Responder", "RevocationStore", "OCSPValues", "OCSPCore",
                 "Replication", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

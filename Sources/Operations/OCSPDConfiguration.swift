@@ -23,6 +23,8 @@ package struct OCSPDConfiguration: Sendable {
     /// The system of record this ocspd follows (`--follow URL`), and how.
     package var follow: Follower.Configuration?
     package var followMaxLag: TimeInterval = 10
+    /// How a follower tells an HTTP cache in front that a certificate changed.
+    package var purge = PurgeHook.Configuration()
     package var followPollInterval: TimeInterval = 1
     /// Whether the CRL scheduler also makes revocation filters, and how.
     package var filterEnabled = false
@@ -242,6 +244,27 @@ package struct OCSPDConfiguration: Sendable {
             apply: { config, value throws(ConfigurationError) in
                 config.followPollInterval = try duration("follow.poll-interval", value, in: 0.05...3600)
             }, current: { formatDuration($0.followPollInterval) }),
+        Setting(key: "follow.purge-url",
+            help: "after applying a change, request this URL for each of the certificate's GET paths ({path}) to purge an HTTP cache",
+            reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                guard value.isEmpty || ((value.hasPrefix("http://") || value.hasPrefix("https://")) && value.contains("{path}")) else {
+                    throw ConfigurationError(key: "follow.purge-url", value: value, expected: "an http(s) URL with {path}, e.g. http://cache:8081{path}")
+                }
+                config.purge.urlTemplate = value.isEmpty ? nil : value
+            }, current: { $0.purge.urlTemplate ?? "" }),
+        Setting(key: "follow.purge-method", help: "the HTTP method of purge requests", reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                guard !value.isEmpty, value.allSatisfy({ $0.isLetter && $0.isUppercase }) else {
+                    throw ConfigurationError(key: "follow.purge-method", value: value, expected: "an HTTP method in capitals, e.g. GET or PURGE")
+                }
+                config.purge.method = value
+            }, current: { $0.purge.method }),
+        Setting(key: "follow.purge-command",
+            help: "after applying a change, run this shell command per certificate (OCSP_PURGE_PATHS, OCSP_ISSUER, OCSP_SERIAL)",
+            reloadable: false,
+            apply: { config, value throws(ConfigurationError) in config.purge.command = value.isEmpty ? nil : value },
+            current: { $0.purge.command ?? "" }),
         Setting(key: "log.level", help: "trace, debug, info, notice, warning, error or critical", reloadable: true,
             apply: { config, value throws(ConfigurationError) in
                 guard let level = Logger.Level(rawValue: value) else {

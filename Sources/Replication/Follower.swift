@@ -11,7 +11,8 @@ internal import Synchronization
 /// database's log in order into the store (``RevocationStore/apply(_:)``: the same change, the
 /// same record, so the chain and head are the database's), which drops the cached responses of
 /// every certificate a record changes and tells the request path's caches; then it hands the
-/// changed certificates to `resign`, which signs them again with this host's own key.
+/// changed certificates to `changed` (ocspd signs them again with this host's own key, and
+/// purges them from an HTTP cache in front).
 ///
 /// It catches up at start (from the store's head; a new, empty store gets the whole log), then
 /// waits for `NOTIFY ocsp_audit` (latency) or ``Configuration/pollInterval`` (the safety net,
@@ -49,21 +50,21 @@ public final class Follower: Service, Sendable {
         public var applied = 0
     }
 
-    /// Signs the responses of the certificates a batch of records changed (issuer, serial).
-    public typealias Resign = @Sendable ([(IssuerID, SerialNumber)]) -> Void
+    /// Called with the certificates a catch-up changed (issuer, serial), once they are applied.
+    public typealias Changed = @Sendable ([(IssuerID, SerialNumber)]) async -> Void
 
     public let configuration: Configuration
     private let store: RevocationStore
     private let logger: Logger
-    private let resign: Resign
+    private let changed: Changed
     private let state = LockedValue(Status())
     private let wake = Wakeup()
 
-    public init(store: RevocationStore, configuration: Configuration, logger: Logger, resign: @escaping Resign) {
+    public init(store: RevocationStore, configuration: Configuration, logger: Logger, changed: @escaping Changed) {
         self.store = store
         self.configuration = configuration
         self.logger = logger
-        self.resign = resign
+        self.changed = changed
         if let head = try? store.auditHead() { state.withLock { $0.appliedSequence = head.sequence } }
     }
 
@@ -137,12 +138,20 @@ public final class Follower: Service, Sendable {
         }
     }
 
-    /// Applies every record the database has that the store has not; then re-signs what changed,
-    /// unless it was more than ``resignLimit`` certificates (a long catch-up: those are signed on
-    /// their first request and by the refresher, rather than holding up the next changes).
+    /// Applies every record the database has that the store has not; then hands what changed to
+    /// ``changed`` (also when a later batch failed: what was applied was applied).
     private func catchUp(_ database: RecordDatabase) async throws {
-        var changed: [(IssuerID, SerialNumber)] = []
-        defer { if !changed.isEmpty, changed.count <= Self.resignLimit { resign(changed) } }
+        var changedCertificates: [(IssuerID, SerialNumber)] = []
+        do {
+            try await applyAll(database, changed: &changedCertificates)
+        } catch {
+            if !changedCertificates.isEmpty { await changed(changedCertificates) }
+            throw error
+        }
+        if !changedCertificates.isEmpty { await changed(changedCertificates) }
+    }
+
+    private func applyAll(_ database: RecordDatabase, changed: inout [(IssuerID, SerialNumber)]) async throws {
         while true {
             let head = try await database.head()
             let local = try store.auditHead()
@@ -180,12 +189,9 @@ public final class Follower: Service, Sendable {
                 $0.appliedSequence = applied.sequence
                 $0.applied += batch.count
             }
-            if changed.count <= Self.resignLimit { changed += Self.changedCertificates(batch.map(\.encoded)) }
+            changed += Self.changedCertificates(batch.map(\.encoded))
         }
     }
-
-    /// The most certificates re-signed after one catch-up.
-    static let resignLimit = 1000
 
     /// The certificates the records change (issuer, serial), each once.
     static func changedCertificates(_ records: [[UInt8]]) -> [(IssuerID, SerialNumber)] {

@@ -92,6 +92,15 @@ struct OCSPDaemon: AsyncParsableCommand {
     @Option(help: "With --follow: read the system of record this often even without a notification (default 1s).")
     var followPollInterval: String?
 
+    @Option(help: "With --follow: after applying a change, purge the certificate's GET answers from an HTTP cache, requesting this URL for each GET path ({path}), e.g. http://cache:8081{path} (Config/nginx/ocsp-cache.conf's refresh listener).")
+    var followPurgeURL: String?
+
+    @Option(help: "With --follow: the HTTP method of purge requests (default GET).")
+    var followPurgeMethod: String?
+
+    @Option(help: "With --follow: run this shell command once per changed certificate instead, with OCSP_PURGE_PATHS (one a line), OCSP_ISSUER and OCSP_SERIAL set.")
+    var followPurgeCommand: String?
+
     @Flag(help: "Make each issuer's revocation filter (CRLite) on the CRL schedule and after status changes; served at /filter/<issuer>.mlbf (stored ones are served either way).")
     var filters = false
 
@@ -149,6 +158,8 @@ struct OCSPDaemon: AsyncParsableCommand {
             ("pkcs11.retry-interval", pkcs11RetryInterval), ("filter.validity", filterValidity),
             ("filter.coverage-margin", filterCoverageMargin), ("follow.database", follow),
             ("follow.max-lag", followMaxLag), ("follow.poll-interval", followPollInterval),
+            ("follow.purge-url", followPurgeURL), ("follow.purge-method", followPurgeMethod),
+            ("follow.purge-command", followPurgeCommand),
         ]
         for case (let key, let value?) in options { values[key] = value }
         if noCRL { values["crl.enabled"] = "false" }
@@ -227,9 +238,13 @@ struct OCSPDaemon: AsyncParsableCommand {
             metricsServer = metrics
             metricsLine = "ocspd metrics on http://\(Self.hostForURL(listener.host)):\(metricsPort)/metrics"
         }
+        let purge = PurgeHook(configuration: configuration.purge, store: revocationStore, logger: logger)
         let follower = configuration.follow.map { follow in
             Follower(store: revocationStore, configuration: follow, logger: logger) { changed in
-                responder.resign(changed)
+                // Sign first (the cache refetches at once after a purge), at most a thousand:
+                // after a long catch-up the rest are signed on request and by the refresher.
+                responder.resign(changed, limit: 1000)
+                await purge.purge(changed)
             }
         }
         if let follower { operations?.attach(follower: follower) }

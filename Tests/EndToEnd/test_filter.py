@@ -9,7 +9,6 @@ import hashlib
 import json
 import random
 import re
-import subprocess
 import time
 import urllib.error
 import urllib.request
