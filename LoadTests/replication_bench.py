@@ -7,17 +7,21 @@ Prints, in one run:
     the time from the command's acknowledgement (PostgreSQL committed) until every follower
     answers `revoked` (OCSP POST over a kept-alive connection, polled); p50, p99, max. Next to it
     the same for one ocspd on its own store (`ocspctl revoke --store`): the embedded default.
+  - the cache tier: GET throughput (ocsp-load, Zipf over the population, 64 connections, one
+    thread) through nginx running Config/nginx/ocsp-cache.conf in front of the followers, against
+    one ocspd answering directly; alternated twice.
   - catch-up: a follower stopped while C certificates are revoked in one command, then started:
     the time until it has applied them all (its /metrics), and the rate.
 
-    python3 LoadTests/replication_bench.py [--bin DIR] [--followers 3] [--revocations 100] [--changes 100000]
+    python3 LoadTests/replication_bench.py [--bin DIR] [--followers 3] [--revocations 100] [--changes 100000] [--seconds 5]
 
-DIR holds ocspd and ocspctl (default .build/release). Local processes on 127.0.0.1 only; every wait is
+DIR holds ocspd, ocspctl and ocsp-load (default .build/release). Local processes on 127.0.0.1 only; every wait is
 bounded; everything is removed at the end."""
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import shutil
 import signal
@@ -32,6 +36,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "Tests" / "EndToEnd"))
 from ocsp_e2e import spki_key_hash  # noqa: E402
 from postgres_server import Postgres  # noqa: E402
+from test_cache_tier import CacheTier  # noqa: E402
+from tls_servers import free_port  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -102,10 +108,11 @@ def main():
     parser.add_argument("--followers", type=int, default=3)
     parser.add_argument("--revocations", type=int, default=100)
     parser.add_argument("--changes", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=5)
     args = parser.parse_args()
     bin_dir = Path(args.bin)
-    ocspd, ocspctl = bin_dir / "ocspd", bin_dir / "ocspctl"
-    for tool in (ocspd, ocspctl):
+    ocspd, ocspctl, load = bin_dir / "ocspd", bin_dir / "ocspctl", bin_dir / "ocsp-load"
+    for tool in (ocspd, ocspctl, load):
         if not os.access(tool, os.X_OK):
             sys.exit(f"{tool} is missing (swift build -c release, or give --bin)")
 
@@ -149,6 +156,20 @@ def main():
             run(ocspctl, "revoke", "--issuer", ca, "--serial", f"{serial:X}", "--store", alone_store)
             alone_times.append(until_revoked([alone], request, time.monotonic()))
 
+        # The cache tier in front of the followers, against one ocspd answering directly.
+        cache = CacheTier([server.port for server in servers[:-1]], free_port())
+        throughput = {"nginx cache tier": [], "one ocspd": []}
+        try:
+            for _ in range(2):
+                for label, port in (("nginx cache tier", cache.port), ("one ocspd", alone.port)):
+                    report = work / "load.json"
+                    run(load, "--url", f"http://127.0.0.1:{port}/", "--store", alone_store, "--method", "get",
+                        "--order", "zipf", "--connections", "64", "--threads", "1", "--warmup", "1s",
+                        "--duration", f"{args.seconds}s", "--json", report, timeout=args.seconds + 120)
+                    throughput[label].append(json.loads(report.read_text())["requestsPerSecond"])
+        finally:
+            cache.stop()
+
         # Catch-up: one follower down while `changes` certificates are added and revoked.
         down = servers[0]
         down.proc.send_signal(signal.SIGKILL)
@@ -177,6 +198,10 @@ def main():
                              ("1 ocspd on its own store (ocspctl --store)", alone_times)):
             p50, p99, top = percentiles(times)
             print(f"{label:44} {p50 * 1000:8.1f} {p99 * 1000:8.1f} {top * 1000:8.1f}")
+        tier, direct = (statistics.median(throughput[k]) for k in ("nginx cache tier", "one ocspd"))
+        print(f"\nGET throughput, Zipf over {len(serials)} certificates, 64 connections (median of 2)")
+        print(f"  through the nginx cache tier ({args.followers} followers behind it): {tier:10.0f} req/s")
+        print(f"  one ocspd (--threads 1) answering directly:          {direct:10.0f} req/s   cache/direct {tier / direct:.2f}")
         changes = 2 * args.changes
         print(f"\ncatch-up: a follower down during {changes} changes ({args.changes} added, then revoked)")
         print(f"  written to PostgreSQL by ocspctl in {write_seconds:.1f} s ({changes / write_seconds:.0f} changes/s)")
