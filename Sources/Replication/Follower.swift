@@ -65,8 +65,14 @@ public final class Follower: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.changed = changed
-        if let head = try? store.auditHead() { state.withLock { $0.appliedSequence = head.sequence } }
+        let head = try? store.auditHead()
+        startedWithData = (head?.sequence ?? 0) > 0
+        if let head { state.withLock { $0.appliedSequence = head.sequence } }
     }
+
+    /// Whether the store held a log when ocspd started (a restart, not a new follower).
+    private let startedWithData: Bool
+    private let startedAt = Date()
 
     public var status: Status { state.withLock { $0 } }
 
@@ -74,10 +80,13 @@ public final class Follower: Service, Sendable {
     public func readinessProblem(now: Date = Date()) -> String? {
         let status = self.status
         if let fault = status.fault { return "follower stopped: \(fault)" }
-        guard status.caughtUpAt != nil else {
+        // Until its first catch-up a follower is not ready: a new one (an empty store) at all; a
+        // restarted one for at most max-lag, after which it serves its store (a database outage
+        // must not drain every follower that restarts during it).
+        if status.caughtUpAt == nil && (!startedWithData || now.timeIntervalSince(startedAt) < configuration.maxLag) {
             return status.connected
                 ? "follower catching up with \(configuration.location) (\(status.appliedSequence) of \(status.databaseSequence))"
-                : "follower has not reached \(configuration.location) since start"
+                : "follower has not reached \(configuration.location) since it started"
         }
         if status.lagSeconds > configuration.maxLag {
             return "follower lags \(Int(status.lagSeconds)) s behind \(configuration.location) (bound \(Int(configuration.maxLag)) s)"

@@ -178,6 +178,16 @@ def test_followers_serve_through_a_database_restart_and_miss_nothing(bins, site,
             metrics = urllib.request.urlopen(f"{follower.url}metrics", timeout=5).read().decode()
             assert "ocsp_follower_connected 0.0" in metrics
 
+        # A follower restarted while the database is down waits up to max-lag for it, then serves its store.
+        followers[1].stop()
+        followers[1] = start_follower(bins, postgres, tmp_path / "follower-1", log_dir, "--follow-max-lag", "2s")
+        restarted = time.monotonic()
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{followers[1].url}readyz", timeout=5)
+        wait_ready(followers[1], timeout=10)
+        assert time.monotonic() - restarted >= 1.5
+        assert openssl_status(demo, "leaf-rsa-02", followers[1]) == "revoked"
+
         postgres.start()
         ctl_db(bins, postgres, admin, "revoke", "--cert", demo / "leaves" / "leaf-rsa-03.pem")
         for follower in followers:
