@@ -161,9 +161,11 @@ def main():
         throughput = {"nginx cache tier": [], "one ocspd": []}
         try:
             for _ in range(2):
-                for label, port in (("nginx cache tier", cache.port), ("one ocspd", alone.port)):
+                # Each checked against its own truth: a follower's store, or the lone ocspd's.
+                for label, port, truth in (("nginx cache tier", cache.port, work / "follower-1"),
+                                           ("one ocspd", alone.port, alone_store)):
                     report = work / "load.json"
-                    run(load, "--url", f"http://127.0.0.1:{port}/", "--store", alone_store, "--method", "get",
+                    run(load, "--url", f"http://127.0.0.1:{port}/", "--store", truth, "--method", "get",
                         "--order", "zipf", "--connections", "64", "--threads", "1", "--warmup", "1s",
                         "--duration", f"{args.seconds}s", "--json", report, timeout=args.seconds + 120)
                     throughput[label].append(json.loads(report.read_text())["requestsPerSecond"])
