@@ -114,6 +114,7 @@ let package = Package(
             name: "Replication",
             dependencies: [
                 "Locking", "OCSPValues", "RevocationStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,17 +1,23 @@
 public import Foundation
 public import Logging
 internal import NIOCore
+internal import NIOSSL
 internal import OCSPValues
 internal import PostgresNIO
 public import RevocationStore
 
-/// Where the system of record is: a `postgres://user:password@host:port/database` URL.
+/// Where the system of record is: a `postgres://user:password@host:port/database` URL, with
+/// libpq's `sslmode` (`disable`, the default; `prefer`; `require`; `verify-ca`; `verify-full`) and
+/// `sslrootcert` (the CA file to verify the server with) in its query. Without a password in the
+/// URL, `PGPASSWORD` is used when set.
 public struct DatabaseLocation: Sendable, CustomStringConvertible {
     public let host: String
     public let port: Int
     public let user: String
     let password: String?
     public let database: String
+    let sslMode: String
+    let sslRootCertificate: String?
 
     /// Parses a `postgres://` (or `postgresql://`) URL; the port defaults to 5432, the user to
     /// `postgres`, the database to the user's name.
@@ -25,13 +31,33 @@ public struct DatabaseLocation: Sendable, CustomStringConvertible {
         self.host = host
         port = components.port ?? 5432
         user = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
-        password = components.password.flatMap { $0.removingPercentEncoding }
+        password = components.password.flatMap { $0.removingPercentEncoding } ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         database = path.isEmpty ? user : path
+        var sslMode = "disable"
+        var rootCertificate: String? = nil
+        for item in components.queryItems ?? [] {
+            switch item.name {
+            case "sslmode":
+                guard let value = item.value, ["disable", "prefer", "require", "verify-ca", "verify-full"].contains(value) else {
+                    throw ReplicationError(
+                        .configuration, "sslmode=\(item.value ?? "") in the database URL: expected disable, prefer, require, verify-ca or verify-full")
+                }
+                sslMode = value
+            case "sslrootcert":
+                rootCertificate = item.value
+            default:
+                throw ReplicationError(.configuration, "\(item.name)= in the database URL is not understood (known: sslmode, sslrootcert)")
+            }
+        }
+        self.sslMode = sslMode
+        sslRootCertificate = rootCertificate
     }
 
     /// The URL without its password, for logs and messages.
-    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+    public var description: String {
+        "postgres://\(user)@\(host):\(port)/\(database)" + (sslMode == "disable" ? "" : "?sslmode=\(sslMode)")
+    }
 
     private static func redacted(_ url: String) -> String {
         guard var components = URLComponents(string: url), components.password != nil else { return url }
@@ -39,8 +65,26 @@ public struct DatabaseLocation: Sendable, CustomStringConvertible {
         return components.string ?? "the URL"
     }
 
-    var configuration: PostgresConnection.Configuration {
-        PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: .disable)
+    func configuration() throws -> PostgresConnection.Configuration {
+        guard sslMode != "disable" else {
+            return PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: .disable)
+        }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch sslMode {
+        case "verify-full": tls.certificateVerification = .fullVerification
+        case "verify-ca": tls.certificateVerification = .noHostnameVerification
+        default: tls.certificateVerification = sslRootCertificate == nil ? .none : .noHostnameVerification
+        }
+        if let sslRootCertificate { tls.trustRoots = .file(sslRootCertificate) }
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: tls)
+        } catch {
+            throw ReplicationError(.configuration, "TLS for \(self): \(error)")
+        }
+        return PostgresConnection.Configuration(
+            host: host, port: port, username: user, password: password, database: database,
+            tls: sslMode == "prefer" ? .prefer(context) : .require(context))
     }
 }
 
@@ -101,7 +145,7 @@ public final class RecordDatabase: Sendable {
     public static func connect(_ location: DatabaseLocation, timeout: Duration = .seconds(10), logger: Logger) async throws
         -> RecordDatabase
     {
-        var configuration = location.configuration
+        var configuration = try location.configuration()
         configuration.options.connectTimeout = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
         do {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)

@@ -66,6 +66,10 @@ struct OCSPCtl: AsyncParsableCommand {
             print("database \(location) ready (head \(outcome.head.sequence)); working copy \(options.store)")
             return
         }
+        if let show = command as? AuditCommand.Show, show.follow {
+            // It would hold the database's write lock for as long as it runs.
+            throw CLIError("audit --follow does not run with --database: follow the database with ocspd --follow, or read it with psql", .usage)
+        }
         var running = command
         let (outcome, failure) = try await DatabaseWrites.run(
             location, storePath: options.store, actor: options.auditActor, logger: logger

@@ -25,7 +25,8 @@ def postgres_bin() -> Path:
 class Postgres:
     """Call remove() when done (it stops the server if it runs)."""
 
-    def __init__(self):
+    def __init__(self, tls: tuple[Path, Path] | None = None):
+        """`tls`: a certificate and key file; the server then also takes TLS connections."""
         self.bin = postgres_bin()
         # Its own directory under /tmp: the postgres user cannot enter pytest's (mode 0700, root's).
         self.directory = Path(tempfile.mkdtemp(prefix="ocsp-pg-"))
@@ -34,6 +35,14 @@ class Postgres:
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
             shutil.chown(self.directory, "postgres")
+        self.options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        if tls is not None:
+            for source, name in zip(tls, ("server.crt", "server.key")):
+                shutil.copy(source, self.directory / name)
+                os.chmod(self.directory / name, 0o600)
+                if self.as_postgres:
+                    shutil.chown(self.directory / name, "postgres")
+            self.options += f" -c ssl=on -c ssl_cert_file={self.directory}/server.crt -c ssl_key_file={self.directory}/server.key"
         self._run("initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync")
         self.start()
 
@@ -57,7 +66,7 @@ class Postgres:
 
     def start(self) -> None:
         self._run("pg_ctl", "-D", self.data, "-l", self.directory / "server.log", "-w", "-t", "60", "start",
-                  "-o", f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1")
+                  "-o", self.options)
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60", "stop")

@@ -16,25 +16,14 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from ocsp_e2e import REPO_ROOT, Ocspd, ctl_ok, load_cert, serial_hex
-from postgres_server import Postgres
-from test_replication import ctl_db, start_follower, wait_for, wait_ready
+from test_replication import ctl_db, postgres, start_follower, wait_for, wait_ready  # noqa: F401 (postgres: the fixture)
 from tls_servers import NGINX, free_port, wait_for_port
 
 EXAMPLE = REPO_ROOT / "Config" / "nginx" / "ocsp-cache.conf"
-
-
-@pytest.fixture()
-def postgres():
-    server = Postgres()
-    try:
-        yield server
-    finally:
-        server.remove()
 
 
 class CacheTier:

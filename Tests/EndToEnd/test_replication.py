@@ -4,6 +4,7 @@
 is Debian's, started by the test in a temporary directory."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import signal
@@ -17,10 +18,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from ocsp_e2e import Ocspd, ctl, ctl_ok, describe, load_cert, openssl, spki_key_hash
+from ocsp_e2e import Ocspd, ctl, ctl_ok, describe, load_cert, openssl, openssl_ok, spki_key_hash, verify_signature
 from postgres_server import Postgres
 
 FOLLOWERS = 3
+VALIDITY = 86400  # the response validity `ocspctl issuer add` gives by default (1d)
 
 
 @pytest.fixture()
@@ -81,6 +83,13 @@ def openssl_status(demo: Path, leaf: str, server: Ocspd) -> str:
     raise AssertionError(describe(proc))
 
 
+def fetch_response(issuer: x509.Certificate, leaf: x509.Certificate, server: Ocspd) -> ocsp.OCSPResponse:
+    request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build().public_bytes(serialization.Encoding.DER)
+    http = urllib.request.Request(server.url, data=request, headers={"Content-Type": "application/ocsp-request"})
+    with urllib.request.urlopen(http, timeout=10) as response:
+        return ocsp.load_der_ocsp_response(response.read())
+
+
 def status_by_serial(issuer: x509.Certificate, serial: int, server: Ocspd) -> ocsp.OCSPCertStatus:
     """The status a follower answers for a serial (python cryptography builds and reads it)."""
     name_hash = hashes.Hash(hashes.SHA1())
@@ -104,6 +113,7 @@ def wait_for(predicate, timeout: float, what: str, diagnostics=lambda: "") -> fl
 
 def test_a_revocation_reaches_every_follower_within_a_second(bins, site, postgres, tmp_path, log_dir):
     demo, admin = site
+    issuer, leaf = load_cert(demo / "rsa-ca.pem"), load_cert(demo / "leaves" / "leaf-rsa-01.pem")
     followers = [start_follower(bins, postgres, tmp_path / f"follower-{n}", log_dir) for n in range(FOLLOWERS)]
     try:
         for follower in followers:
@@ -125,6 +135,15 @@ def test_a_revocation_reaches_every_follower_within_a_second(bins, site, postgre
             assert "ocsp_follower_connected 1.0" in metrics
         # The untouched leaves are still good everywhere.
         assert {openssl_status(demo, "leaf-rsa-02", f) for f in followers} == {"good"}
+        # Interchangeable answers: each follower signs its own, with the issuer's key, for the same
+        # status and revocation, over the issuer's validity (python cryptography reads them).
+        answers = [fetch_response(issuer, leaf, follower) for follower in followers]
+        for answer in answers:
+            verify_signature(answer, issuer)
+            assert answer.certificate_status == ocsp.OCSPCertStatus.REVOKED
+            assert answer.revocation_reason == x509.ReasonFlags.key_compromise
+            assert answer.next_update_utc - answer.this_update_utc == dt.timedelta(seconds=VALIDITY)
+        assert len({a.revocation_time_utc for a in answers}) == 1
     finally:
         for follower in followers:
             follower.stop()
@@ -274,3 +293,53 @@ def test_an_embedded_store_moves_into_an_empty_database(bins, postgres, tmp_path
         assert sorted(p.name for p in (other / "store").iterdir()) == before
     finally:
         follower.stop()
+
+
+def test_the_database_over_tls_verified_by_its_ca(bins, tmp_path, log_dir):
+    """sslmode=verify-full with sslrootcert: the server's certificate must chain to the given CA and
+    name the host; a CA that did not issue it is refused in one line."""
+    ca_key, ca_cert = tmp_path / "db-ca.key", tmp_path / "db-ca.pem"
+    key, csr, cert = tmp_path / "db.key", tmp_path / "db.csr", tmp_path / "db.pem"
+    openssl_ok("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key,
+               "-subj", "/CN=Database CA", "-days", "2", "-out", ca_cert)
+    openssl_ok("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+               "-subj", "/CN=127.0.0.1", "-out", csr)
+    extensions = tmp_path / "san.cnf"
+    extensions.write_text("subjectAltName = IP:127.0.0.1\n")
+    openssl_ok("x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-days", "2", "-extfile", extensions,
+               "-out", cert)
+    other_key, other_ca = tmp_path / "other.key", tmp_path / "other.pem"
+    openssl_ok("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", other_key,
+               "-subj", "/CN=Another CA", "-days", "2", "-out", other_ca)
+    postgres = Postgres(tls=(cert, key))
+    try:
+        url = f"{postgres.url}?sslmode=verify-full&sslrootcert={ca_cert}"
+        demo = tmp_path / "demo"
+        ctl_ok(bins, "demo", "--dir", demo, "--url", "http://127.0.0.1:9/")
+        admin = tmp_path / "admin"
+        ctl_ok(bins, "init", "--store", admin, "--database", url)
+        ctl_ok(bins, "issuer", "add", "--cert", demo / "rsa-ca.pem", "--key", demo / "rsa-ca.key", "--store", admin, "--database", url)
+        assert postgres.sql("SELECT count(*) FROM ocsp_issuers") == "1"
+        refused = ctl(bins, "status", "--issuer", demo / "rsa-ca.pem", "--serial", "01", "--store", admin,
+                      "--database", f"{postgres.url}?sslmode=verify-full&sslrootcert={other_ca}")
+        assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, describe(refused)
+        bad_mode = ctl(bins, "status", "--issuer", demo / "rsa-ca.pem", "--serial", "01", "--store", admin,
+                       "--database", f"{postgres.url}?sslmode=sometimes")
+        assert bad_mode.returncode == 1 and "sslmode=sometimes" in bad_mode.stderr, describe(bad_mode)
+        follower = start_follower_with(bins, url, tmp_path / "follower", log_dir)
+        try:
+            wait_ready(follower)
+            assert "ocsp_follower_connected 1.0" in urllib.request.urlopen(f"{follower.url}metrics", timeout=5).read().decode()
+            # PostgreSQL's own view: the follower's two connections (queries, LISTEN) are TLS.
+            assert int(postgres.sql("SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+                                    "WHERE s.ssl AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'")) >= 2
+        finally:
+            follower.stop()
+    finally:
+        postgres.remove()
+
+
+def start_follower_with(bins, url: str, store: Path, log_dir: Path) -> Ocspd:
+    server = Ocspd(bins, store, log_dir, extra=["--follow", url])
+    server.wait_ready()
+    return server
