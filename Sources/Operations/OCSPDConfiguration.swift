@@ -23,9 +23,9 @@ package struct OCSPDConfiguration: Sendable {
     /// The system of record this ocspd follows (`--follow URL`), and how.
     package var follow: Follower.Configuration?
     package var followMaxLag: TimeInterval = 10
+    package var followPollInterval: TimeInterval = 1
     /// How a follower tells an HTTP cache in front that a certificate changed.
     package var purge = PurgeHook.Configuration()
-    package var followPollInterval: TimeInterval = 1
     /// Whether the CRL scheduler also makes revocation filters, and how.
     package var filterEnabled = false
     package var filter = FilterPolicy()
@@ -231,7 +231,9 @@ package struct OCSPDConfiguration: Sendable {
                 do {
                     config.follow = Follower.Configuration(location: try DatabaseLocation(url: value))
                 } catch {
-                    throw ConfigurationError(key: "follow.database", value: "(the URL)", expected: "postgres://USER@HOST:PORT/DATABASE")
+                    // (The URL may hold a password: it is not repeated.)
+                    throw ConfigurationError(
+                        key: "follow.database", value: "(the URL)", expected: "postgres://USER@HOST:PORT/DATABASE (\(error))")
                 }
             }, current: { $0.follow.map { "\($0.location)" } ?? "" }),
         Setting(key: "follow.max-lag", help: "/readyz fails while a committed change older than this is not applied (e.g. 10s)",

@@ -146,6 +146,16 @@ import Testing
         #expect(problem("soft_fail: maybe")?.contains("soft_fail: expected true or false") == true)
         #expect(problem("timeout: 0")?.contains("timeout: must be more than 0") == true)
         #expect(problem("revocation_checking: 3")?.contains("expected a mapping") == true)
+        #expect(problem("filter: 3")?.contains("filter: expected a path or URL") == true)
+        #expect(problem("filter: [a.mlbf, 3]")?.contains("filter: expected a path or URL") == true)
+        #expect(problem("filter: []")?.contains("filter: expected a path or URL") == true)
+    }
+
+    @Test func filterTakesOneLocationOrAList() throws {
+        #expect(try RevocationPolicy.parse("filter: /etc/ca.mlbf").filters == ["/etc/ca.mlbf"])
+        let list = try RevocationPolicy.parse("filter:\n  - /etc/a.mlbf\n  - http://crl.example/filter/ab.mlbf\n")
+        #expect(list.filters == ["/etc/a.mlbf", "http://crl.example/filter/ab.mlbf"])
+        #expect(try RevocationPolicy.parse("soft_fail: true").filters.isEmpty)
     }
 }
 
