@@ -102,8 +102,11 @@ package struct CRLGenerator: Sendable {
     static func stored(_ der: [UInt8], number: UInt64, thisUpdate: Date, nextUpdate: Date) -> StoredCRL {
         StoredCRL(
             der: der, number: number, thisUpdate: thisUpdate, nextUpdate: nextUpdate,
-            etag: sha256(der).prefix(8).reduce(0) { $0 << 8 | UInt64($1) })
+            etag: etag(der))
     }
+
+    /// A strong entity tag for published bytes (CRLs, filters): the first 64 bits of their SHA-256.
+    static func etag(_ bytes: [UInt8]) -> UInt64 { sha256(bytes).prefix(8).reduce(0) { $0 << 8 | UInt64($1) } }
 }
 
 /// A CRL just made.

@@ -142,8 +142,7 @@ package final class CRLScheduler: Service, Sendable {
         if complete == nil || now >= complete!.thisUpdate.addingTimeInterval(configuration.interval) {
             let made = try generator.generateFull(issuer, policy: policy, now: now)
             logger.info("CRL generated", metadata: ["issuer": "\(issuer.id.slug)", "scope": "complete", "number": "\(made.first?.crl.number ?? 0)"])
-            state = IssuerState(sequence: sequence, changedSince: nil, lastError: state.lastError, lastFilterError: state.lastFilterError,
-                filterSequence: state.filterSequence)
+            (state.sequence, state.changedSince) = (sequence, nil)
             published = true
         } else if state.sequence != sequence {
             // Something changed (or we just started): wait for it to settle, then publish.
@@ -155,8 +154,7 @@ package final class CRLScheduler: Service, Sendable {
                     let delta = try generator.generateDelta(issuer, policy: policy, now: now)
                     logger.info("CRL generated", metadata: ["issuer": "\(issuer.id.slug)", "scope": "delta", "number": "\(delta.crl.number)"])
                 }
-                state = IssuerState(sequence: sequence, changedSince: nil, lastError: state.lastError, lastFilterError: state.lastFilterError,
-                    filterSequence: state.filterSequence)
+                (state.sequence, state.changedSince) = (sequence, nil)
                 published = true
             } else {
                 state.changedSince = since

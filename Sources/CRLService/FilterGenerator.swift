@@ -60,14 +60,12 @@ package struct FilterGenerator: Sendable {
         let signed = try RevocationFilter.sign(metadata, issuer: certificate, key: key)
         let stored = StoredFilter(
             mlbf: mlbf, signedMetadata: signed, sequence: sequence, thisUpdate: metadata.thisUpdate,
-            nextUpdate: metadata.nextUpdate, etag: Self.etag(mlbf), metadataETag: Self.etag(signed))
+            nextUpdate: metadata.nextUpdate, etag: CRLGenerator.etag(mlbf), metadataETag: CRLGenerator.etag(signed))
         try store.storeFilter(slug: issuer.id.slug, stored)
         return GeneratedFilter(
             filter: stored, metadata: metadata, layers: cascade.layers.count, bits: cascade.bitCount,
             duration: ContinuousClock.now - started)
     }
-
-    private static func etag(_ bytes: [UInt8]) -> UInt64 { sha256(bytes).prefix(8).reduce(0) { $0 << 8 | UInt64($1) } }
 }
 
 /// A filter just made.

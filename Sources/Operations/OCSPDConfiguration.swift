@@ -313,30 +313,25 @@ package struct OCSPDConfiguration: Sendable {
             throw ConfigurationError(
                 key: "metrics.listen", value: metricsListen, expected: "nothing when metrics.enabled is false")
         }
-        var followCopy = self
-        if var follow = follow {
+        var copy = self
+        if var follow {
             follow.maxLag = followMaxLag
             follow.pollInterval = followPollInterval
-            followCopy.follow = follow
+            copy.follow = follow
             if filterEnabled {
                 throw ConfigurationError(
                     key: "filter.enabled", value: "true",
                     expected: "false with follow.database (followers do not make CRLs or filters: their numbers would fork)")
             }
             if crlEnabled {
-                followCopy.crlEnabled = false
-                followCopy.warnings.append("followers do not make CRLs (their CRL numbers would fork); crl.enabled is off")
+                copy.crlEnabled = false
+                copy.warnings.append("followers do not make CRLs (their CRL numbers would fork); crl.enabled is off")
             }
         }
-        return try followCopy.checked()
-    }
-
-    private func checked() throws(ConfigurationError) -> Self {
-        if filterEnabled && !crlEnabled {
+        if filterEnabled && !copy.crlEnabled {
             throw ConfigurationError(
                 key: "filter.enabled", value: "true", expected: "false when crl.enabled is false (filters are made on the CRL schedule)")
         }
-        var copy = self
         copy.crl.filters = filterEnabled ? filter : nil
         copy.crl.policy.baseURL = publicURL ?? "http://\(listen)/"
         copy.http.metrics = metricsEnabled

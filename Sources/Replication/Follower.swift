@@ -164,7 +164,7 @@ public final class Follower: Service, Sendable {
         while true {
             let head = try await database.head()
             let local = try store.auditHead()
-            if local.sequence > head.sequence || (local.sequence == head.sequence && local.hash != head.hash) {
+            if !Self.mayFollow(local, head) {
                 let fault = "the local store's log (head \(local)) is not a prefix of the database's (head \(head)): it was written to locally; rebuild it from the database"
                 state.withLock { $0.fault = fault }
                 logger.critical("follower stopped", metadata: ["error": "\(fault)"])
@@ -216,12 +216,19 @@ public final class Follower: Service, Sendable {
         return out
     }
 
+    /// Whether a store whose log ends at `local` can follow a database whose log ends at `head`:
+    /// it is not ahead, and not apart at the same length (a gap further back shows when a record
+    /// does not chain).
+    static func mayFollow(_ local: AuditHead, _ head: AuditHead) -> Bool {
+        local.sequence < head.sequence || (local.sequence == head.sequence && local.hash == head.hash)
+    }
+
     /// Brings the store at `storePath` to `head` (ocspctl's working copy).
     /// - Throws: ``ReplicationError/Code/diverged`` when its log is not a prefix of the database's.
     static func apply(from database: RecordDatabase, to head: AuditHead, storePath: String, actor: AuditActor) async throws {
         let store = try RevocationStore.open(at: storePath, actor: actor)
         var local = try store.auditHead()
-        if local.sequence > head.sequence || (local.sequence == head.sequence && local.hash != head.hash) {
+        if !mayFollow(local, head) {
             throw ReplicationError(.diverged, "the working copy is ahead of or apart from the database")
         }
         while local.sequence < head.sequence {

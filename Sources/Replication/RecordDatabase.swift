@@ -188,14 +188,18 @@ public final class RecordDatabase: Sendable {
     /// The log's head as committed now.
     /// - Throws: ``ReplicationError/Code/noSchema`` when the database holds none of our tables.
     public func head() async throws -> AuditHead {
-        try await run {
-            for try await (sequence, hash) in try await connection.query("SELECT sequence, hash FROM ocsp_head WHERE id = 1", logger: logger)
-                .decode((Int64, ByteBuffer).self)
-            {
-                return AuditHead(sequence: UInt64(sequence), hash: Array(buffer: hash))
-            }
-            throw ReplicationError(.noSchema, "\(location) holds no head row; create the schema with: ocspctl init --database URL")
+        try await run { try await readHead(forUpdate: false) }
+    }
+
+    /// The head row (locked until the transaction ends when `forUpdate`).
+    private func readHead(forUpdate: Bool) async throws -> AuditHead {
+        let rows = try await connection.query(
+            forUpdate ? "SELECT sequence, hash FROM ocsp_head WHERE id = 1 FOR UPDATE" : "SELECT sequence, hash FROM ocsp_head WHERE id = 1",
+            logger: logger)
+        for try await (sequence, hash) in rows.decode((Int64, ByteBuffer).self) {
+            return AuditHead(sequence: UInt64(sequence), hash: Array(buffer: hash))
         }
+        throw ReplicationError(.noSchema, "\(location) holds no head row; create the schema with: ocspctl init --database URL")
     }
 
     /// Up to `limit` records after `sequence`, in order, and when PostgreSQL committed each.
@@ -219,15 +223,7 @@ public final class RecordDatabase: Sendable {
         try await run {
             try await connection.query("BEGIN", logger: logger)
             do {
-                var head: AuditHead?
-                for try await (sequence, hash) in try await connection.query(
-                    "SELECT sequence, hash FROM ocsp_head WHERE id = 1 FOR UPDATE", logger: logger
-                ).decode((Int64, ByteBuffer).self) {
-                    head = AuditHead(sequence: UInt64(sequence), hash: Array(buffer: hash))
-                }
-                guard let head else {
-                    throw ReplicationError(.noSchema, "\(location) holds no head row; create the schema with: ocspctl init --database URL")
-                }
+                let head = try await readHead(forUpdate: true)
                 let result = try await body(head, Appender(database: self, head: head))
                 try await connection.query("COMMIT", logger: logger)
                 return result
