@@ -10,9 +10,9 @@ SHELL := /bin/bash
 
 PORT ?= 8080
 DEMO_DIR ?= Data/demo
-APT_PACKAGES := libssl-dev liblmdb-dev libmicrohttpd-dev openssl lmdb-utils curl
+APT_PACKAGES := libssl-dev liblmdb-dev libmicrohttpd-dev libcurl4-openssl-dev openssl lmdb-utils curl
 # Peers only the tests run: a real Prometheus server and promtool.
-TEST_APT_PACKAGES := prometheus nginx-light haproxy softhsm2 opensc libengine-pkcs11-openssl postgresql
+TEST_APT_PACKAGES := prometheus nginx-light haproxy softhsm2 opensc libengine-pkcs11-openssl postgresql golang-cfssl iproute2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
@@ -43,7 +43,7 @@ demo: build-release
 	url=http://127.0.0.1:$(PORT)/
 	"$$bin/ocspctl" demo --dir $(DEMO_DIR) --url "$$url"
 	log=$$(mktemp)
-	"$$bin/ocspd" --store $(DEMO_DIR)/store --listen 127.0.0.1:$(PORT) --log-format text > >(tee "$$log") &
+	"$$bin/ocspd" --store $(DEMO_DIR)/store --listen 127.0.0.1:$(PORT) --public-url "$$url" --log-format text > >(tee "$$log") &
 	pid=$$!
 	trap 'kill $$pid 2>/dev/null || true; rm -f "$$log"' EXIT INT TERM
 	for _ in $$(seq 100); do grep -q listening "$$log" && break; kill -0 $$pid || exit 1; sleep 0.1; done

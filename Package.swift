@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "OCSPStapling", targets: ["OCSPStapling"]),
         .library(name: "RevocationChecking", targets: ["RevocationChecking"]),
         .library(name: "RevocationCheckingTLS", targets: ["RevocationCheckingTLS"]),
+        .library(name: "Fetching", targets: ["Fetching"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,7 +34,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
@@ -47,6 +47,12 @@ let package = Package(
         ),
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        // libcurl (libcurl4-openssl-dev): forwarders for its variadic calls, and its global
+        // initialisation at load time (see initialize.c).
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+
+        // Every HTTP fetch (stapler, checker, purge hook): one protocol, one libcurl implementation.
+        .target(name: "Fetching", dependencies: ["CCurl", "Locking"], swiftSettings: swiftSettings),
 
         // Plain values every module shares (serial, CertID, statuses, hash algorithms), no C.
         .target(name: "OCSPValues", swiftSettings: swiftSettings),
@@ -81,10 +87,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A numeric socket address, and a small libmicrohttpd listener for a sidecar's /metrics and
+        // /healthz (ocsp-stapler).
+        .target(name: "Listening", dependencies: ["CMicroHTTPD"], swiftSettings: swiftSettings),
         .target(
             name: "HTTPServer",
             dependencies: [
-                "CMicroHTTPD", "Locking", "OCSPValues", "OCSPCore", "Responder", "RevocationStore", "CRLService",
+                "CMicroHTTPD", "Listening", "Locking", "OCSPValues", "OCSPCore", "Responder", "RevocationStore", "CRLService",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -96,8 +105,7 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "HTTPServer", "CRLService", "Locking", "LogFormats", "Responder", "RevocationStore", "OCSPValues", "OCSPCore",
-                "Replication", .product(name: "Logging", package: "swift-log"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "Replication", "Fetching", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -153,8 +161,7 @@ let package = Package(
         .target(
             name: "OCSPStapling",
             dependencies: [
-                "Locking", "OCSPValues", "OCSPCore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                "Locking", "OCSPValues", "OCSPCore", "Fetching", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings),
@@ -163,9 +170,7 @@ let package = Package(
         .target(
             name: "RevocationChecking",
             dependencies: [
-                "Locking", "OCSPValues", "OCSPCore", "OCSPStapling",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                "Locking", "OCSPValues", "OCSPCore", "OCSPStapling", "Fetching", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings),
@@ -183,11 +188,9 @@ let package = Package(
         .executableTarget(
             name: "ocsp-stapler",
             dependencies: [
-                "OCSPStapling", "OCSPCore", "Locking", "LogFormats",
+                "OCSPStapling", "OCSPCore", "Locking", "LogFormats", "Listening",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -209,18 +212,22 @@ let package = Package(
 
         // A throwaway PKI and store for the unit tests.
         .target(
-            name: "OCSPTestSupport", dependencies: ["OCSPValues", "OCSPCore", "RevocationStore", "OCSPAdmin"],
+            name: "OCSPTestSupport", dependencies: ["OCSPValues", "OCSPCore", "RevocationStore", "OCSPAdmin", "Fetching", "Locking"],
             path: "Tests/OCSPTestSupport",
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OCSPCoreTests", dependencies: ["OCSPValues", "OCSPCore", "OCSPTestSupport", "Locking"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "OCSPStaplingTests", dependencies: ["OCSPStapling", "OCSPValues", "OCSPCore", "OCSPTestSupport"],
+            name: "FetchingTests", dependencies: ["Fetching"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ListeningTests", dependencies: ["Listening", "Fetching"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OCSPStaplingTests", dependencies: ["OCSPStapling", "Fetching", "OCSPValues", "OCSPCore", "OCSPTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RevocationCheckingTests",
             dependencies: [
-                "RevocationChecking", "RevocationCheckingTLS", "HTTPServer", "Responder", "RevocationStore", "OCSPValues",
+                "RevocationChecking", "RevocationCheckingTLS", "Fetching", "HTTPServer", "Responder", "RevocationStore", "OCSPValues",
                 "OCSPCore", "OCSPTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),

@@ -34,6 +34,7 @@ package struct CRLGenerator: Sendable {
     /// Generates the complete CRL (or its shards), stores it and returns it.
     package func generateFull(_ issuer: IssuerRecord, policy: CRLPolicy, now: Date = Date()) throws -> [GeneratedCRL] {
         let (certificate, key) = try caKey(issuer)
+        if let problem = policy.problem { throw CRLError(.configuration, problem) }
         let number = try store.reserveCRLNumbers(issuer: issuer.id)
         let thisUpdate = now
         let nextUpdate = now.addingTimeInterval(policy.validity)

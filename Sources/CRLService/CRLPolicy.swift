@@ -11,22 +11,29 @@ package struct CRLPolicy: Sendable {
     /// More than 1: split the complete CRL into this many shards, a serial's shard fixed by
     /// ``CRLGenerator/shard(of:count:)``; each shard carries an Issuing Distribution Point.
     package var shards: Int = 1
-    /// Base URL of the CRL endpoints (e.g. `http://crl.example.com/`), written into shards'
-    /// Issuing Distribution Points as `<base>crl/<issuer slug>/<shard>.crl`.
-    package var baseURL: String = "http://127.0.0.1:8080/"
+    /// The public base URL of the CRL endpoints (e.g. `http://crl.example.com/`), as relying
+    /// parties reach them: written into complete CRLs' Freshest CRL (`<base>crl/<slug>-delta.crl`)
+    /// and shards' Issuing Distribution Points (`<base>crl/<slug>/<shard>.crl`). nil: nobody
+    /// configured one, so a signed CRL names no URL at all (never a guess such as the listen
+    /// address), and CRLs cannot be sharded.
+    package var baseURL: String?
 
     package init() {}
 
-    /// The URL a CRL of `slug` and `scope` is published at, relative to ``baseURL``.
-    package func url(slug: String, shard: Int? = nil) -> String {
-        let base = baseURL.hasSuffix("/") ? baseURL : baseURL + "/"
-        return base + CRLPaths.path(slug: slug, shard: shard).dropFirst()
+    /// The URL a CRL of `slug` and `scope` is published at, relative to ``baseURL``; nil without one.
+    package func url(slug: String, shard: Int? = nil) -> String? {
+        baseURL.map { base in (base.hasSuffix("/") ? base : base + "/") + CRLPaths.path(slug: slug, shard: shard).dropFirst() }
     }
 
-    /// The URL the delta CRL of `slug` is published at.
-    package func deltaURL(slug: String) -> String {
-        let base = baseURL.hasSuffix("/") ? baseURL : baseURL + "/"
-        return base + CRLPaths.deltaPath(slug: slug).dropFirst()
+    /// The URL the delta CRL of `slug` is published at; nil without a ``baseURL``.
+    package func deltaURL(slug: String) -> String? {
+        baseURL.map { base in (base.hasSuffix("/") ? base : base + "/") + CRLPaths.deltaPath(slug: slug).dropFirst() }
+    }
+
+    /// Why this policy cannot make CRLs, in one line; nil when it can.
+    package var problem: String? {
+        shards > 1 && baseURL == nil
+            ? "sharded CRLs name their scope by URL (Issuing Distribution Point): give the public base URL" : nil
     }
 }
 

@@ -1,5 +1,6 @@
 internal import CMicroHTTPD
 package import Foundation
+internal import Listening
 package import Logging
 package import Responder
 internal import Locking
@@ -67,21 +68,11 @@ package final class HTTPServer: @unchecked Sendable {
 
         /// Parses `HOST:PORT` or `[IPV6]:PORT`.
         package init(listen: String) throws {
-            let host: Substring
-            let port: Substring
-            if listen.hasPrefix("["), let close = listen.firstIndex(of: "]") {
-                host = listen[listen.index(after: listen.startIndex)..<close]
-                port = listen[close...].dropFirst(2)
-            } else if let colon = listen.lastIndex(of: ":") {
-                host = listen[..<colon]
-                port = listen[listen.index(after: colon)...]
-            } else {
-                throw HTTPServerError(.invalidAddress, "--listen \(listen): expected HOST:PORT, e.g. 127.0.0.1:8080")
+            guard let (host, port) = SocketAddress.split(listen) else {
+                throw HTTPServerError(
+                    .invalidAddress, "--listen \(listen): expected HOST:PORT with a port of 0…65535, e.g. 127.0.0.1:8080 or [::1]:8080")
             }
-            guard let number = UInt16(port) else {
-                throw HTTPServerError(.invalidAddress, "--listen \(listen): port must be 0…65535")
-            }
-            self.init(host: String(host), port: number)
+            self.init(host: host, port: port)
         }
     }
 
@@ -130,7 +121,10 @@ package final class HTTPServer: @unchecked Sendable {
     @discardableResult
     package func start() throws -> UInt16 {
         precondition(daemons.isEmpty, "HTTPServer started twice")
-        var address = try SocketAddress(host: configuration.host, port: configuration.port)
+        guard var address = SocketAddress(host: configuration.host, port: configuration.port) else {
+            throw HTTPServerError(
+                .invalidAddress, "'\(configuration.host)' is not a numeric IPv4 or IPv6 address (e.g. 127.0.0.1, ::1)")
+        }
         let count = max(1, configuration.threads)
         let inUse = HTTPServerError(
             .bindFailed, "cannot listen on \(configuration.host):\(configuration.port) (in use, or not an address of this host)")

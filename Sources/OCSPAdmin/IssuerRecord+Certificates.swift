@@ -12,13 +12,14 @@ extension IssuerRecord {
     ///   - responderCertificate: the delegated responder, or nil when the CA signs its own responses.
     package init(
         certificate: Certificate, responderCertificate: Certificate?, caKeyPath: String?, responderKeyPath: String?,
-        responseValidity: Double, addedAt: Date = Date()
+        responseValidity: Double, addedAt: Date = Date(), omitsSignerCertificate: Bool = false
     ) throws {
         self.init(
             id: IssuerID(certificate: certificate), subject: certificate.subject, certificateDER: certificate.derEncoded,
             responderCertificateDER: responderCertificate?.derEncoded, caKeyPath: caKeyPath,
             responderKeyPath: responderKeyPath, responseValidity: responseValidity,
-            certIDHashes: try HashAlgorithm.allCases.map { try certificate.issuerHashes($0) }, addedAt: addedAt)
+            certIDHashes: try HashAlgorithm.allCases.map { try certificate.issuerHashes($0) }, addedAt: addedAt,
+            omitsSignerCertificate: omitsSignerCertificate)
     }
 
     /// The CA certificate.

@@ -1,7 +1,7 @@
 internal import Foundation
 internal import Yams
 
-/// The `ocsp-stapler` configuration file (YAML; see `Config/stapler.yaml`).
+/// The `ocsp-stapler` configuration file (YAML; see `Config/stapling/stapler.yaml`).
 ///
 /// Every key is optional except that some certificate or directory must be named. Unknown keys
 /// are errors, not ignored: a misspelt `haproxy_socket` must not silently leave HAProxy without
@@ -14,6 +14,8 @@ public struct StaplerConfiguration: Sendable {
     /// The HAProxy stats socket for every certificate without its own.
     public var haproxySocket: String?
     public var timeout: Duration = .seconds(5)
+    /// How requests travel (`http_method`: auto, get or post).
+    public var method: OCSPRequestMethod = .auto
     public var concurrency = 32
     public var policy = RefreshPolicy()
     public var rescanInterval: Duration = .seconds(30)
@@ -50,12 +52,15 @@ public struct StaplerConfiguration: Sendable {
         var configuration = StaplerConfiguration()
         let root = try Node(document ?? [String: Any](), path: source).mapping(
             allowed: [
-                "responder_url", "haproxy_socket", "timeout", "concurrency", "refresh", "rescan_interval", "reload",
+                "responder_url", "haproxy_socket", "timeout", "http_method", "concurrency", "refresh", "rescan_interval", "reload",
                 "metrics_listen", "log_format", "log_level", "certificates", "watch",
             ])
         configuration.responderURL = try root["responder_url"]?.string()
         configuration.haproxySocket = try root["haproxy_socket"]?.string()
         if let value = try root["timeout"]?.duration() { configuration.timeout = value }
+        if let value = try root["http_method"]?.string(oneOf: OCSPRequestMethod.allCases.map(\.rawValue)) {
+            configuration.method = OCSPRequestMethod(rawValue: value) ?? .auto
+        }
         if let value = try root["concurrency"]?.integer(atLeast: 1) { configuration.concurrency = value }
         if let value = try root["rescan_interval"]?.duration() { configuration.rescanInterval = value }
         if let value = try root["metrics_listen"]?.string() { configuration.metricsListen = value }

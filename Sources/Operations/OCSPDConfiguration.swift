@@ -199,7 +199,7 @@ package struct OCSPDConfiguration: Sendable {
             apply: { config, value throws(ConfigurationError) in
                 config.crl.policy.shards = try integer("crl.shards", value, in: 1...4096)
             }, current: { "\($0.crl.policy.shards)" }),
-        Setting(key: "crl.public-url", help: "public base URL, for sharded CRLs' distribution points (default http://LISTEN/)",
+        Setting(key: "crl.public-url", help: "public base URL relying parties reach the CRLs at: named in complete CRLs (Freshest CRL) and shards (IDP); none by default",
             reloadable: true,
             apply: { config, value throws(ConfigurationError) in
                 guard value.isEmpty || value.hasPrefix("http://") || value.hasPrefix("https://") else {
@@ -333,11 +333,24 @@ package struct OCSPDConfiguration: Sendable {
                 key: "filter.enabled", value: "true", expected: "false when crl.enabled is false (filters are made on the CRL schedule)")
         }
         copy.crl.filters = filterEnabled ? filter : nil
-        copy.crl.policy.baseURL = publicURL ?? "http://\(listen)/"
+        // Only a URL someone configured goes into a signed CRL: the listen address is often not
+        // what relying parties reach (127.0.0.1, a port behind a proxy).
+        copy.crl.policy.baseURL = publicURL
+        if copy.crlEnabled, let problem = copy.crl.policy.problem {
+            throw ConfigurationError(key: "crl.shards", value: "\(copy.crl.policy.shards)", expected: "1 without crl.public-url (\(problem))")
+        }
+
         copy.http.metrics = metricsEnabled
         copy.http.servesOperations = metricsListen == nil
         copy.http.shutdownTimeout = shutdownTimeout
         return copy
+    }
+
+    /// What ocspd says once it has started, when its CRLs will name no URL (no `crl.public-url`).
+    package var crlURLNotice: String? {
+        crlEnabled && crl.policy.baseURL == nil
+            ? "no crl.public-url: complete CRLs name no delta CRL (Freshest CRL); set it to the URL relying parties reach"
+            : nil
     }
 
     /// The effective configuration, a `key: value  # source` line each (no key holds a secret:

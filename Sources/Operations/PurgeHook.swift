@@ -1,4 +1,4 @@
-internal import AsyncHTTPClient
+internal import Fetching
 package import Foundation
 package import Logging
 internal import NIOCore
@@ -94,13 +94,13 @@ package final class PurgeHook: Sendable {
     }
 
     private func request(_ url: String) async throws {
-        var request = HTTPClientRequest(url: url)
-        request.method = .RAW(value: configuration.method)
-        let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(configuration.timeout * 1000)))
-        _ = try await response.body.collect(upTo: 1 << 20)
+        let request = FetchRequest(
+            url: url, method: .init(rawValue: configuration.method), timeout: .milliseconds(Int64(configuration.timeout * 1000)),
+            maximumBytes: 1 << 20, maximumRedirects: 0)
+        let response = try await CurlFetcher.shared.fetch(request)
         // 404: nothing was cached under that path (ngx_cache_purge), which is what a purge wants.
-        guard (200..<300).contains(response.status.code) || response.status == .notFound else {
-            throw PurgeError(description: "\(url) answered HTTP \(response.status.code)")
+        guard (200..<300).contains(response.status) || response.status == 404 else {
+            throw PurgeError(description: "\(url) answered HTTP \(response.status)")
         }
     }
 

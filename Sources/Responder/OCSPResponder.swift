@@ -482,9 +482,11 @@ public final class OCSPResponder: Sendable {
         return problems
     }
 
-    /// The signer an issuer record describes: its delegated responder if it has one (whose
-    /// certificate the responses carry), else the CA (whose certificate they leave out: the
-    /// client has it already).
+    /// The signer an issuer record describes: its delegated responder if it has one, else the CA.
+    /// Either way the responses carry the signer's certificate, unless the record says to omit it:
+    /// OpenSSL's `OCSP_basic_verify` (nginx fetch mode, curl) looks for the signer only in the
+    /// response and the chain it is given, so a root that signs its own responses and is not in
+    /// the served chain would otherwise not be found.
     public static func makeSigner(
         _ record: IssuerRecord, keyFilePermissions: PrivateKey.FilePermissions = .ownerOnly
     ) throws -> OCSPResponseSigner {
@@ -494,14 +496,16 @@ public final class OCSPResponder: Sendable {
             }
             return try OCSPResponseSigner(
                 certificate: Certificate(derEncoded: responderDER),
-                key: PrivateKey.load(reference: path, permissions: keyFilePermissions))
+                key: PrivateKey.load(reference: path, permissions: keyFilePermissions),
+                includesCertificate: !record.omitsSignerCertificate)
         }
         guard let path = record.caKeyPath else {
             throw StoreError(.corrupt, "issuer has neither a responder nor a CA key")
         }
         return try OCSPResponseSigner(
             certificate: Certificate(derEncoded: record.certificateDER),
-            key: PrivateKey.load(reference: path, permissions: keyFilePermissions), includesCertificate: false)
+            key: PrivateKey.load(reference: path, permissions: keyFilePermissions),
+            includesCertificate: !record.omitsSignerCertificate)
     }
 }
 

@@ -1,11 +1,10 @@
-public import AsyncHTTPClient
 internal import CoreMetrics
+public import Fetching
 internal import Locking
 public import Foundation
 public import Logging
 public import OCSPCore
 internal import OCSPValues
-internal import NIOCore
 internal import OCSPStapling
 
 /// Checks a peer certificate's revocation status the way a ``RevocationPolicy`` says: a stapled
@@ -17,7 +16,7 @@ internal import OCSPStapling
 /// stapler's ``StapleFetcher``); CRLs through ``CRLVerifier``.
 public final class RevocationChecker: Sendable {
     public let policy: RevocationPolicy
-    private let client: HTTPClient
+    private let fetcher: any HTTPFetching
     private let logger: Logger
     private let verifier = OCSPResponseVerifier()
     private let answers: AnswerCache
@@ -28,11 +27,13 @@ public final class RevocationChecker: Sendable {
     private let decisions: (accept: Counter, reject: Counter)
 
     /// - Parameters:
-    ///   - client: the HTTP client for OCSP and CRLs (async-http-client's shared one by default).
+    ///   - fetcher: how OCSP requests and CRL downloads reach the network (libcurl by default).
     ///   - logger: soft-fail accepts are logged at warning level, with the reason.
-    public init(policy: RevocationPolicy, client: HTTPClient = .shared, logger: Logger = Logger(label: "revocation-checker")) {
+    public init(
+        policy: RevocationPolicy, fetcher: any HTTPFetching = CurlFetcher.shared, logger: Logger = Logger(label: "revocation-checker")
+    ) {
         self.policy = policy
-        self.client = client
+        self.fetcher = fetcher
         self.logger = logger
         answers = AnswerCache(capacity: policy.cacheEntries)
         filters = FilterSources(locations: policy.filters, cacheTTL: policy.cacheTTL.seconds, failureTTL: policy.failureCacheTTL.seconds)
@@ -80,7 +81,7 @@ public final class RevocationChecker: Sendable {
             let remaining = deadline - started
             let result = await withDeadline(remaining) {
                 await self.filters.answer(leaf: leaf, issuer: issuer, at: now) { url in
-                    try await self.download(url, timeout: max(deadline - clock.now, .milliseconds(1)))
+                    try await self.download(url, timeout: self.share(until: deadline, sourcesLeft: 1, clock: clock))
                 }
             }
             let duration = clock.now - started
@@ -141,15 +142,18 @@ public final class RevocationChecker: Sendable {
             return failureMode("no source answered (remembered for \(policy.failureCacheTTL)): \(cached.error ?? "")", attempts: attempts)
         }
         let remaining = deadline - clock.now
+        let progress = Progress()
         let answer = await withDeadline(remaining) {
             await self.inFlight.run(certID) {
                 // The fetch remembers its own answer, even when every check waiting for it gave up.
-                let answer = await self.ask(leaf: leaf, issuer: issuer, certID: certID, at: now, deadline: deadline)
+                let answer = await self.ask(leaf: leaf, issuer: issuer, certID: certID, at: now, deadline: deadline, progress: progress)
                 await self.remember(answer, for: certID, at: now)
                 return answer
             }
         }
         guard let answer else {
+            // What was tried before the budget ran out, the source still waited for included.
+            attempts += progress.attempts(at: clock.now)
             attempts.append(.init(source: .failureMode, url: nil, status: nil, error: "the \(policy.timeout) budget ran out", duration: remaining))
             let failure = Answer(status: nil, nextUpdate: nil, error: "no answer within the \(policy.timeout) budget")
             await answers.storeIfAbsent(certID, failure, at: now, until: now.addingTimeInterval(policy.failureCacheTTL.seconds))
@@ -220,66 +224,86 @@ public final class RevocationChecker: Sendable {
 
     // MARK: - Sources
 
-    /// OCSP, then the CRL, as the policy says, within the deadline.
-    private func ask(leaf: Certificate, issuer: Certificate, certID: CertID, at now: Date, deadline: ContinuousClock.Instant) async
-        -> NetworkAnswer
-    {
+    /// How long the next fetch may take: its share of what is left of the budget, when
+    /// `sourcesLeft` sources (this one included) are still to be asked, and at most
+    /// `source_timeout`. A refused connection fails at once, so its share passes to the next.
+    private func share(until deadline: ContinuousClock.Instant, sourcesLeft: Int, clock: ContinuousClock) -> Duration {
+        let remaining = deadline - clock.now
+        let share = remaining / max(1, sourcesLeft)
+        return max(min(share, policy.sourceTimeout ?? share), .milliseconds(1))
+    }
+
+    /// OCSP, then the CRL, as the policy says, within the deadline; what was tried goes to
+    /// `progress` as it happens (the caller may stop waiting first).
+    private func ask(
+        leaf: Certificate, issuer: Certificate, certID: CertID, at now: Date, deadline: ContinuousClock.Instant, progress: Progress
+    ) async -> NetworkAnswer {
         let clock = ContinuousClock()
-        var attempts: [RevocationDecision.Attempt] = []
         let useOCSP = policy.method == .ocsp || (policy.method == .ocspStapling && policy.fallback == .ocsp)
         let useCRL = policy.method == .crl || policy.crlFallback
         if useOCSP {
             let started = clock.now
-            // With a CRL to fall back on, OCSP gets half the budget: a responder that is down
-            // (async-http-client retries a refused connection until the deadline) or that never
-            // answers must leave the CRL time.
-            let share = useCRL ? (deadline - started) / 2 : deadline - started
-            var options = StapleFetcher.Options(responderURL: policy.ocspURL, timeout: max(share, .milliseconds(1)))
+            // With a CRL to fall back on, OCSP gets half of what is left: a responder that never
+            // answers must leave the CRL its turn.
+            var options = StapleFetcher.Options(
+                responderURL: policy.ocspURL, timeout: share(until: deadline, sourcesLeft: useCRL ? 2 : 1, clock: clock),
+                connectTimeout: policy.connectTimeout, method: policy.httpMethod)
             options.verifier = verifier
-            let fetcher = StapleFetcher(options: options, client: client)
+            let fetcher = StapleFetcher(options: options, fetcher: fetcher)
             let url = try? fetcher.responderURL(for: leaf)
+            progress.begin(.ocsp, url: url, at: started)
             do {
                 let answer = try await fetcher.fetch(leaf: leaf, issuer: issuer, now: now)
-                attempts.append(.init(source: .ocsp, url: url, status: answer.verified.status.name, error: nil, duration: clock.now - started))
-                return NetworkAnswer(status: answer.verified.status, nextUpdate: answer.verified.nextUpdate, source: .ocsp, attempts: attempts)
+                progress.end(.init(source: .ocsp, url: url, status: answer.verified.status.name, error: nil, duration: clock.now - started))
+                return NetworkAnswer(
+                    status: answer.verified.status, nextUpdate: answer.verified.nextUpdate, source: .ocsp, attempts: progress.attempts())
             } catch {
-                attempts.append(.init(source: .ocsp, url: url, status: nil, error: "\(error)", duration: clock.now - started))
+                progress.end(.init(source: .ocsp, url: url, status: nil, error: "\(error)", duration: clock.now - started))
             }
         }
         if useCRL {
             let started = clock.now
             guard let url = leaf.crlURLs.first(where: { $0.hasPrefix("http://") || $0.hasPrefix("https://") }) else {
-                attempts.append(.init(source: .crl, url: nil, status: nil, error: "the certificate names no HTTP CRL distribution point", duration: .zero))
-                return NetworkAnswer(status: nil, nextUpdate: nil, source: .crl, attempts: attempts)
+                progress.end(.init(source: .crl, url: nil, status: nil, error: "the certificate names no HTTP CRL distribution point", duration: .zero))
+                return NetworkAnswer(status: nil, nextUpdate: nil, source: .crl, attempts: progress.attempts())
             }
+            progress.begin(.crl, url: url, at: started)
             do {
-                let crl = try await crl(url, issuer: issuer, at: now, timeout: max(deadline - started, .milliseconds(1)))
+                let crl = try await crl(url, issuer: issuer, at: now, timeout: share(until: deadline, sourcesLeft: 1, clock: clock))
                 var status: CertStatus =
                     crl.entry(for: leaf.serialNumber).map { .revoked(time: $0.revocationDate, reason: $0.reason) } ?? .good
                 var nextUpdate = crl.nextUpdate
-                attempts.append(.init(source: .crl, url: url, status: status.name, error: nil, duration: clock.now - started))
-                // A delta, when the complete CRL says where they are and one is published.
+                progress.end(.init(source: .crl, url: url, status: status.name, error: nil, duration: clock.now - started))
+                // A delta, when the complete CRL says where they are and one is published. The
+                // complete CRL's answer stands without it: the delta leaves a tenth of what is
+                // left (at least 50 ms) for that answer to be given.
                 if let deltaURL = crl.freshestCRL.first(where: { $0.hasPrefix("http://") || $0.hasPrefix("https://") }) {
                     let deltaStarted = clock.now
+                    let reserve = max((deadline - deltaStarted) / 10, .milliseconds(50))
+                    let limit = min(deadline - deltaStarted - reserve, policy.sourceTimeout ?? .seconds(86400))
+                    progress.begin(.crl, url: deltaURL, at: deltaStarted)
                     do {
-                        if let delta = try await delta(deltaURL, base: crl, issuer: issuer, at: now, timeout: max(deadline - deltaStarted, .milliseconds(1))) {
+                        guard limit > .zero else { throw CheckError("\(deltaURL): no time left in the \(policy.timeout) budget") }
+                        if let delta = try await delta(deltaURL, base: crl, issuer: issuer, at: now, timeout: limit) {
                             if let entry = delta.entry(for: leaf.serialNumber) {
                                 status = entry.isRemoval ? .good : .revoked(time: entry.revocationDate, reason: entry.reason)
                             }
                             nextUpdate = min(nextUpdate, delta.nextUpdate)
-                            attempts.append(.init(source: .crl, url: deltaURL, status: status.name, error: nil, duration: clock.now - deltaStarted))
+                            progress.end(.init(source: .crl, url: deltaURL, status: status.name, error: nil, duration: clock.now - deltaStarted))
+                        } else {
+                            progress.end(nil)
                         }
                     } catch {
                         // Without its delta the complete CRL still holds every revocation up to its own time.
-                        attempts.append(.init(source: .crl, url: deltaURL, status: nil, error: "\(error)", duration: clock.now - deltaStarted))
+                        progress.end(.init(source: .crl, url: deltaURL, status: nil, error: "\(error)", duration: clock.now - deltaStarted))
                     }
                 }
-                return NetworkAnswer(status: status, nextUpdate: nextUpdate, source: .crl, attempts: attempts)
+                return NetworkAnswer(status: status, nextUpdate: nextUpdate, source: .crl, attempts: progress.attempts())
             } catch {
-                attempts.append(.init(source: .crl, url: url, status: nil, error: "\(error)", duration: clock.now - started))
+                progress.end(.init(source: .crl, url: url, status: nil, error: "\(error)", duration: clock.now - started))
             }
         }
-        return NetworkAnswer(status: nil, nextUpdate: nil, source: .failureMode, attempts: attempts)
+        return NetworkAnswer(status: nil, nextUpdate: nil, source: .failureMode, attempts: progress.attempts())
     }
 
     /// The complete CRL at `url`, verified, from the cache until min(nextUpdate, now + cache_ttl).
@@ -321,19 +345,18 @@ public final class RevocationChecker: Sendable {
 
     /// The body of a 200 from `url`; nil for a 404.
     private func download(_ url: String, timeout: Duration) async throws -> [UInt8]? {
-        var request = HTTPClientRequest(url: url)
-        request.method = .GET
+        let request = FetchRequest(
+            url: url, timeout: timeout, connectTimeout: policy.connectTimeout.map { min($0, timeout) },
+            maximumBytes: policy.maximumCRLBytes)
+        let response: FetchResponse
         do {
-            let response = try await client.execute(request, timeout: TimeAmount.nanoseconds(Int64(timeout.seconds * 1e9)))
-            if response.status == .notFound { return nil }
-            guard response.status == .ok else { throw CheckError("\(url) answered HTTP \(response.status.code)") }
-            var body = try await response.body.collect(upTo: 256 * 1024 * 1024)
-            return body.readBytes(length: body.readableBytes) ?? []
-        } catch let error as CheckError {
-            throw error
+            response = try await fetcher.fetch(request)
         } catch {
-            throw CheckError("\(url): \(error)")
+            throw CheckError("\(error)")
         }
+        if response.status == 404 { return nil }
+        guard response.status == 200 else { throw CheckError("\(url) answered HTTP \(response.status)") }
+        return response.body
     }
 }
 
@@ -457,5 +480,32 @@ extension Duration {
     var seconds: TimeInterval {
         let (seconds, attoseconds) = components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}
+
+/// What one network ask has tried so far, and what it waits for now: read by the check that
+/// stops waiting when its budget runs out, so that its answer still names every URL tried.
+final class Progress: Sendable {
+    private let state = LockedValue<(done: [RevocationDecision.Attempt], current: (RevocationDecision.Source, String?, ContinuousClock.Instant)?)>(
+        ([], nil))
+
+    func begin(_ source: RevocationDecision.Source, url: String?, at start: ContinuousClock.Instant) {
+        state.withLock { $0.current = (source, url, start) }
+    }
+
+    /// The source waited for has answered (or, nil, had nothing to say).
+    func end(_ attempt: RevocationDecision.Attempt?) {
+        state.withLock {
+            if let attempt { $0.done.append(attempt) }
+            $0.current = nil
+        }
+    }
+
+    /// What was tried; with `now`, the source still waited for too, as unanswered.
+    func attempts(at now: ContinuousClock.Instant? = nil) -> [RevocationDecision.Attempt] {
+        state.withLock { state in
+            guard let now, let (source, url, start) = state.current else { return state.done }
+            return state.done + [.init(source: source, url: url, status: nil, error: "no answer before the budget ran out", duration: now - start)]
+        }
     }
 }

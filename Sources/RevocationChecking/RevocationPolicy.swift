@@ -1,5 +1,5 @@
 internal import Foundation
-internal import OCSPStapling
+public import OCSPStapling
 
 /// How a relying party checks a peer certificate's revocation status: the keys the mTLS
 /// deployments write under `revocation_checking:`.
@@ -45,6 +45,17 @@ public struct RevocationPolicy: Sendable, Hashable {
     public var cacheTTL: Duration = .seconds(3600)
     /// The whole budget of one check, across every source.
     public var timeout: Duration = .seconds(5)
+    /// What one fetch (an OCSP request, a CRL, a delta) may take at most (`source_timeout`); by
+    /// default its share of what is left: OCSP half of it when the CRL follows, the CRL the rest.
+    public var sourceTimeout: Duration?
+    /// How long a connection may take (`connect_timeout`); by default the fetch's own limit. A
+    /// refused connection fails at once either way.
+    public var connectTimeout: Duration?
+    /// How OCSP requests travel (`http_method`: auto, get or post).
+    public var httpMethod: OCSPRequestMethod = .auto
+    /// A CRL (or delta) larger than this is refused unread (`crl_max_size`: bytes, or with
+    /// k, M or G).
+    public var maximumCRLBytes = 64 * 1024 * 1024
     /// Where to ask instead of the certificate's AIA OCSP URL (an extension of ours: `ocsp_url`).
     public var ocspURL: String?
     /// How long a failure (no source answered) is remembered, so an outage does not become a
@@ -85,7 +96,7 @@ public struct RevocationPolicy: Sendable, Hashable {
         }
         let known: Set<String> = [
             "method", "fallback", "must_staple", "crl_fallback", "soft_fail", "cache_ttl", "timeout", "ocsp_url",
-            "failure_cache_ttl", "cache_entries", "filter",
+            "failure_cache_ttl", "cache_entries", "filter", "source_timeout", "connect_timeout", "http_method", "crl_max_size",
         ]
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
             throw Problem(description: "\(path): unknown key `\(unknown)` (known: \(known.sorted().joined(separator: ", ")))")
@@ -131,6 +142,23 @@ public struct RevocationPolicy: Sendable, Hashable {
             policy.timeout = value
         }
         if let value = try duration("failure_cache_ttl") { policy.failureCacheTTL = value }
+        for (key, path) in [("source_timeout", \RevocationPolicy.sourceTimeout), ("connect_timeout", \.connectTimeout)] {
+            guard let value = try duration(key) else { continue }
+            guard value > .zero else { throw Problem(description: "\(path): \(key): must be more than 0") }
+            policy[keyPath: path] = value
+        }
+        if let value = try string("http_method") {
+            guard let method = OCSPRequestMethod(rawValue: value) else {
+                throw Problem(description: "\(path): http_method: `\(value)` is not one of auto, get, post")
+            }
+            policy.httpMethod = method
+        }
+        if let value = fields["crl_max_size"] {
+            guard let bytes = Self.size("\(value)"), !(value is Bool), bytes >= 1024 else {
+                throw Problem(description: "\(path): crl_max_size: expected a size of at least 1024 bytes (e.g. 65536, 512k, 64M, 1G)")
+            }
+            policy.maximumCRLBytes = bytes
+        }
         if let value = try string("ocsp_url") { policy.ocspURL = value }
         if let value = fields["filter"] {
             let locations = (value as? String).map { [$0] } ?? (value as? [Any])?.compactMap { $0 as? String }
@@ -148,6 +176,17 @@ public struct RevocationPolicy: Sendable, Hashable {
             policy.cacheEntries = count
         }
         return policy
+    }
+
+    /// Bytes: a whole number, or one followed by k, M or G (powers of 1024).
+    static func size(_ text: String) -> Int? {
+        let units: [Character: Int] = ["k": 1 << 10, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let last = trimmed.last else { return nil }
+        let (digits, unit) = units[last].map { (String(trimmed.dropLast()), $0) } ?? (trimmed, 1)
+        guard let number = Int(digits), number >= 0 else { return nil }
+        let (bytes, overflow) = number.multipliedReportingOverflow(by: unit)
+        return overflow ? nil : bytes
     }
 
     public static func load(path: String) throws -> RevocationPolicy {

@@ -23,10 +23,15 @@ public struct IssuerRecord: Sendable {
     public var addedAt: Date
     /// The issuer's CertID hashes, one per hash algorithm: what requests name it by.
     public var certIDHashes: [IssuerHashes]
+    /// Leave the signer's certificate out of the responses (`issuer add --omit-signer-certificate`):
+    /// a few hundred bytes less each, but OpenSSL's `OCSP_basic_verify` (nginx fetch mode, curl)
+    /// then cannot find the signer unless it is in the chain it is given, never in its trust store.
+    public var omitsSignerCertificate: Bool
 
     public init(
         id: IssuerID, subject: String, certificateDER: [UInt8], responderCertificateDER: [UInt8]?, caKeyPath: String?,
-        responderKeyPath: String?, responseValidity: Double, certIDHashes: [IssuerHashes], addedAt: Date = Date()
+        responderKeyPath: String?, responseValidity: Double, certIDHashes: [IssuerHashes], addedAt: Date = Date(),
+        omitsSignerCertificate: Bool = false
     ) {
         self.id = id
         self.subject = subject
@@ -37,6 +42,7 @@ public struct IssuerRecord: Sendable {
         self.responseValidity = responseValidity
         self.certIDHashes = certIDHashes
         self.addedAt = addedAt
+        self.omitsSignerCertificate = omitsSignerCertificate
     }
 
     /// Whether the CA signs its own responses (no delegated responder).
@@ -55,6 +61,8 @@ extension IssuerRecord {
         var addedAt: Date
         var subject: String?
         var certIDHashes: [StoredHashes]?
+        /// Absent (false) unless set: records written before it, and most after, read the same.
+        var omitsSignerCertificate: Bool?
     }
 
     private struct StoredHashes: Codable {
@@ -70,7 +78,7 @@ extension IssuerRecord {
             addedAt: addedAt, subject: subject,
             certIDHashes: certIDHashes.map {
                 StoredHashes(algorithm: $0.hashAlgorithm.rawValue, nameHash: Data($0.nameHash), keyHash: Data($0.keyHash))
-            })
+            }, omitsSignerCertificate: omitsSignerCertificate ? true : nil)
         return [UInt8](try JSONEncoder().encode(stored))
     }
 
@@ -90,7 +98,7 @@ extension IssuerRecord {
                     IssuerHashes(hashAlgorithm: $0, nameHash: [UInt8](hashes.nameHash), keyHash: [UInt8](hashes.keyHash))
                 }
             },
-            addedAt: stored.addedAt)
+            addedAt: stored.addedAt, omitsSignerCertificate: stored.omitsSignerCertificate ?? false)
     }
 }
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import LogFormats
 import Logging
-import NIOCore
+import Listening
 import OCSPCore
 import OCSPStapling
 import ServiceLifecycle
@@ -66,7 +66,7 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
     @Option(help: "A directory whose *.pem certificates each get <file>.ocsp beside them (repeatable).")
     var watch: [String] = []
 
-    @Option(help: "A YAML configuration (see Config/stapler.yaml); these flags override its global keys.")
+    @Option(help: "A YAML configuration (see Config/stapling/stapler.yaml); these flags override its global keys.")
     var config: String?
 
     @Option(help: "The OCSP responder URL for every certificate, those of --config included (default: each one's AIA URL).")
@@ -74,6 +74,9 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds a fetch may take.")
     var timeout: Int?
+
+    @Option(help: "auto (GET when short, POST after a GET is refused), get or post.")
+    var httpMethod: String?
 
     @Option(help: "HAProxy's stats socket (level admin): new staples are handed over with `set ssl ocsp-response`.")
     var haproxySocket: String?
@@ -147,6 +150,12 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
             guard timeout > 0 else { throw ValidationError("--timeout must be at least 1 second") }
             settings.timeout = .seconds(timeout)
         }
+        if let httpMethod {
+            guard let method = OCSPRequestMethod(rawValue: httpMethod) else {
+                throw ValidationError("--http-method is auto, get or post")
+            }
+            settings.method = method
+        }
         if let concurrency {
             guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
             settings.concurrency = concurrency
@@ -188,10 +197,10 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
-        var metricsAddress: (host: String, port: Int)?
+        var metricsAddress: (host: String, port: UInt16)?
         if let listen = settings.metricsListen {
             guard !once else { throw ValidationError("--metrics-listen is for the daemon, not --once") }
-            guard let address = MetricsServer.address(listen) else {
+            guard let address = MetricsListener.address(listen) else {
                 throw ValidationError("--metrics-listen takes host:port, e.g. 127.0.0.1:9406")
             }
             metricsAddress = address
@@ -208,7 +217,7 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "ocsp-stapler")
         let options = StaplingService.Options(
-            fetcher: StapleFetcher.Options(timeout: settings.timeout), policy: settings.policy,
+            fetcher: StapleFetcher.Options(timeout: settings.timeout, method: settings.method), policy: settings.policy,
             concurrency: settings.concurrency, rescanInterval: settings.rescanInterval)
 
         if once {
@@ -239,7 +248,7 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
     }
 
     private func runDaemon(
-        settings: StaplerConfiguration, options: StaplingService.Options, metricsAddress: (host: String, port: Int)?,
+        settings: StaplerConfiguration, options: StaplingService.Options, metricsAddress: (host: String, port: UInt16)?,
         logger: Logger
     ) async throws {
         let metricsBox = MetricsBox()
@@ -251,10 +260,16 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
         let service = StaplingService(options: options, reloadHook: hook, logger: logger)
         let metrics = StaplerMetrics(service: service)
         metricsBox.metrics = metrics
-        var channel: (any Channel)?
+        var listener: MetricsListener?
         if let (host, port) = metricsAddress {
-            let (bound, boundPort) = try await MetricsServer(host: host, port: port, exposition: { metrics.exposition() }).start()
-            channel = bound
+            let metricsListener = MetricsListener(host: host, port: port, exposition: { metrics.exposition() })
+            let boundPort: UInt16
+            do {
+                boundPort = try metricsListener.start()
+            } catch {
+                throw ValidationError("--metrics-listen \(settings.metricsListen ?? ""): \(error)")
+            }
+            listener = metricsListener
             logger.info("metrics listening", metadata: ["address": "\(host):\(boundPort)"])
         }
         logger.info(
@@ -268,7 +283,7 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-        try? await channel?.close()
+        listener?.stop()
         logger.info("stapler stopped")
     }
 

@@ -38,8 +38,13 @@ struct CRLCommand: ParsableCommand {
         @Option(help: "Split the complete CRL into this many shards, each with an Issuing Distribution Point.")
         var shards: Int = 1
 
-        @Option(help: "Base URL of the CRL endpoints, for shards' Issuing Distribution Points.")
-        var baseURL: String = "http://127.0.0.1:8080/"
+        @Option(
+            help: """
+                The public base URL of the CRL endpoints (e.g. http://crl.example.com/): complete CRLs name their delta \
+                under it (Freshest CRL), shards their scope (Issuing Distribution Point). Without it a CRL names no URL, \
+                and --shards cannot be used.
+                """)
+        var baseURL: String?
 
         func validate() throws {
             guard Durations.parse(nextUpdate) != nil else {
@@ -51,6 +56,12 @@ struct CRLCommand: ParsableCommand {
             guard ["der", "pem"].contains(format) else { throw ValidationError("--format must be der or pem") }
             guard (1...4096).contains(shards) else { throw ValidationError("--shards must be 1…4096") }
             guard !(delta && shards > 1) else { throw ValidationError("--delta works on the complete CRL only; drop --shards") }
+            guard shards == 1 || baseURL != nil else {
+                throw ValidationError("--shards needs --base-url: each shard names its scope by URL (Issuing Distribution Point)")
+            }
+            if let baseURL, !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) {
+                throw ValidationError("--base-url \(baseURL): expected an http:// or https:// URL")
+            }
         }
 
         func run() throws {
@@ -81,6 +92,9 @@ struct CRLCommand: ParsableCommand {
                     line += ", written to \(path)"
                 }
                 print(line + "; ocspd serves it at " + servedPath(item.scope, slug: record.id.slug))
+            }
+            if baseURL == nil && !delta {
+                print("no --base-url: the CRL names no delta CRL (Freshest CRL); give --base-url to publish deltas to relying parties")
             }
             print("generated in " + String(format: "%.2f", seconds) + " s")
         }

@@ -35,6 +35,14 @@ struct IssuerCommand: ParsableCommand {
         @Flag(help: "Replace the issuer if it is already in the store.")
         var replace = false
 
+        @Flag(
+            help: """
+                Leave the signer's certificate out of the responses (smaller). nginx (ssl_stapling_verify), curl, \
+                ocsp-stapler and ocspctl check then reject them unless the signer is in the chain they are given: never \
+                a delegated responder's, nor a root's that is not sent.
+                """)
+        var omitSignerCertificate = false
+
         func validate() throws {
             guard Durations.parse(validity) != nil else {
                 throw ValidationError("--validity \(validity): expected a duration such as 3600, 12h or 1d")
@@ -66,7 +74,8 @@ struct IssuerCommand: ParsableCommand {
             }
             let record = try IssuerRecord(
                 certificate: ca, responderCertificate: responder, caKeyPath: key.map(keyReference),
-                responderKeyPath: responderKey.map(keyReference), responseValidity: Durations.parse(validity)!)
+                responderKeyPath: responderKey.map(keyReference), responseValidity: Durations.parse(validity)!,
+                omitsSignerCertificate: omitSignerCertificate)
             try store.addIssuer(record, replace: replace)
             print("added issuer \(ca.subject) (\(responder == nil ? "CA-signed" : "delegated responder \(responder!.subject)"))")
         }

@@ -42,6 +42,7 @@ extension IssuerCommand {
             print("  CA key             \(record.caKeyPath ?? "-")")
             print("  responder key      \(record.responderKeyPath ?? "-")")
             print("  response validity  \(Self.duration(record.responseValidity))")
+            print("  signer certificate \(record.omitsSignerCertificate ? "omitted from responses" : "in every response")")
             for hashes in record.certIDHashes {
                 print(
                     "  CertID \(hashes.hashAlgorithm)".padding(toLength: 21, withPad: " ", startingAt: 0)
@@ -65,6 +66,7 @@ extension IssuerCommand {
                 "subject": record.subject, "id": record.id.description, "slug": record.id.slug,
                 "serial": certificate.serialNumber.hex, "signer": signer.jsonObject, "certIDHashes": hashes,
                 "responseValidity": record.responseValidity, "addedAt": rfc3339(record.addedAt),
+                "signerCertificateInResponses": !record.omitsSignerCertificate,
                 "certificates": countsObject(counts),
             ]
             object["notBefore"] = certificate.notBefore.map(rfc3339)

@@ -6,7 +6,12 @@ import OCSPValues
 import RevocationStore
 
 struct StatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a certificate's status.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show a certificate's status.",
+        discussion: """
+            Prints good, revoked (with time and reason) or unknown. Exits 0 for a certificate the store knows, 3 (not found) \
+            for one it does not, after printing `unknown`: what ocspd answers for it.
+            """)
 
     @OptionGroup var options: StoreOptions
     @OptionGroup var selection: CertificateSelection
@@ -17,7 +22,8 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let store = try options.open()
         let (issuer, serial, _) = try selection.resolve(in: store)
-        let status = try store.certificate(issuer: issuer.id, serial: serial)?.certStatus ?? .unknown
+        let record = try store.certificate(issuer: issuer.id, serial: serial)
+        let status = record?.certStatus ?? .unknown
         let subject = issuer.subject
         var fields: [String: String] = ["issuer": subject, "serial": serial.hex, "status": status.name]
         if case .revoked(let time, let reason) = status {
@@ -32,5 +38,6 @@ struct StatusCommand: ParsableCommand {
             if let reason = fields["reason"] { line += "\t\(reason)" }
             print(line + "\t(issuer \(subject))")
         }
+        if record == nil { throw ExitCode(CLIError.ExitStatus.notFound.rawValue) }
     }
 }

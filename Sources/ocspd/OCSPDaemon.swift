@@ -271,6 +271,7 @@ struct OCSPDaemon: AsyncParsableCommand {
         group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownTimeout + 5)
 
         logger.info("started", metadata: configuration.metadata)
+        if let notice = configuration.crlURLNotice { logger.notice("\(notice)") }
 
         try await ServiceGroup(configuration: group).run()
         let served = server.statistics

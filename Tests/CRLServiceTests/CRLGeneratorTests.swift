@@ -72,6 +72,9 @@ import Testing
         var policy = CRLPolicy()
         policy.shards = 4
         let issuer = try pki.store.issuer(certificate: pki.root)
+        // Without a public base URL a shard could not say which part of the population it covers.
+        #expect(throws: CRLError(.configuration, "")) { try generator.generateFull(issuer, policy: policy) }
+        policy.baseURL = "http://crl.example.test/"
         let shards = try generator.generateFull(issuer, policy: policy)
         #expect(shards.count == 4)
         #expect(shards.map(\.entries).reduce(0, +) == 40)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import time
 from pathlib import Path
@@ -214,5 +215,78 @@ def test_ocspd_serves_crls_with_caching_and_publishes_a_delta_after_revocation(b
                 time.sleep(0.25)
         conn.close()
         assert found, "ocspd did not publish a delta CRL with the new revocation within 10 s"
+    finally:
+        server.stop()
+
+
+def crl_urls(crl: x509.CertificateRevocationList) -> list[str]:
+    """Every URL a CRL names: its Freshest CRL and its Issuing Distribution Point."""
+    urls = []
+    for ext in crl.extensions:
+        if isinstance(ext.value, x509.FreshestCRL):
+            urls += [n.value for dp in ext.value for n in dp.full_name or []]
+        if isinstance(ext.value, x509.IssuingDistributionPoint):
+            urls += [n.value for n in ext.value.full_name or []]
+    return urls
+
+
+def test_a_crl_names_no_url_nobody_configured(bins, demo):
+    """Issue 32: without --base-url, `crl generate` used to sign a Freshest CRL of
+    http://127.0.0.1:8080/…; now it names no URL and says so once."""
+    out, stdout = generate(bins, demo)
+    crl = x509.load_der_x509_crl(out.read_bytes())
+    assert crl_urls(crl) == [], crl_urls(crl)
+    with pytest.raises(x509.ExtensionNotFound):
+        crl.extensions.get_extension_for_class(x509.FreshestCRL)
+    assert stdout.count("no --base-url") == 1, stdout
+    text = openssl_ok("crl", "-inform", "DER", "-in", out, "-noout", "-text").stdout
+    assert "127.0.0.1" not in text and "Freshest CRL" not in text, text
+
+    out, stdout = generate(bins, demo, "--base-url", "https://crl.example.test/pki/")
+    urls = crl_urls(x509.load_der_x509_crl(out.read_bytes()))
+    assert len(urls) == 1 and urls[0].startswith("https://crl.example.test/pki/crl/") and urls[0].endswith("-delta.crl"), urls
+    assert "no --base-url" not in stdout
+
+    proc = ctl(bins, "crl", "generate", "--store", demo / "store", "--issuer", demo / "ec-root.pem", "--shards", "4",
+               "--out", demo / "shards")
+    assert proc.returncode == 2 and "--shards needs --base-url" in proc.stderr, proc.stderr
+
+
+def test_ocspd_serves_crls_naming_only_its_public_url(bins, demo, log_dir):
+    """ocspd used to put its listen address (127.0.0.1:<port>) in every CRL it signs."""
+    slug = json.loads(ctl_ok(bins, "issuer", "show", "--store", demo / "store", "--issuer", demo / "ec-root.pem",
+                             "--json").stdout)["slug"]
+
+    def served_crl(server: Ocspd) -> x509.CertificateRevocationList:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=HTTP_TIMEOUT)
+        conn.request("GET", f"/crl/{slug}.crl")
+        r = conn.getresponse()
+        body = r.read()
+        conn.close()
+        assert r.status == 200, r.status
+        return x509.load_der_x509_crl(body)
+
+    def next_crl(server: Ocspd) -> x509.CertificateRevocationList:
+        """The next complete CRL ocspd makes (every 2 s here; the one in the store came from `demo`)."""
+        before = crl_number(served_crl(server))
+        deadline = time.monotonic() + 30
+        while crl_number(crl := served_crl(server)) <= before:
+            assert time.monotonic() < deadline, "ocspd made no new CRL within 30 s" + server.diagnostics()
+            time.sleep(0.3)
+        return crl
+
+    server = Ocspd(bins, demo / "store", log_dir, extra=["--crl-interval", "2s"])
+    try:
+        server.wait_ready()
+        assert crl_urls(next_crl(server)) == []
+        assert server.stderr_text().count("no crl.public-url") == 1, server.stderr_text()
+    finally:
+        server.stop()
+    server = Ocspd(bins, demo / "store", log_dir, extra=["--crl-interval", "2s", "--public-url", "http://crl.example.test/"])
+    try:
+        server.wait_ready()
+        urls = crl_urls(next_crl(server))
+        assert urls == [f"http://crl.example.test/crl/{slug}-delta.crl"], urls
+        assert "no crl.public-url" not in server.stderr_text()
     finally:
         server.stop()

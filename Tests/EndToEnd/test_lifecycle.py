@@ -62,7 +62,8 @@ def test_the_example_file_documents_every_key(bins):
 
 def test_flags_beat_the_environment_which_beats_the_file(bins, tmp_path):
     config = tmp_path / "ocspd.yaml"
-    config.write_text("store: /from/file\nthreads: 3\ncrl:\n  interval: 3h\n  shards: 4\nlog:\n  level: debug\n")
+    config.write_text("store: /from/file\nthreads: 3\ncrl:\n  interval: 3h\n  shards: 4\n  public-url: http://crl.test/\n"
+                      "log:\n  level: debug\n")
     env = clean_environment(OCSPD_CRL_INTERVAL="2h", OCSPD_THREADS="5", OCSPD_CONFIG=str(config))
     values = check_config(bins, "--threads", "7", env=env)
     assert values["store"] == ("/from/file", f"file {config}")

@@ -56,8 +56,9 @@ def test_status_by_issuer_and_serial_matches_by_cert(bins, pki, store, leaf):
 @pytest.mark.parametrize("leaf", ["ec-good", "ec-revoked", "rsa-unknown"])
 def test_status_human(bins, pki, store, leaf):
     proc = ctl(bins, "status", "--store", store, "--cert", pki.path(leaf))
-    assert proc.returncode == 0, describe(proc)
     status = EXPECTED[leaf][0]
+    # 3: not found, as `ocspctl --help` documents for a certificate the store does not know (issue 32).
+    assert proc.returncode == (3 if status == "unknown" else 0), describe(proc)
     assert status in proc.stdout, f"status word {status!r} missing:" + describe(proc)
     others = {"good", "revoked", "unknown"} - {status}
     assert not any(w in proc.stdout.split() for w in others), describe(proc)

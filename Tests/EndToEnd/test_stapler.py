@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import http.server
 import subprocess
 import threading
@@ -183,3 +184,14 @@ def test_nginx_staples_the_file_the_stapler_writes(bins, demo, served, tmp_path)
         assert proc.returncode == 3, describe(proc)
         nginx.reload()  # nginx reads ssl_stapling_file only at (re)load
         poll_s_client(port, root, "Cert Status: revoked", timeout=10, diagnostics=nginx.diagnostics)
+
+
+def test_help_names_an_example_configuration_that_exists():
+    """Issue 32: `--help` named Config/stapler.yaml; the file is Config/stapling/stapler.yaml."""
+    proc = run([STAPLER, "--help"])
+    assert proc.returncode == 0, describe(proc)
+    named = re.findall(r"Config/[\w/.-]+\.yaml", proc.stdout)
+    assert named, proc.stdout
+    root = Path(__file__).resolve().parents[2]
+    for path in named:
+        assert (root / path).is_file(), f"--help names {path}, which does not exist"

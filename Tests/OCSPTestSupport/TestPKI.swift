@@ -27,7 +27,7 @@ public final class TestPKI: @unchecked Sendable {
                 subject: [("CN", "Test Responder")], validity: 86400,
                 extensions: [("extendedKeyUsage", "OCSPSigning"), ("noCheck", "yes")]),
             subjectKey: responderKey, issuer: root, issuerKey: rootKey)
-        rsaKey = try PrivateKey.generateRSA(bits: 2048)
+        rsaKey = try Self.sharedRSAKey.get()
         rsaCA = try Self.ca("Test RSA CA", key: rsaKey)
         for (name, key) in [("root", rootKey), ("responder", responderKey), ("rsa", rsaKey)] {
             guard FileManager.default.createFile(
@@ -46,6 +46,12 @@ public final class TestPKI: @unchecked Sendable {
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// One RSA-2048 key for every PKI of the process: swift-testing makes a suite instance per
+    /// test, and a key generated for each (a quarter second and more of CPU) held both cores of
+    /// the cooperative pool for half a minute, long enough to turn the tests that wait on the
+    /// network into timeouts. The EC keys, cheap, stay each PKI's own.
+    private static let sharedRSAKey = Result { try PrivateKey.generateRSA(bits: 2048) }
 
     /// Issues a leaf under `issuer` (root or rsaCA).
     public func leaf(_ name: String, issuer: Certificate, key: PrivateKey) throws -> Certificate {

@@ -126,7 +126,7 @@ import Testing
     }
 
     @Test func flagsBeatTheEnvironmentWhichBeatsTheFile() async throws {
-        let path = try file("store: /s\nthreads: 3\nvalidity: 2h\ncrl:\n  shards: 8\n  interval: 3h\n")
+        let path = try file("store: /s\nthreads: 3\nvalidity: 2h\ncrl:\n  shards: 8\n  interval: 3h\n  public-url: http://crl.test/\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let configuration = try await OCSPDConfiguration.load(
             flags: ["threads": "5"], environment: ["OCSPD_THREADS": "4", "OCSPD_CRL_INTERVAL": "90m"], file: path)
@@ -137,7 +137,18 @@ import Testing
         #expect(configuration.sources["threads"] == "flag --threads")
         #expect(configuration.sources["crl.interval"] == "environment OCSPD_CRL_INTERVAL")
         #expect(configuration.sources["crl.shards"] == "file \(path)")
-        #expect(configuration.crl.policy.baseURL == "http://127.0.0.1:8080/")
+        #expect(configuration.crl.policy.baseURL == "http://crl.test/")
+    }
+
+    @Test func aCRLNamesNoURLNobodyConfigured() async throws {
+        let plain = try await OCSPDConfiguration.load(flags: ["store": "/s"], environment: [:])
+        #expect(plain.crl.policy.baseURL == nil, "never the listen address")
+        #expect(plain.crlURLNotice?.contains("no crl.public-url") == true)
+        let published = try await OCSPDConfiguration.load(flags: ["store": "/s", "crl.public-url": "http://crl.test/"], environment: [:])
+        #expect(published.crlURLNotice == nil && published.crl.policy.baseURL == "http://crl.test/")
+        await #expect(throws: ConfigurationError.self) {
+            try await OCSPDConfiguration.load(flags: ["store": "/s", "crl.shards": "4"], environment: [:])
+        }
     }
 
     @Test func aBadValueNamesItsKeyAndWhereItCameFrom() async throws {

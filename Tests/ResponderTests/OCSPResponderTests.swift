@@ -46,10 +46,30 @@ import Testing
         try pki.store.addCertificate(issuer: IssuerID(certificate: pki.rsaCA), serial: serial, notAfter: nil)
         let (_, _, response) = try ask(pki.rsaCA, [serial])
         try response.verify(issuer: pki.rsaCA)
-        // The client has the issuer already: a CA-signed response leaves its certificate out.
-        #expect(response.certificates.isEmpty)
+        // The CA's certificate travels with its responses: OCSP_basic_verify (nginx, curl) looks
+        // for the signer only there and in the chain it is given (issue 32).
+        #expect(response.certificates.map(\.derEncoded) == [pki.rsaCA.derEncoded])
         #expect(response.responses.first?.status == .good)
         #expect(response.responses.first.flatMap { $0.nextUpdate?.timeIntervalSince($0.thisUpdate) } == 7200)
+    }
+
+    @Test func anIssuerMayOmitTheSignerCertificate() throws {
+        var record = try pki.store.issuer(certificate: pki.rsaCA)
+        #expect(!record.omitsSignerCertificate)
+        record.omitsSignerCertificate = true
+        try pki.store.addIssuer(record, replace: true)
+        #expect(try pki.store.issuer(certificate: pki.rsaCA).omitsSignerCertificate, "kept in the store")
+        let serial = SerialNumber(bytes: [8])
+        try pki.store.addCertificate(issuer: IssuerID(certificate: pki.rsaCA), serial: serial, notAfter: nil)
+        let (_, _, response) = try ask(pki.rsaCA, [serial])
+        try response.verify(issuer: pki.rsaCA)
+        #expect(response.certificates.isEmpty)
+        // A delegated responder's too.
+        var delegated = try pki.store.issuer(certificate: pki.root)
+        delegated.omitsSignerCertificate = true
+        let signer = try OCSPResponder.makeSigner(delegated)
+        #expect(!signer.includesCertificate)
+        #expect(try OCSPResponder.makeSigner(pki.store.issuer(certificate: pki.root)).includesCertificate)
     }
 
     @Test func revocationIsVisibleToTheNextRequest() throws {

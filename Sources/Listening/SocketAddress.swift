@@ -1,11 +1,30 @@
-internal import Foundation
+package import Foundation
 
 /// A numeric IPv4 or IPv6 socket address for libmicrohttpd's MHD_OPTION_SOCK_ADDR.
-struct SocketAddress {
+package struct SocketAddress {
     private var storage = sockaddr_storage()
-    let isIPv6: Bool
+    package let isIPv6: Bool
 
-    init(host: String, port: UInt16) throws {
+    /// `HOST:PORT` or `[IPV6]:PORT` split into its host and port; nil when it is neither.
+    package static func split(_ listen: String) -> (host: String, port: UInt16)? {
+        let host: Substring
+        let port: Substring
+        if listen.hasPrefix("[") {
+            guard let close = listen.firstIndex(of: "]"), listen[close...].hasPrefix("]:") else { return nil }
+            host = listen[listen.index(after: listen.startIndex)..<close]
+            port = listen[close...].dropFirst(2)
+        } else if let colon = listen.lastIndex(of: ":") {
+            host = listen[..<colon]
+            port = listen[listen.index(after: colon)...]
+        } else {
+            return nil
+        }
+        guard !host.isEmpty, let number = UInt16(port) else { return nil }
+        return (String(host), number)
+    }
+
+    /// nil when `host` is not a numeric IPv4 or IPv6 address.
+    package init?(host: String, port: UInt16) {
         var v4 = sockaddr_in()
         var v6 = sockaddr_in6()
         if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
@@ -19,18 +38,18 @@ struct SocketAddress {
             withUnsafeMutableBytes(of: &storage) { $0.copyBytes(from: withUnsafeBytes(of: v6) { Array($0) }) }
             isIPv6 = true
         } else {
-            throw HTTPServerError(.invalidAddress, "'\(host)' is not a numeric IPv4 or IPv6 address (e.g. 127.0.0.1, ::1)")
+            return nil
         }
     }
 
-    func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>) -> R) -> R {
+    package func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>) -> R) -> R {
         withUnsafeBytes(of: storage) { body($0.baseAddress!.assumingMemoryBound(to: sockaddr.self)) }
     }
 
-    var length: socklen_t { socklen_t(isIPv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size) }
+    package var length: socklen_t { socklen_t(isIPv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size) }
 
     /// The port (host byte order). Both families keep it at the same offset.
-    var port: UInt16 {
+    package var port: UInt16 {
         get { withUnsafeBytes(of: storage) { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) } }
         set { withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue.bigEndian, toByteOffset: 2, as: UInt16.self) } }
     }
@@ -39,7 +58,7 @@ struct SocketAddress {
     /// another socket listens on the port, which a bind with SO_REUSEPORT would not notice if the
     /// listener set it too. SO_REUSEADDR, as libmicrohttpd sets it, lets the connections of a
     /// previous run still in TIME_WAIT not count. Returns the port, the kernel's pick for port 0.
-    func probePort() -> UInt16? {
+    package func probePort() -> UInt16? {
         let fd = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
