@@ -82,6 +82,16 @@ final class ConnectionWatchdog: Sendable {
         stopped.wait()
     }
 
+    /// Sends a FIN on every open connection (`shutdown(SHUT_WR)`): its client sees the end and
+    /// closes, and libmicrohttpd, reading that, closes the connection on its own thread. For the
+    /// end of a drain, when the connections still open are idle. Returns how many.
+    func finishAll() -> Int {
+        open.withLock { table in
+            for clock in table.values { shutdown(clock.socket, Int32(SHUT_WR)) }
+            return table.count
+        }
+    }
+
     /// Shuts down every connection past its deadline at `now`; returns how many.
     @discardableResult
     func shutDownLateConnections(now: UInt64) -> Int {

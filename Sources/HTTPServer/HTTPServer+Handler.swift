@@ -178,12 +178,16 @@ extension HTTPServer {
         let context = threadContext
         defer { context.counters.publish(context.frontCache.statistics) }
         let now = FrontCache.monotonicNow()
-        let useFrontCache = context.synchronize(logger: logger) && !draining.load(ordering: .relaxed)
+        // The one atomic load of the request path decides both: while draining, every answer
+        // carries `Connection: close`, and the front cache (whose shared responses must not carry
+        // it) is neither read nor filled.
+        let closing = draining.load(ordering: .relaxed)
+        let useFrontCache = context.synchronize(logger: logger) && !closing
         // GET and POST answers differ in their headers; keep them apart with a leading byte.
         return withFrontCacheKey(key, isGET: isGET) { bytes in
             let cacheKey = FrontCache.Key(bytes)
             if useFrontCache, let (response, tag) = context.frontCache.lookup(cacheKey, now: now) {
-                let queued = queue(connection, response, isGET: isGET)
+                let queued = queue(connection, response, isGET: isGET, closing: false)
                 let (label, thisUpdate) = FrontCache.untag(tag)
                 record(context, label, cacheHit: true, since: now, thisUpdate: thisUpdate, connection, key, isGET: isGET)
                 return queued
@@ -193,7 +197,7 @@ extension HTTPServer {
                     try? reader.withCachedAnswer(toRequest: der, now: Int64(time(nil))) { answer in
                         guard let response = makeResponse(answer, isGET: isGET) else { return MHD_Result.NO }
                         Counters.bump(context.counters.storeAnswers)
-                        let result = queue(connection, response, isGET: isGET)
+                        let result = queue(connection, response, isGET: isGET, closing: closing)
                         let label = OCSPStatusLabel(answer.response.kind)
                         if useFrontCache, context.frontCache.admits(cacheKey) {
                             context.frontCache.insert(
@@ -217,7 +221,7 @@ extension HTTPServer {
             Counters.bump(context.counters.fullPathAnswers)
             return answerFully(
                 connection, key: key, cacheKey: cacheKey, isGET: isGET, context: context, useFrontCache: useFrontCache,
-                since: now)
+                closing: closing, since: now)
         }
     }
 
@@ -273,7 +277,7 @@ extension HTTPServer {
     /// The full path: ``OCSPResponder/respond(to:now:)``, for every request the caches could not answer.
     private func answerFully(
         _ connection: OpaquePointer, key: UnsafeRawBufferPointer, cacheKey: FrontCache.Key, isGET: Bool,
-        context: ThreadContext, useFrontCache: Bool, since start: UInt64
+        context: ThreadContext, useFrontCache: Bool, closing: Bool, since start: UInt64
     ) -> MHD_Result {
         let result: OCSPResponder.Result
         if isGET, let der = withRequestDER(key, isGET: true, { Array($0) }) {
@@ -305,10 +309,10 @@ extension HTTPServer {
                     tag: FrontCache.tag(label, thisUpdate: Int64((result.thisUpdate ?? .distantPast).timeIntervalSince1970)),
                     now: FrontCache.monotonicNow(), validFor: validFor)
             }
-            return queue(connection, response, isGET: isGET)
+            return queue(connection, response, isGET: isGET, closing: closing)
         }
         defer { MHD_destroy_response(response) }
-        return queue(connection, response, isGET: isGET)
+        return queue(connection, response, isGET: isGET, closing: closing)
     }
 
     /// Calls `body` with the request's DER: a POST body as it is, a GET path decoded into a
@@ -331,14 +335,18 @@ extension HTTPServer {
         }
     }
 
-    /// Queues `response` (200), or 304 for a GET whose If-None-Match names its ETag.
-    private func queue(_ connection: OpaquePointer, _ response: OpaquePointer, isGET: Bool) -> MHD_Result {
-        closeWhenDraining(response)
+    /// Queues `response` (200), or 304 for a GET whose If-None-Match names its ETag; `closing`
+    /// (draining: never true for a front-cache response, which is shared) adds `Connection: close`,
+    /// after which libmicrohttpd closes the connection once the answer is sent.
+    private func queue(
+        _ connection: OpaquePointer, _ response: OpaquePointer, isGET: Bool, closing: Bool
+    ) -> MHD_Result {
         if isGET, let condition = MHD_lookup_connection_value(connection, .HEADER_KIND, "If-None-Match"),
             let etag = MHD_get_response_header(response, "ETag"), Self.matches(String(cString: condition), String(cString: etag))
         {
-            return sendNotModified(connection, etag: String(cString: etag))
+            return sendNotModified(connection, etag: String(cString: etag), closing: closing)
         }
+        if closing { MHD_add_response_header(response, "Connection", "close") }
         return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
     }
 
@@ -350,19 +358,6 @@ extension HTTPServer {
     /// Whether an If-None-Match value names `etag` (or is `*`).
     private static func matches(_ header: String, _ etag: String) -> Bool {
         header == "*" || header.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag }
-    }
-
-    private func queue(_ connection: OpaquePointer, _ result: OCSPResponder.Result, isGET: Bool) -> MHD_Result {
-        guard let response = makeResponse(result, isGET: isGET) else { return .NO }
-        defer { MHD_destroy_response(response) }
-        closeWhenDraining(response)
-        return MHD_queue_response(connection, UInt32(MHD_HTTP_OK), response)
-    }
-
-    /// While draining, a response (never a front-cache one: those are bypassed) tells the client
-    /// to close the connection; libmicrohttpd then closes it after sending.
-    private func closeWhenDraining(_ response: OpaquePointer) {
-        if draining.load(ordering: .relaxed) { MHD_add_response_header(response, "Connection", "close") }
     }
 
     /// A libmicrohttpd response for a cached answer: its DER and the HTTP values stored with it,
@@ -505,8 +500,10 @@ extension HTTPServer {
             ])
     }
 
-    private func sendNotModified(_ connection: OpaquePointer, etag: String) -> MHD_Result {
-        send(connection, status: UInt32(MHD_HTTP_NOT_MODIFIED), body: [], contentType: nil, extraHeaders: [("ETag", etag)])
+    private func sendNotModified(_ connection: OpaquePointer, etag: String, closing: Bool? = nil) -> MHD_Result {
+        send(
+            connection, status: UInt32(MHD_HTTP_NOT_MODIFIED), body: [], contentType: nil,
+            extraHeaders: [("ETag", etag)], closing: closing)
     }
 
     private func log(_ result: OCSPResponder.Result) {
@@ -543,16 +540,18 @@ extension HTTPServer {
         send(connection, status: status, body: Array(text.utf8), contentType: "text/plain", extraHeaders: extraHeaders)
     }
 
+    /// Queues a fresh response; it carries `Connection: close` while draining (`closing`, when the
+    /// caller has looked already).
     func send(
         _ connection: OpaquePointer, status: UInt32, body: [UInt8], contentType: String?,
-        extraHeaders: [(String, String)] = []
+        extraHeaders: [(String, String)] = [], closing: Bool? = nil
     ) -> MHD_Result {
         let response = body.withUnsafeBytes { raw in
             MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
         }
         guard let response else { return .NO }
         defer { MHD_destroy_response(response) }
-        closeWhenDraining(response)
+        if closing ?? draining.load(ordering: .relaxed) { MHD_add_response_header(response, "Connection", "close") }
         if let contentType { MHD_add_response_header(response, "Content-Type", contentType) }
         for (name, value) in extraHeaders { MHD_add_response_header(response, name, value) }
         return MHD_queue_response(connection, status, response)

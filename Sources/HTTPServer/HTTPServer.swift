@@ -249,11 +249,48 @@ package final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    /// Stops accepting connections; those open are served on (see ``drain(timeout:)``).
+    /// Stops listening: from now on a connect is refused; connections open are served on (see
+    /// ``drain(timeout:)``).
+    ///
+    /// `MHD_quiesce_daemon` alone only stops libmicrohttpd from accepting. Its listening socket
+    /// stays open, so the kernel kept completing connections into a backlog nobody accepted from,
+    /// and reset them when the socket was closed after the drain: a client reconnecting during the
+    /// drain saw its connect succeed and its request end in `Connection reset by peer`. So each
+    /// listening socket is then shut down (`shutdown(2)` on a listening socket stops it listening:
+    /// a connect is refused at once), after the connections already in its backlog were accepted
+    /// and handed to the daemon to be answered. libmicrohttpd asks that the descriptor be closed
+    /// only after the daemon stopped: ``stop()`` closes it.
     package func quiesce() {
         for daemon in daemons {
             let socket = MHD_quiesce_daemon(daemon)
-            if socket >= 0 { quiescedSockets.append(socket) }
+            guard socket >= 0 else { continue }
+            adoptBacklog(of: socket, into: daemon)
+            shutdown(socket, Int32(SHUT_RDWR))
+            quiescedSockets.append(socket)
+        }
+    }
+
+    /// Accepts the connections waiting in a quiesced listening socket's backlog and hands them to
+    /// its daemon (which takes connections from other threads through its ITC). A connect that
+    /// completes between the last accept and the `shutdown(2)` that follows is still reset: a
+    /// window of two system calls.
+    private func adoptBacklog(of listener: Int32, into daemon: OpaquePointer) {
+        _ = fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK)
+        var address = sockaddr_storage()
+        while true {
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let client = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &length) }
+            }
+            guard client >= 0 else {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return  // EAGAIN: the backlog is empty
+            }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)  // as libmicrohttpd's own accept4 does
+            // On failure (the daemon at its connection limit) libmicrohttpd closes the socket.
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { MHD_add_connection(daemon, client, $0, length) }
+            }
         }
     }
 

@@ -151,7 +151,7 @@ def test_errors_give_nonzero_exit(load_bin, demo, tmp_path):
                 "--connections", "2", "--json", out)
     assert proc.returncode == 1, "connection errors must fail the run:" + describe(proc)
     report = read_report(out, proc)
-    assert report["errors"].get("connect", 0) > 0 and report["requests"] == 0, describe(proc)
+    assert report["errors"].get("connect-refused", 0) > 0 and report["requests"] == 0, describe(proc)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -61,7 +61,8 @@ final class LoadConnection {
 
     /// Connecting failed: count it, try again shortly (unless the run is over).
     func connectFailed(_ error: any Error) {
-        worker.statistics.error("connect", "\(worker.plan.target.host):\(worker.plan.target.port): \(error)")
+        worker.statistics.error(
+            ConnectionErrorKind.connect(error), "\(worker.plan.target.host):\(worker.plan.target.port): \(error)")
         guard !finished, !worker.stopping else { return markDone() }
         let retry = worker.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) { [self] in
             if case .waitingToReconnect = phase { connect() }

@@ -59,7 +59,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard !closing else { return }
-        fail("io", "\(error)")
+        fail(ConnectionErrorKind.io(error), "\(error)")
     }
 
     /// Writes one request; `collectBody` keeps the whole answer body for checking.

@@ -11,7 +11,8 @@ struct LoadStatistics: Sendable {
     var successes = 0
     /// Responses to warm-up requests (not timed).
     var warmupResponses = 0
-    /// Errors by kind (`connect`, `timeout`, `closed`, `http-503`, `ocsp-tryLater`, `verify-status`, …).
+    /// Errors by kind (`connect-refused`, `connect`, `timeout`, `closed`, `reset`, `io`, `http-503`,
+    /// `ocsp-tryLater`, `verify-status`, …).
     var errors: [String: Int] = [:]
     /// The first few error messages, for the report.
     var errorSamples: [String] = []
