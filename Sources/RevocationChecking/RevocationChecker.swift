@@ -78,10 +78,13 @@ public final class RevocationChecker: Sendable {
         let mustStaple = policy.mustStaple && leaf.isMustStaple
         if !policy.filters.isEmpty {
             let started = clock.now
-            let remaining = deadline - started
-            let result = await withDeadline(remaining) {
+            // The filters' share, like any source's: OCSP and the CRL, when the policy asks them,
+            // keep theirs even if a filter's URL never answers.
+            let share = self.share(until: deadline, sourcesLeft: 1 + (useOCSP ? 1 : 0) + (useCRL ? 1 : 0), clock: clock)
+            let filterDeadline = started.advanced(by: share)
+            let result = await withDeadline(share) {
                 await self.filters.answer(leaf: leaf, issuer: issuer, at: now) { url in
-                    try await self.download(url, timeout: self.share(until: deadline, sourcesLeft: 1, clock: clock))
+                    try await self.download(url, timeout: self.share(until: filterDeadline, sourcesLeft: 1, clock: clock))
                 }
             }
             let duration = clock.now - started
@@ -224,6 +227,11 @@ public final class RevocationChecker: Sendable {
 
     // MARK: - Sources
 
+    /// Whether the policy asks OCSP: first, or after the staple.
+    private var useOCSP: Bool { policy.method == .ocsp || (policy.method == .ocspStapling && policy.fallback == .ocsp) }
+    /// Whether the policy asks the CRL: only, or when OCSP gave no answer.
+    private var useCRL: Bool { policy.method == .crl || policy.crlFallback }
+
     /// How long the next fetch may take: its share of what is left of the budget, when
     /// `sourcesLeft` sources (this one included) are still to be asked, and at most
     /// `source_timeout`. A refused connection fails at once, so its share passes to the next.
@@ -239,8 +247,6 @@ public final class RevocationChecker: Sendable {
         leaf: Certificate, issuer: Certificate, certID: CertID, at now: Date, deadline: ContinuousClock.Instant, progress: Progress
     ) async -> NetworkAnswer {
         let clock = ContinuousClock()
-        let useOCSP = policy.method == .ocsp || (policy.method == .ocspStapling && policy.fallback == .ocsp)
-        let useCRL = policy.method == .crl || policy.crlFallback
         if useOCSP {
             let started = clock.now
             // With a CRL to fall back on, OCSP gets half of what is left: a responder that never

@@ -226,12 +226,26 @@ class Netns:
 class _Process:
     """A peer process with its output in a log file."""
 
+    port: int
+
     def __init__(self, args: list[str], log: Path):
         self.args = [str(a) for a in args]
         self.log = log
         self._log = open(log, "wb")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def await_answer(self, pki: "SmallPki") -> None:
+        """Waits until it answers for the good leaf; stops it if it never does."""
+        try:
+            self.wait_answering(self.port, build_request(load_cert(pki.leaves["good"]), load_cert(pki.ca)))
+        except BaseException:
+            self.stop()
+            raise
 
     def output(self) -> str:
         try:
@@ -309,16 +323,8 @@ class OpensslResponder(_Process):
             "openssl", "ocsp", "-index", index, "-CA", pki.ca, "-rsigner", pki.responder, "-rkey", pki.responder_key,
             "-port", str(self.port), "-nmin", "60"], Path(log_dir) / f"openssl-ocsp-{self.port}.log")
         self.netns = netns
-        try:
-            with netns.entered():
-                self.wait_answering(self.port, build_request(load_cert(pki.leaves["good"]), load_cert(pki.ca)))
-        except BaseException:
-            self.stop()
-            raise
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        with netns.entered():
+            self.await_answer(pki)
 
 
 # Debian's ocspserve refuses every GET; this is its log line for one (then the path it read).
@@ -350,15 +356,7 @@ class CfsslResponder(_Process):
         self.port = free_port()
         super().__init__(["cfssl", "ocspserve", "-address", "127.0.0.1", "-port", str(self.port),
                           "-responses", self.responses], Path(log_dir) / f"cfssl-ocspserve-{self.port}.log")
-        try:
-            self.wait_answering(self.port, build_request(load_cert(pki.leaves["good"]), load_cert(pki.ca)))
-        except BaseException:
-            self.stop()
-            raise
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        self.await_answer(pki)
 
 
 # --------------------------------------------------------------------------

@@ -489,20 +489,21 @@ def fetch_refused_by_cfssl(bench: Bench, leaf: str) -> str:
 # the cells
 # --------------------------------------------------------------------------
 
-def test_nginx_stapling_file(bench, matrix):
-    with matrix.cell(bench, "nginx-file") as cell:
+def read_stapled_files(bench: Bench, matrix: Matrix, consumer: str, ports: dict[str, int]) -> None:
+    """The staples `ocsp-stapler --once` wrote, as the server serving them sends them."""
+    with matrix.cell(bench, consumer) as cell:
         for leaf in LEAF_STATUS:
             with cell.leaf(leaf):
                 require_staple(bench, leaf)
-                cell.ok(leaf, read_tls(bench, bench.nginx_file_ports[leaf], leaf, cell))
+                cell.ok(leaf, read_tls(bench, ports[leaf], leaf, cell))
+
+
+def test_nginx_stapling_file(bench, matrix):
+    read_stapled_files(bench, matrix, "nginx-file", bench.nginx_file_ports)
 
 
 def test_haproxy_ocsp_file(bench, matrix):
-    with matrix.cell(bench, "haproxy-file") as cell:
-        for leaf in LEAF_STATUS:
-            with cell.leaf(leaf):
-                require_staple(bench, leaf)
-                cell.ok(leaf, read_tls(bench, bench.haproxy_file_ports[leaf], leaf, cell))
+    read_stapled_files(bench, matrix, "haproxy-file", bench.haproxy_file_ports)
 
 
 def test_haproxy_runtime_api(bench, matrix):

@@ -21,14 +21,7 @@ import Testing
     }
 
     /// A good answer for `leaf`, signed by the root.
-    func good() throws -> FetchResponse {
-        let now = Date()
-        let certID = try CertID(issuer: pki.root, serialNumber: leaf.serialNumber, hashAlgorithm: .sha1)
-        let der = try OCSPResponseSigner(certificate: pki.root, key: pki.rootKey).sign([
-            SingleResponse(certID: certID, status: .good, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600))
-        ])
-        return FetchResponse(status: 200, body: der)
-    }
+    func good() throws -> FetchResponse { FetchResponse(status: 200, body: try pki.rootSignedResponse(for: leaf)) }
 
     func fetch(_ script: ScriptedFetcher, method: OCSPRequestMethod = .auto) async throws -> Staple {
         try await StapleFetcher(options: .init(responderURL: url, timeout: .seconds(30), method: method), fetcher: script)

@@ -1,6 +1,7 @@
 internal import Foundation
 internal import OCSPAdmin
 public import OCSPCore
+public import OCSPValues
 public import RevocationStore
 
 /// A throwaway PKI in a temporary directory: an EC root whose responses a delegated responder
@@ -60,6 +61,16 @@ public final class TestPKI: @unchecked Sendable {
                 subject: [("CN", name)], validity: 86400,
                 extensions: [("basicConstraints", "critical,CA:FALSE"), ("authorityKeyIdentifier", "keyid:always")]),
             subjectKey: try PrivateKey.generateEC(), issuer: issuer, issuerKey: key)
+    }
+
+    /// A response about `leaf` (a leaf of the root) saying `status`, signed by the root, valid
+    /// for an hour from now: what a responder would answer, made without one.
+    public func rootSignedResponse(for leaf: Certificate, status: CertStatus = .good) throws -> [UInt8] {
+        let now = Date()
+        let certID = try CertID(issuer: root, serialNumber: leaf.serialNumber, hashAlgorithm: .sha1)
+        return try OCSPResponseSigner(certificate: root, key: rootKey).sign([
+            SingleResponse(certID: certID, status: status, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600))
+        ])
     }
 
     public static func ca(_ name: String, key: PrivateKey) throws -> Certificate {

@@ -42,14 +42,7 @@ import Testing
         return FetchResponse(status: 200, body: try builder.sign())
     }
 
-    func goodOCSP() throws -> FetchResponse {
-        let now = Date()
-        let certID = try CertID(issuer: pki.root, serialNumber: leaf.serialNumber, hashAlgorithm: .sha1)
-        let der = try OCSPResponseSigner(certificate: pki.root, key: pki.rootKey).sign([
-            SingleResponse(certID: certID, status: .good, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600))
-        ])
-        return FetchResponse(status: 200, body: der)
-    }
+    func goodOCSP() throws -> FetchResponse { FetchResponse(status: 200, body: try pki.rootSignedResponse(for: leaf)) }
 
     /// The seeds' policy, OCSP then the CRL, with a budget of a minute: the scripted failures
     /// are immediate, so it costs no time, and a machine stalled for seconds still leaves the
@@ -98,6 +91,19 @@ import Testing
             #expect(request.timeout <= .seconds(1), "\(request.url)")
             #expect(request.connectTimeout == .milliseconds(300), "\(request.url)")
         }
+    }
+
+    @Test func aDeadFilterURLCostsItsShareAndTheOtherSourcesKeepTheirs() async throws {
+        let filterURL = "http://filter.test/ca.mlbf"
+        let script = ScriptedFetcher([
+            .rule(filterURL, .timeOut), .rule(ocspURL, .fail(FetchError(.refused, "\(ocspURL): Connection refused"))),
+            .rule(crlURL, .answer(try crl(delta: false))),
+        ])
+        let decision = await RevocationChecker(policy: policy { $0.filters = [filterURL] }, fetcher: script).check(chain: chain)
+        #expect(decision.verdict == .accept && decision.source == .crl, "\(decision.reason)")
+        let filter = try #require(requests(script, to: filterURL).first)
+        #expect(filter.timeout <= .seconds(20), "a third: the filter, OCSP and the CRL")
+        #expect(try #require(requests(script, to: crlURL).first).timeout > .seconds(30))
     }
 
     @Test func aDeadDeltaLeavesTheCompleteCRLItsAnswerWithinTheBudget() async throws {
