@@ -255,11 +255,11 @@ public final class RevocationChecker: Sendable {
                 responderURL: policy.ocspURL, timeout: share(until: deadline, sourcesLeft: useCRL ? 2 : 1, clock: clock),
                 connectTimeout: policy.connectTimeout, method: policy.httpMethod)
             options.verifier = verifier
-            let fetcher = StapleFetcher(options: options, fetcher: fetcher)
-            let url = try? fetcher.responderURL(for: leaf)
+            let ocsp = StapleFetcher(options: options, fetcher: fetcher)
+            let url = try? ocsp.responderURL(for: leaf)
             progress.begin(.ocsp, url: url, at: started)
             do {
-                let answer = try await fetcher.fetch(leaf: leaf, issuer: issuer, now: now)
+                let answer = try await ocsp.fetch(leaf: leaf, issuer: issuer, now: now)
                 progress.end(.init(source: .ocsp, url: url, status: answer.verified.status.name, error: nil, duration: clock.now - started))
                 return NetworkAnswer(
                     status: answer.verified.status, nextUpdate: answer.verified.nextUpdate, source: .ocsp, attempts: progress.attempts())
