@@ -11,31 +11,22 @@ Binaries: $OCSPD_BIN, $OCSPCTL_BIN, $OCSP_LOAD_BIN (default <repo>/.build/debug/
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 
-import pytest
 from cryptography.x509 import ocsp
 
-from ocsp_e2e import REPO_ROOT, Ocspd, b64, build_request, http_request, load_cert
+from ocsp_e2e import Ocspd, b64, build_request, http_request, load_cert
+from test_load import load_bin  # noqa: F401  (the ocsp-load binary fixture, shared)
 
 # Generous for a loaded two-core machine: each is an upper bound, never a sleep.
 EXIT_TIMEOUT = 15
 LOAD_TIMEOUT = 40
 
 
-@pytest.fixture(scope="module")
-def load_bin() -> Path:
-    path = Path(os.environ.get("OCSP_LOAD_BIN") or REPO_ROOT / ".build" / "debug" / "ocsp-load")
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"the drain tests need the ocsp-load binary, not found / not executable: {path}\n"
-                    f"Run `swift build` in {REPO_ROOT} first (or point $OCSP_LOAD_BIN at it).", pytrace=False)
-    return path
 
 
 def open_connections(port: int) -> int:
