@@ -21,8 +21,11 @@ let package = Package(
         .library(name: "Responder", targets: ["Responder"]),
         .library(name: "OCSPStapling", targets: ["OCSPStapling"]),
         .library(name: "RevocationChecking", targets: ["RevocationChecking"]),
-        .library(name: "RevocationCheckingTLS", targets: ["RevocationCheckingTLS"]),
         .library(name: "Fetching", targets: ["Fetching"]),
+        // For the nested package Integrations/NIOSSL (and others embedding ocspd's front or
+        // testing against it): the HTTP server, and the throwaway PKI the tests use.
+        .library(name: "HTTPServer", targets: ["HTTPServer"]),
+        .library(name: "OCSPTestSupport", targets: ["OCSPTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,10 +37,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
-        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
-        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
-        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C shims: only what Swift cannot call (macros, variadics).
@@ -50,6 +49,8 @@ let package = Package(
         // libcurl (libcurl4-openssl-dev): forwarders for its variadic calls, and its global
         // initialisation at load time (see initialize.c).
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // libpq (libpq-dev): PostgreSQL's own client, for Replication only.
+        .systemLibrary(name: "CPostgreSQL", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         // Every HTTP fetch (stapler, checker, purge hook): one protocol, one libcurl implementation.
         .target(name: "Fetching", dependencies: ["CCurl", "Locking"], swiftSettings: swiftSettings),
@@ -121,8 +122,7 @@ let package = Package(
         .target(
             name: "Replication",
             dependencies: [
-                "Locking", "OCSPValues", "RevocationStore", .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                "CPostgreSQL", "Locking", "OCSPValues", "RevocationStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -174,17 +174,6 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings),
-        // The checker inside TLS stacks: a swift-certificates VerifierPolicy, and a swift-nio-ssl
-        // verification callback (chain building by swift-certificates, then the checker).
-        .target(
-            name: "RevocationCheckingTLS",
-            dependencies: [
-                "RevocationChecking", "OCSPCore",
-                .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: swiftSettings),
         .executableTarget(
             name: "ocsp-stapler",
             dependencies: [
@@ -227,11 +216,8 @@ let package = Package(
         .testTarget(
             name: "RevocationCheckingTests",
             dependencies: [
-                "RevocationChecking", "RevocationCheckingTLS", "Fetching", "HTTPServer", "Responder", "RevocationStore", "OCSPValues",
+                "RevocationChecking", "Fetching", "HTTPServer", "Responder", "RevocationStore", "OCSPValues",
                 "OCSPCore", "OCSPTestSupport", .product(name: "Logging", package: "swift-log"),
-                .product(name: "X509", package: "swift-certificates"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
@@ -248,6 +234,10 @@ let package = Package(
                 "CRLService", "OCSPValues", "OCSPCore", "RevocationStore", "OCSPAdmin", "OCSPTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ReplicationTests",
+            dependencies: ["Replication", "RevocationStore", "OCSPValues", "OCSPCore", "OCSPTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OCSPAdminTests", dependencies: ["OCSPAdmin", "OCSPValues", "OCSPCore", "RevocationStore"],

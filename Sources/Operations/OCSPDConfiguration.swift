@@ -24,6 +24,7 @@ package struct OCSPDConfiguration: Sendable {
     package var follow: Follower.Configuration?
     package var followMaxLag: TimeInterval = 10
     package var followPollInterval: TimeInterval = 1
+    package var followTimeout: TimeInterval = 10
     /// How a follower tells an HTTP cache in front that a certificate changed.
     package var purge = PurgeHook.Configuration()
     /// Whether the CRL scheduler also makes revocation filters, and how.
@@ -222,7 +223,8 @@ package struct OCSPDConfiguration: Sendable {
                 config.filter.coverageMargin = try duration("filter.coverage-margin", value, in: 0...(31 * 86400))
             }, current: { formatDuration($0.filter.coverageMargin) }),
         Setting(key: "follow.database",
-            help: "follow this system of record (postgres://USER@HOST:PORT/DATABASE): the store becomes its replica", reloadable: false,
+            help: "follow this system of record, a libpq connection string (postgres://USER@HOST:PORT/DATABASE; several hosts with target_session_attrs=read-write follow a failover): the store becomes its replica",
+            reloadable: false,
             apply: { config, value throws(ConfigurationError) in
                 guard !value.isEmpty else {
                     config.follow = nil
@@ -233,7 +235,7 @@ package struct OCSPDConfiguration: Sendable {
                 } catch {
                     // (The URL may hold a password: it is not repeated.)
                     throw ConfigurationError(
-                        key: "follow.database", value: "(the URL)", expected: "postgres://USER@HOST:PORT/DATABASE (\(error))")
+                        key: "follow.database", value: "(the URL)", expected: "a libpq connection string, postgres://USER@HOST:PORT/DATABASE (\(error))")
                 }
             }, current: { $0.follow.map { "\($0.location)" } ?? "" }),
         Setting(key: "follow.max-lag", help: "/readyz fails while a committed change older than this is not applied (e.g. 10s)",
@@ -246,6 +248,12 @@ package struct OCSPDConfiguration: Sendable {
             apply: { config, value throws(ConfigurationError) in
                 config.followPollInterval = try duration("follow.poll-interval", value, in: 0.05...3600)
             }, current: { formatDuration($0.followPollInterval) }),
+        Setting(key: "follow.timeout",
+            help: "a database call that takes longer fails and the follower reconnects; a quiet notification link is probed this often (e.g. 10s)",
+            reloadable: false,
+            apply: { config, value throws(ConfigurationError) in
+                config.followTimeout = try duration("follow.timeout", value, in: 1...3600)
+            }, current: { formatDuration($0.followTimeout) }),
         Setting(key: "follow.purge-url",
             help: "after applying a change, request this URL for each of the certificate's GET paths ({path}) to purge an HTTP cache",
             reloadable: false,
@@ -317,6 +325,7 @@ package struct OCSPDConfiguration: Sendable {
         if var follow {
             follow.maxLag = followMaxLag
             follow.pollInterval = followPollInterval
+            follow.timeout = followTimeout
             copy.follow = follow
             if filterEnabled {
                 throw ConfigurationError(

@@ -1,7 +1,6 @@
 internal import Fetching
 package import Foundation
 package import Logging
-internal import NIOCore
 package import OCSPCore
 package import OCSPValues
 package import RevocationStore

@@ -2,7 +2,6 @@ public import Foundation
 internal import Locking
 public import Logging
 public import OCSPValues
-internal import PostgresNIO
 public import RevocationStore
 public import ServiceLifecycle
 internal import Synchronization
@@ -17,7 +16,14 @@ internal import Synchronization
 /// It catches up at start (from the store's head; a new, empty store gets the whole log), then
 /// waits for `NOTIFY ocsp_audit` (latency) or ``Configuration/pollInterval`` (the safety net,
 /// when a notification is lost), whichever comes first. When the database is unreachable it
-/// keeps the store as it is (ocspd answers from it) and reconnects with backoff.
+/// keeps the store as it is (ocspd answers from it), logs it once, and reconnects with backoff
+/// (libpq's multi-host strings find the new primary after a failover); it resumes from the
+/// store's head.
+///
+/// A link that goes silent (a proxy or firewall that stops forwarding without closing) is
+/// noticed three ways: every database call has a deadline (``Configuration/timeout``), the
+/// notification connection is probed when it has been quiet that long, and the sockets have TCP
+/// keepalives and `tcp_user_timeout`. Cancellation (SIGTERM) ends any wait within 100 ms.
 public final class Follower: Service, Sendable {
     public struct Configuration: Sendable {
         public var location: DatabaseLocation
@@ -27,6 +33,9 @@ public final class Follower: Service, Sendable {
         public var maxLag: TimeInterval = 10
         /// Records applied per store transaction.
         public var batchSize = 1000
+        /// The deadline of every database call, and how long the notification connection may be
+        /// quiet before it is probed.
+        public var timeout: TimeInterval = 10
 
         public init(location: DatabaseLocation) { self.location = location }
     }
@@ -95,34 +104,43 @@ public final class Follower: Service, Sendable {
     }
 
     public func run() async throws {
-        var backoff: TimeInterval = 0.5
+        var backoff = Backoff()
         var lastError: String?
         while !(Task.isCancelled || Task.isShuttingDownGracefully) {
+            var reached = false
             do {
                 try await cancelWhenGracefulShutdown { try await self.follow() }
             } catch {
                 if (Task.isCancelled || Task.isShuttingDownGracefully) { break }
-                let message = (error as? ReplicationError)?.message ?? RecordDatabase.describe(error)
-                state.withLock { $0.connected = false }
-                if message != lastError {
+                let message = (error as? ReplicationError)?.message ?? "\(error)"
+                reached = state.withLock { state in
+                    defer { state.connected = false }
+                    return state.connected
+                }
+                if reached || message != lastError {
                     logger.error("follower lost the database; answering from the local store meanwhile", metadata: ["error": "\(message)"])
                     lastError = message
                 }
                 if state.withLock({ $0.fault }) != nil { break }
             }
-            try? await Task.sleep(for: .milliseconds(Int(backoff * 1000)))
-            backoff = min(backoff * 2, 5)
-            if state.withLock({ $0.connected }) { backoff = 0.5 }
+            try? await Task.sleep(for: backoff.next(afterConnecting: reached))
         }
         // Stopped by a fault: ocspd goes on answering from the store (and /readyz says why) until
         // it is told to stop; a service that returned would stop the whole process.
         try? await gracefulShutdown()
     }
 
-    /// Follows until the connection fails.
+    /// Follows until a connection fails.
     private func follow() async throws {
-        let database = try await RecordDatabase.connect(configuration.location, timeout: .seconds(5), logger: logger)
-        let listener = try await RecordDatabase.connect(configuration.location, timeout: .seconds(5), logger: logger)
+        let timeout = Duration.milliseconds(Int(configuration.timeout * 1000))
+        let database = try await RecordDatabase.connect(configuration.location, timeout: .seconds(5), callTimeout: timeout, logger: logger)
+        let listener: RecordDatabase
+        do {
+            listener = try await RecordDatabase.connect(configuration.location, timeout: .seconds(5), callTimeout: timeout, logger: logger)
+        } catch {
+            await database.close()
+            throw error
+        }
         defer {
             Task {
                 await database.close()
@@ -130,11 +148,12 @@ public final class Follower: Service, Sendable {
             }
         }
         state.withLock { $0.connected = true }
-        logger.notice("following \(configuration.location)", metadata: ["applied": "\(state.withLock { $0.appliedSequence })"])
+        logger.notice(
+            "following \(configuration.location)",
+            metadata: ["applied": "\(state.withLock { $0.appliedSequence })", "server": "\(database.server)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await listener.listen { self.wake.signal() }
-                throw ReplicationError(.unavailable, "the notification channel closed")
+                try await listener.listen(probeAfter: timeout) { self.wake.signal() }
             }
             group.addTask {
                 while !Task.isCancelled {
@@ -183,7 +202,7 @@ public final class Follower: Service, Sendable {
             guard let first = batch.first else { return }
             state.withLock {
                 $0.databaseSequence = head.sequence
-                $0.lagSeconds = max(0, Date().timeIntervalSince(first.committed))
+                $0.lagSeconds = Self.lag(oldestUnapplied: first.committed, now: Date())
             }
             let applied: AuditHead
             do {
@@ -200,6 +219,12 @@ public final class Follower: Service, Sendable {
             }
             changed += Self.changedCertificates(batch.map(\.encoded))
         }
+    }
+
+    /// How long the oldest committed record not applied yet has waited (0 for a clock behind the
+    /// database's).
+    static func lag(oldestUnapplied committed: Date, now: Date) -> TimeInterval {
+        max(0, now.timeIntervalSince(committed))
     }
 
     /// The certificates the records change (issuer, serial), each once.
@@ -244,11 +269,36 @@ public final class Follower: Service, Sendable {
 }
 
 extension RecordDatabase {
-    /// Calls `notified` for every `NOTIFY ocsp_audit` until the connection closes.
-    func listen(_ notified: @escaping @Sendable () -> Void) async throws {
-        try await connection.listen(on: Self.channel) { notifications in
-            for try await _ in notifications { notified() }
+    /// Calls `notified` for `NOTIFY ocsp_audit` (once per batch that arrives together) until the
+    /// connection fails or the task is cancelled. After `probeAfter` without one, it asks the
+    /// server `SELECT 1` (with the call deadline): a silent link fails here.
+    func listen(probeAfter: Duration, _ notified: @escaping @Sendable () -> Void) async throws {
+        try await execute("LISTEN \(Self.channel)")
+        while !Task.isCancelled {
+            let count: Int
+            do {
+                count = try await connection.notifications(within: probeAfter)
+            } catch let failure as PostgresConnection.Failure {
+                throw Self.replicationError(failure, location: location)
+            }
+            if count > 0 {
+                notified()
+            } else {
+                try await execute("SELECT 1")
+            }
         }
+    }
+}
+
+/// The wait before reconnecting: 0.5 s, doubling to 5 s while attempts fail; 0.5 s again after
+/// an attempt that connected.
+struct Backoff {
+    private(set) var delay: Duration = .milliseconds(500)
+
+    mutating func next(afterConnecting connected: Bool) -> Duration {
+        if connected { delay = .milliseconds(500) }
+        defer { delay = min(delay * 2, .seconds(5)) }
+        return delay
     }
 }
 

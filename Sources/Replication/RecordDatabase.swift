@@ -1,122 +1,12 @@
 public import Foundation
 public import Logging
-internal import NIOCore
-internal import NIOSSL
 internal import OCSPValues
-internal import PostgresNIO
 public import RevocationStore
-
-/// Where the system of record is: a `postgres://user:password@host:port/database` URL, with
-/// libpq's `sslmode` (`disable`, the default; `prefer`; `require`; `verify-ca`; `verify-full`) and
-/// `sslrootcert` (the CA file to verify the server with) in its query. Without a password in the
-/// URL, `PGPASSWORD` is used when set.
-public struct DatabaseLocation: Sendable, CustomStringConvertible {
-    public let host: String
-    public let port: Int
-    public let user: String
-    let password: String?
-    public let database: String
-    let sslMode: String
-    let sslRootCertificate: String?
-
-    /// Parses a `postgres://` (or `postgresql://`) URL; the port defaults to 5432, the user to
-    /// `postgres`, the database to the user's name.
-    /// - Throws: ``ReplicationError/Code/configuration`` in one line saying what is wrong.
-    public init(url: String) throws {
-        guard let components = URLComponents(string: url), let scheme = components.scheme,
-            ["postgres", "postgresql"].contains(scheme), let host = components.host, !host.isEmpty
-        else {
-            throw ReplicationError(.configuration, "'\(Self.redacted(url))' is not a database URL (expected postgres://USER@HOST:PORT/DATABASE)")
-        }
-        self.host = host
-        port = components.port ?? 5432
-        user = components.user.flatMap { $0.removingPercentEncoding } ?? "postgres"
-        password = components.password.flatMap { $0.removingPercentEncoding } ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
-        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        database = path.isEmpty ? user : path
-        var sslMode = "disable"
-        var rootCertificate: String? = nil
-        for item in components.queryItems ?? [] {
-            switch item.name {
-            case "sslmode":
-                guard let value = item.value, ["disable", "prefer", "require", "verify-ca", "verify-full"].contains(value) else {
-                    throw ReplicationError(
-                        .configuration, "sslmode=\(item.value ?? "") in the database URL: expected disable, prefer, require, verify-ca or verify-full")
-                }
-                sslMode = value
-            case "sslrootcert":
-                rootCertificate = item.value
-            default:
-                throw ReplicationError(.configuration, "\(item.name)= in the database URL is not understood (known: sslmode, sslrootcert)")
-            }
-        }
-        self.sslMode = sslMode
-        sslRootCertificate = rootCertificate
-    }
-
-    /// The URL without its password, for logs and messages.
-    public var description: String {
-        "postgres://\(user)@\(host):\(port)/\(database)" + (sslMode == "disable" ? "" : "?sslmode=\(sslMode)")
-    }
-
-    private static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
-        return components.string ?? "the URL"
-    }
-
-    func configuration() throws -> PostgresConnection.Configuration {
-        guard sslMode != "disable" else {
-            return PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: .disable)
-        }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        switch sslMode {
-        case "verify-full": tls.certificateVerification = .fullVerification
-        case "verify-ca": tls.certificateVerification = .noHostnameVerification
-        default: tls.certificateVerification = sslRootCertificate == nil ? .none : .noHostnameVerification
-        }
-        if let sslRootCertificate { tls.trustRoots = .file(sslRootCertificate) }
-        let context: NIOSSLContext
-        do {
-            context = try NIOSSLContext(configuration: tls)
-        } catch {
-            throw ReplicationError(.configuration, "TLS for \(self): \(error)")
-        }
-        return PostgresConnection.Configuration(
-            host: host, port: port, username: user, password: password, database: database,
-            tls: sslMode == "prefer" ? .prefer(context) : .require(context))
-    }
-}
-
-/// A failure of the system of record, in one line.
-public struct ReplicationError: Error, CustomStringConvertible, Sendable {
-    public struct Code: Hashable, Sendable {
-        private let name: String
-        private init(_ name: String) { self.name = name }
-        /// A URL or setting that cannot work as given.
-        public static let configuration = Code("configuration")
-        /// The database cannot be reached or refused the request.
-        public static let unavailable = Code("unavailable")
-        /// The database holds no schema of ours (run `ocspctl init --database`).
-        public static let noSchema = Code("noSchema")
-        /// The local store's log is not a prefix of the database's.
-        public static let diverged = Code("diverged")
-    }
-
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
-}
 
 /// The PostgreSQL system of record: the audit log (the change feed: dense sequence, hash chain,
 /// each record exactly as the LMDB stores encode it), its head, and the issuers and certificates
-/// it makes, for SQL readers. One connection; not shared between tasks.
+/// it makes, for SQL readers. One libpq connection (``PostgresConnection``); not shared between
+/// tasks.
 ///
 /// | table | what |
 /// |---|---|
@@ -126,6 +16,10 @@ public struct ReplicationError: Error, CustomStringConvertible, Sendable {
 /// | `ocsp_certificates` | issuer id, serial (hex), status, revocation time and reason, notAfter |
 ///
 /// Every append is one transaction that also sends `NOTIFY ocsp_audit, '<last sequence>'`.
+///
+/// Every call has a deadline (``callTimeout``; waiting for another writer's lock,
+/// ``lockTimeout``): a database that stops answering, or a link that goes silent, fails the
+/// call instead of hanging it, and the connection is closed.
 public final class RecordDatabase: Sendable {
     /// The channel a commit notifies.
     public static let channel = "ocsp_audit"
@@ -133,105 +27,132 @@ public final class RecordDatabase: Sendable {
     public let location: DatabaseLocation
     let connection: PostgresConnection
     let logger: Logger
+    /// How long any one call may take.
+    let callTimeout: Duration
+    /// How long a writer waits for the write lock another writer holds.
+    let lockTimeout: Duration
 
-    private init(location: DatabaseLocation, connection: PostgresConnection, logger: Logger) {
+    private init(location: DatabaseLocation, connection: PostgresConnection, logger: Logger, callTimeout: Duration) {
         self.location = location
         self.connection = connection
         self.logger = logger
+        self.callTimeout = callTimeout
+        lockTimeout = max(callTimeout, .seconds(120))
     }
 
-    /// Connects (waiting at most `timeout`).
+    /// What a connection asks of libpq unless the connection string says otherwise: TCP
+    /// keepalives and `tcp_user_timeout`, so that a dead peer is noticed by the kernel too, and
+    /// a per-host `connect_timeout`.
+    static func connectionDefaults(connectTimeout: Duration, application: String) -> [(String, String)] {
+        [
+            ("connect_timeout", "\(max(2, connectTimeout.components.seconds))"),
+            ("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3"),
+            ("tcp_user_timeout", "15000"), ("fallback_application_name", application),
+        ]
+    }
+
+    /// Connects: libpq tries the string's hosts in order, each for at most `timeout` (the whole
+    /// attempt at most that per host).
+    /// - Parameter callTimeout: the deadline of each call on this connection.
     /// - Throws: ``ReplicationError/Code/unavailable`` naming the database.
-    public static func connect(_ location: DatabaseLocation, timeout: Duration = .seconds(10), logger: Logger) async throws
-        -> RecordDatabase
-    {
-        var configuration = try location.configuration()
-        configuration.options.connectTimeout = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
+    public static func connect(
+        _ location: DatabaseLocation, timeout: Duration = .seconds(10), callTimeout: Duration = .seconds(30), logger: Logger
+    ) async throws -> RecordDatabase {
         do {
-            let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
-            return RecordDatabase(location: location, connection: connection, logger: logger)
-        } catch {
-            throw ReplicationError(.unavailable, "cannot connect to \(location): \(Self.describe(error))")
+            let connection = try await PostgresConnection.connect(
+                conninfo: location.conninfo,
+                defaults: connectionDefaults(connectTimeout: timeout, application: ProcessInfo.processInfo.processName),
+                timeout: timeout * max(1, location.hosts.count) + .seconds(1))
+            logger.debug("connected", metadata: ["database": "\(location)", "server": "\(connection.server)"])
+            return RecordDatabase(location: location, connection: connection, logger: logger, callTimeout: callTimeout)
+        } catch let failure as PostgresConnection.Failure {
+            throw ReplicationError(.unavailable, "cannot connect to \(location): \(location.hidingSecrets(failure.message))")
         }
     }
 
-    public func close() async { try? await connection.close() }
+    /// The host and port this connection reached.
+    public var server: String { connection.server }
+
+    public func close() async { await connection.close() }
 
     /// Creates the tables if they are not there (idempotent).
     public func createSchema() async throws {
-        try await run {
-            try await connection.query(
-                """
-                CREATE TABLE IF NOT EXISTS ocsp_audit (
-                    sequence BIGINT PRIMARY KEY, record BYTEA NOT NULL, committed_at TIMESTAMPTZ NOT NULL DEFAULT now())
-                """, logger: logger)
-            try await connection.query(
-                "CREATE TABLE IF NOT EXISTS ocsp_head (id INT PRIMARY KEY CHECK (id = 1), sequence BIGINT NOT NULL, hash BYTEA NOT NULL)",
-                logger: logger)
-            let genesis = ByteBuffer(bytes: AuditRecord.genesis)
-            try await connection.query(
-                "INSERT INTO ocsp_head (id, sequence, hash) VALUES (1, 0, \(genesis)) ON CONFLICT (id) DO NOTHING", logger: logger)
-            try await connection.query(
-                """
-                CREATE TABLE IF NOT EXISTS ocsp_issuers (
-                    issuer TEXT PRIMARY KEY, subject TEXT NOT NULL, record BYTEA NOT NULL, sequence BIGINT NOT NULL)
-                """, logger: logger)
-            try await connection.query(
-                """
-                CREATE TABLE IF NOT EXISTS ocsp_certificates (
-                    issuer TEXT NOT NULL, serial TEXT NOT NULL, status TEXT NOT NULL, revocation_time TIMESTAMPTZ,
-                    reason TEXT, not_after TIMESTAMPTZ, sequence BIGINT NOT NULL, PRIMARY KEY (issuer, serial))
-                """, logger: logger)
-        }
+        try await execute(
+            """
+            CREATE TABLE IF NOT EXISTS ocsp_audit (
+                sequence BIGINT PRIMARY KEY, record BYTEA NOT NULL, committed_at TIMESTAMPTZ NOT NULL DEFAULT now())
+            """)
+        try await execute("CREATE TABLE IF NOT EXISTS ocsp_head (id INT PRIMARY KEY CHECK (id = 1), sequence BIGINT NOT NULL, hash BYTEA NOT NULL)")
+        try await execute(
+            "INSERT INTO ocsp_head (id, sequence, hash) VALUES (1, 0, $1::BYTEA) ON CONFLICT (id) DO NOTHING", [.bytes(AuditRecord.genesis)])
+        try await execute(
+            """
+            CREATE TABLE IF NOT EXISTS ocsp_issuers (
+                issuer TEXT PRIMARY KEY, subject TEXT NOT NULL, record BYTEA NOT NULL, sequence BIGINT NOT NULL)
+            """)
+        try await execute(
+            """
+            CREATE TABLE IF NOT EXISTS ocsp_certificates (
+                issuer TEXT NOT NULL, serial TEXT NOT NULL, status TEXT NOT NULL, revocation_time TIMESTAMPTZ,
+                reason TEXT, not_after TIMESTAMPTZ, sequence BIGINT NOT NULL, PRIMARY KEY (issuer, serial))
+            """)
     }
 
     /// The log's head as committed now.
     /// - Throws: ``ReplicationError/Code/noSchema`` when the database holds none of our tables.
     public func head() async throws -> AuditHead {
-        try await run { try await readHead(forUpdate: false) }
+        try await readHead(forUpdate: false)
     }
 
     /// The head row (locked until the transaction ends when `forUpdate`).
     private func readHead(forUpdate: Bool) async throws -> AuditHead {
-        let rows = try await connection.query(
-            forUpdate ? "SELECT sequence, hash FROM ocsp_head WHERE id = 1 FOR UPDATE" : "SELECT sequence, hash FROM ocsp_head WHERE id = 1",
-            logger: logger)
-        for try await (sequence, hash) in rows.decode((Int64, ByteBuffer).self) {
-            return AuditHead(sequence: UInt64(sequence), hash: Array(buffer: hash))
+        let rows = try await execute(
+            "SELECT sequence, hash FROM ocsp_head WHERE id = 1" + (forUpdate ? " FOR UPDATE" : ""), timeout: forUpdate ? lockTimeout : callTimeout)
+        guard let row = rows.first, let sequence = try Self.int64(row, 0), let hash = row[1] else {
+            throw ReplicationError(.noSchema, "\(location) holds no head row; create the schema with: ocspctl init --database URL")
         }
-        throw ReplicationError(.noSchema, "\(location) holds no head row; create the schema with: ocspctl init --database URL")
+        return AuditHead(sequence: UInt64(sequence), hash: hash)
     }
 
     /// Up to `limit` records after `sequence`, in order, and when PostgreSQL committed each.
     public func records(after sequence: UInt64, limit: Int) async throws -> [(sequence: UInt64, encoded: [UInt8], committed: Date)] {
-        try await run {
-            var out: [(UInt64, [UInt8], Date)] = []
-            let rows = try await connection.query(
-                "SELECT sequence, record, committed_at FROM ocsp_audit WHERE sequence > \(Int64(sequence)) ORDER BY sequence LIMIT \(limit)",
-                logger: logger)
-            for try await (sequence, record, committed) in rows.decode((Int64, ByteBuffer, Date).self) {
-                out.append((UInt64(sequence), Array(buffer: record), committed))
+        let rows = try await execute(
+            """
+            SELECT sequence, record, extract(epoch FROM committed_at)::FLOAT8 FROM ocsp_audit
+            WHERE sequence > $1::BIGINT ORDER BY sequence LIMIT $2::BIGINT
+            """, [.text(String(sequence)), .text(String(limit))])
+        return try rows.map { row in
+            guard let sequence = try Self.int64(row, 0), let record = row[1], let committed = try Self.float64(row, 2) else {
+                throw ReplicationError(.unavailable, "\(location): a record row with an empty column")
             }
-            return out
+            return (UInt64(sequence), record, Date(timeIntervalSince1970: committed))
         }
     }
 
     /// Runs `body` in a transaction that holds the head's row lock (one writer at a time, across
     /// every host), with the head as of the lock. Commits when `body` returns, rolls back when it
     /// throws.
+    ///
+    /// When the connection fails at COMMIT (a failover), whether PostgreSQL committed is not
+    /// known: the error says so, and the next command's catch-up finds out (the working copy is
+    /// rebuilt when its log is not the database's).
     public func withWriteLock<Result: Sendable>(_ body: (AuditHead, Appender) async throws -> Result) async throws -> Result {
-        try await run {
-            try await connection.query("BEGIN", logger: logger)
-            do {
-                let head = try await readHead(forUpdate: true)
-                let result = try await body(head, Appender(database: self, head: head))
-                try await connection.query("COMMIT", logger: logger)
-                return result
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
-            }
+        try await execute("BEGIN")
+        let result: Result
+        do {
+            let head = try await readHead(forUpdate: true)
+            result = try await body(head, Appender(database: self, head: head))
+        } catch {
+            _ = try? await execute("ROLLBACK")
+            throw error
         }
+        do {
+            try await execute("COMMIT")
+        } catch let error as ReplicationError where error.code == .unavailable {
+            throw ReplicationError(
+                .unavailable, "\(error.message) (at COMMIT: the change may or may not be in the database; ocspctl status shows which)")
+        }
+        return result
     }
 
     /// Appends records inside ``withWriteLock(_:)``.
@@ -245,120 +166,186 @@ public final class RecordDatabase: Sendable {
         public func append(_ records: [[UInt8]]) async throws {
             guard !records.isEmpty else { return }
             var head = self.head
-            let connection = database.connection
-            let logger = database.logger
             // In statements of up to 1000 records (a bulk revocation is one round trip per
             // thousand, not per record).
             var start = 0
             while start < records.count {
-                let chunk = records[start..<min(records.count, start + 1000)]
-                var decoded: [AuditRecord] = []
-                for encoded in chunk {
-                    let record = try AuditRecord(encoded: encoded)
-                    guard record.sequence == head.sequence + 1, record.previous == head.hash else {
-                        throw ReplicationError(
-                            .diverged, "record \(record.sequence) does not follow the database's head \(head.sequence)")
-                    }
-                    decoded.append(record)
-                    head = AuditHead(sequence: record.sequence, hash: AuditRecord.hash(encoded))
-                }
-                let sequences = decoded.map { Int64($0.sequence) }
-                let bodies = chunk.map { ByteBuffer(bytes: $0) }
-                try await connection.query(
-                    "INSERT INTO ocsp_audit (sequence, record) SELECT * FROM unnest(\(sequences)::BIGINT[], \(bodies)::BYTEA[])",
-                    logger: logger)
+                let chunk = Array(records[start..<min(records.count, start + 1000)])
+                let decoded = try Self.chain(chunk, from: &head)
+                try await database.execute(
+                    "INSERT INTO ocsp_audit (sequence, record) VALUES " + RecordDatabase.placeholders(rows: chunk.count, columns: 2, types: ["BIGINT", "BYTEA"]),
+                    zip(decoded, chunk).flatMap { record, encoded -> [PostgresConnection.Value] in
+                        [.text(String(record.sequence)), .bytes(encoded)]
+                    })
                 try await database.materialize(decoded)
                 start += chunk.count
             }
-            try await connection.query(
-                "UPDATE ocsp_head SET sequence = \(Int64(head.sequence)), hash = \(ByteBuffer(bytes: head.hash)) WHERE id = 1", logger: logger)
-            try await connection.query("SELECT pg_notify(\(RecordDatabase.channel), \(String(head.sequence)))", logger: logger)
+            try await database.execute(
+                "UPDATE ocsp_head SET sequence = $1::BIGINT, hash = $2::BYTEA WHERE id = 1", [.text(String(head.sequence)), .bytes(head.hash)])
+            try await database.execute("SELECT pg_notify($1, $2)", [.text(RecordDatabase.channel), .text(String(head.sequence))])
+        }
+
+        /// Decodes `chunk`, checking that each record follows `head` (which it moves along).
+        /// - Throws: ``ReplicationError/Code/diverged`` at the first that does not.
+        static func chain(_ chunk: [[UInt8]], from head: inout AuditHead) throws -> [AuditRecord] {
+            var decoded: [AuditRecord] = []
+            decoded.reserveCapacity(chunk.count)
+            for encoded in chunk {
+                let record = try AuditRecord(encoded: encoded)
+                guard record.sequence == head.sequence + 1, record.previous == head.hash else {
+                    throw ReplicationError(.diverged, "record \(record.sequence) does not follow the database's head \(head.sequence)")
+                }
+                decoded.append(record)
+                head = AuditHead(sequence: record.sequence, hash: AuditRecord.hash(encoded))
+            }
+            return decoded
         }
     }
 
-    /// A certificate's row in `ocsp_certificates` (times ISO 8601, "" for none).
-    private struct CertificateRow {
-        var issuer: String, serial: String, status: String, revocationTime: String, reason: String, notAfter: String
+    /// A certificate's row in `ocsp_certificates` (times ISO 8601, nil for none).
+    struct CertificateRow: Equatable {
+        var issuer: String, serial: String, status: String, revocationTime: String?, reason: String?, notAfter: String?
         var sequence: Int64
+
+        var values: [PostgresConnection.Value] {
+            let optional = { (text: String?) in text.map(PostgresConnection.Value.text) ?? .null }
+            return [
+                .text(issuer), .text(serial), .text(status), optional(revocationTime), optional(reason), optional(notAfter),
+                .text(String(sequence)),
+            ]
+        }
     }
 
-    /// Keeps `ocsp_issuers` and `ocsp_certificates` in step with records, in order: certificate
-    /// changes in one upsert per run (the last change of a certificate wins), anything else
-    /// one statement each.
-    private func materialize(_ records: [AuditRecord]) async throws {
+    /// What keeps `ocsp_issuers` and `ocsp_certificates` in step with records, in order.
+    enum Materialization: Equatable {
+        /// Upsert these certificate rows (the last change of each certificate in a run).
+        case certificates([CertificateRow])
+        /// Upsert an issuer's row.
+        case issuer(issuer: String, subject: String, record: [UInt8], sequence: Int64)
+        /// Delete an issuer and its certificates.
+        case removeIssuer(String)
+        /// Delete one certificate.
+        case removeCertificate(issuer: String, serial: String)
+    }
+
+    /// The statements `records` need, in order: certificate changes gathered in runs (the last
+    /// change of a certificate wins), anything else one step each, ending the run before it.
+    static func materialization(of records: [AuditRecord]) -> [Materialization] {
+        var steps: [Materialization] = []
         var pending: [String: CertificateRow] = [:]
+        var order: [String] = []
+        func flush() {
+            if !order.isEmpty { steps.append(.certificates(order.map { pending[$0]! })) }
+            pending = [:]
+            order = []
+        }
         for record in records {
             guard let issuer = record.issuer else { continue }
             let sequence = Int64(record.sequence)
             switch record.action {
             case .issuerAdd, .issuerReplace, .issuerSetResponder, .issuerBaseline:
                 guard let stored = record.issuerRecord else { continue }
-                let subject = record.detail["subject"] ?? ""
-                try await connection.query(
-                    """
-                    INSERT INTO ocsp_issuers (issuer, subject, record, sequence)
-                    VALUES (\(issuer), \(subject), \(ByteBuffer(bytes: stored)), \(sequence))
-                    ON CONFLICT (issuer) DO UPDATE SET subject = EXCLUDED.subject, record = EXCLUDED.record, sequence = EXCLUDED.sequence
-                    """, logger: logger)
+                steps.append(.issuer(issuer: issuer, subject: record.detail["subject"] ?? "", record: stored, sequence: sequence))
             case .issuerRemove:
-                try await upsert(pending)
-                pending = [:]
-                try await connection.query("DELETE FROM ocsp_certificates WHERE issuer = \(issuer)", logger: logger)
-                try await connection.query("DELETE FROM ocsp_issuers WHERE issuer = \(issuer)", logger: logger)
+                flush()
+                steps.append(.removeIssuer(issuer))
             default:
                 guard let serial = record.serial else { continue }
                 guard let after = record.after else {
-                    try await upsert(pending)
-                    pending = [:]
-                    try await connection.query(
-                        "DELETE FROM ocsp_certificates WHERE issuer = \(issuer) AND serial = \(serial)", logger: logger)
+                    flush()
+                    steps.append(.removeCertificate(issuer: issuer, serial: serial))
                     continue
                 }
-                let time = { (date: Date?) in date.map { $0.ISO8601Format() } ?? "" }
-                pending[issuer + serial] = CertificateRow(
-                    issuer: issuer, serial: serial, status: after.status, revocationTime: time(after.revocationTime),
-                    reason: after.reason ?? "", notAfter: time(after.notAfter), sequence: sequence)
+                let key = issuer + "/" + serial
+                if pending[key] == nil { order.append(key) }
+                pending[key] = CertificateRow(
+                    issuer: issuer, serial: serial, status: after.status, revocationTime: after.revocationTime.map { $0.ISO8601Format() },
+                    reason: after.reason, notAfter: after.notAfter.map { $0.ISO8601Format() }, sequence: sequence)
             }
         }
-        try await upsert(pending)
+        flush()
+        return steps
     }
 
-    private func upsert(_ rows: [String: CertificateRow]) async throws {
-        guard !rows.isEmpty else { return }
-        let values = Array(rows.values)
-        try await connection.query(
-            """
-            INSERT INTO ocsp_certificates (issuer, serial, status, revocation_time, reason, not_after, sequence)
-            SELECT i, s, st, NULLIF(rt, '')::TIMESTAMPTZ, NULLIF(r, ''), NULLIF(na, '')::TIMESTAMPTZ, q
-            FROM unnest(\(values.map(\.issuer))::TEXT[], \(values.map(\.serial))::TEXT[], \(values.map(\.status))::TEXT[],
-                        \(values.map(\.revocationTime))::TEXT[], \(values.map(\.reason))::TEXT[], \(values.map(\.notAfter))::TEXT[],
-                        \(values.map(\.sequence))::BIGINT[]) AS t(i, s, st, rt, r, na, q)
-            ON CONFLICT (issuer, serial) DO UPDATE SET status = EXCLUDED.status, revocation_time = EXCLUDED.revocation_time,
-                reason = EXCLUDED.reason, not_after = EXCLUDED.not_after, sequence = EXCLUDED.sequence
-            """, logger: logger)
+    private func materialize(_ records: [AuditRecord]) async throws {
+        for step in Self.materialization(of: records) {
+            switch step {
+            case .issuer(let issuer, let subject, let record, let sequence):
+                try await execute(
+                    """
+                    INSERT INTO ocsp_issuers (issuer, subject, record, sequence) VALUES ($1, $2, $3::BYTEA, $4::BIGINT)
+                    ON CONFLICT (issuer) DO UPDATE SET subject = EXCLUDED.subject, record = EXCLUDED.record, sequence = EXCLUDED.sequence
+                    """, [.text(issuer), .text(subject), .bytes(record), .text(String(sequence))])
+            case .removeIssuer(let issuer):
+                try await execute("DELETE FROM ocsp_certificates WHERE issuer = $1", [.text(issuer)])
+                try await execute("DELETE FROM ocsp_issuers WHERE issuer = $1", [.text(issuer)])
+            case .removeCertificate(let issuer, let serial):
+                try await execute("DELETE FROM ocsp_certificates WHERE issuer = $1 AND serial = $2", [.text(issuer), .text(serial)])
+            case .certificates(let rows):
+                try await execute(
+                    """
+                    INSERT INTO ocsp_certificates (issuer, serial, status, revocation_time, reason, not_after, sequence) VALUES
+                    """ + Self.placeholders(rows: rows.count, columns: 7, types: ["TEXT", "TEXT", "TEXT", "TIMESTAMPTZ", "TEXT", "TIMESTAMPTZ", "BIGINT"])
+                        + """
+
+                        ON CONFLICT (issuer, serial) DO UPDATE SET status = EXCLUDED.status, revocation_time = EXCLUDED.revocation_time,
+                            reason = EXCLUDED.reason, not_after = EXCLUDED.not_after, sequence = EXCLUDED.sequence
+                        """,
+                    rows.flatMap(\.values))
+            }
+        }
     }
 
-    /// Runs a database call, turning PostgresNIO's errors into one line.
-    private func run<Result>(_ body: () async throws -> Result) async throws -> Result {
+    /// `($1::T1, $2::T2), ($3::T1, $4::T2)…` for a multi-row VALUES list.
+    static func placeholders(rows: Int, columns: Int, types: [String]) -> String {
+        (0..<rows).map { row in
+            "(" + (0..<columns).map { column in "$\(row * columns + column + 1)::\(types[column])" }.joined(separator: ", ") + ")"
+        }.joined(separator: ", ")
+    }
+
+    // MARK: - Calls
+
+    /// Runs one statement with this database's deadline, turning libpq's failures into one line.
+    @discardableResult
+    func execute(_ sql: String, _ parameters: [PostgresConnection.Value] = [], timeout: Duration? = nil) async throws -> [[[UInt8]?]] {
         do {
-            return try await body()
-        } catch let error as ReplicationError {
-            throw error
-        } catch {
-            let text = Self.describe(error)
-            if text.contains("ocsp_") && text.contains("does not exist") {
-                throw ReplicationError(.noSchema, "\(location) holds no schema of ours; create it with: ocspctl init --database URL")
-            }
-            throw ReplicationError(.unavailable, "\(location): \(text)")
+            return try await connection.execute(sql, parameters, timeout: timeout ?? callTimeout)
+        } catch let failure as PostgresConnection.Failure {
+            throw Self.replicationError(failure, location: location)
         }
     }
 
-    /// One line for a PostgresNIO error (its description hides the server's message).
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? PSQLError {
-            if let message = error.serverInfo?[.message] { return message }
-            return "\(error.code)"
+    /// One line for a libpq failure: an absent table means no schema of ours.
+    static func replicationError(_ failure: PostgresConnection.Failure, location: DatabaseLocation) -> ReplicationError {
+        // 42P01: undefined_table.
+        if failure.kind == .server && failure.state == "42P01" {
+            return ReplicationError(.noSchema, "\(location) holds no schema of ours; create it with: ocspctl init --database URL")
         }
-        return "\(error)"
+        let reason: String
+        switch failure.kind {
+        case .timedOut: reason = "timed out (\(failure.message))"
+        case .cancelled: reason = "cancelled"
+        case .server, .connection: reason = location.hidingSecrets(failure.message)
+        }
+        return ReplicationError(.unavailable, "\(location): \(reason)")
     }
+
+    /// A BIGINT column in binary format (8 bytes, big-endian).
+    static func int64(_ row: [[UInt8]?], _ column: Int) throws -> Int64? {
+        guard let bytes = row[column] else { return nil }
+        guard bytes.count == 8 else { throw ReplicationError(.unavailable, "a BIGINT of \(bytes.count) bytes") }
+        return Int64(bitPattern: bytes.reduce(0) { $0 << 8 | UInt64($1) })
+    }
+
+    /// A FLOAT8 column in binary format (IEEE 754, big-endian).
+    static func float64(_ row: [[UInt8]?], _ column: Int) throws -> Double? {
+        guard let bytes = row[column] else { return nil }
+        guard bytes.count == 8 else { throw ReplicationError(.unavailable, "a FLOAT8 of \(bytes.count) bytes") }
+        return Double(bitPattern: bytes.reduce(0) { $0 << 8 | UInt64($1) })
+    }
+}
+
+extension DatabaseLocation {
+    /// `message` with any password of this connection string replaced.
+    func hidingSecrets(_ message: String) -> String { Self.hidingSecrets(of: conninfo, in: message) }
 }

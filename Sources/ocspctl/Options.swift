@@ -24,7 +24,7 @@ struct StoreOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "The system of record (postgres://USER@HOST:PORT/DATABASE; default: $OCSP_DATABASE_URL): every write is committed there, and --store is this host's working copy of it.",
+            "The system of record, a libpq connection string (postgres://USER@HOST:PORT/DATABASE, several hosts with ?target_session_attrs=read-write, or key=value; default: $OCSP_DATABASE_URL): every write is committed there, and --store is this host's working copy of it.",
             valueName: "url"))
     var database: String?
 

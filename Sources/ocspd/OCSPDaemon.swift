@@ -83,7 +83,7 @@ struct OCSPDaemon: AsyncParsableCommand {
     @Flag(help: "Do not generate CRLs (still serve the ones ocspctl stores).")
     var noCRL = false
 
-    @Option(help: "Follow this system of record (postgres://USER@HOST:PORT/DATABASE): the store becomes its replica, created if absent; no CRLs are made here.")
+    @Option(help: "Follow this system of record, a libpq connection string (postgres://USER@HOST:PORT/DATABASE, or postgres://USER@H1:P1,H2:P2/DATABASE?target_session_attrs=read-write to follow a failover): the store becomes its replica, created if absent; no CRLs are made here.")
     var follow: String?
 
     @Option(help: "With --follow: /readyz fails while a committed change older than this is not applied (default 10s).")
@@ -91,6 +91,9 @@ struct OCSPDaemon: AsyncParsableCommand {
 
     @Option(help: "With --follow: read the system of record this often even without a notification (default 1s).")
     var followPollInterval: String?
+
+    @Option(help: "With --follow: a database call that takes longer fails and the follower reconnects; a quiet notification link is probed this often (default 10s).")
+    var followTimeout: String?
 
     @Option(help: "With --follow: after applying a change, purge the certificate's GET answers from an HTTP cache, requesting this URL for each GET path ({path}), e.g. http://cache:8081{path} (Config/nginx/ocsp-cache.conf's refresh listener).")
     var followPurgeURL: String?
@@ -158,7 +161,7 @@ struct OCSPDaemon: AsyncParsableCommand {
             ("pkcs11.retry-interval", pkcs11RetryInterval), ("filter.validity", filterValidity),
             ("filter.coverage-margin", filterCoverageMargin), ("follow.database", follow),
             ("follow.max-lag", followMaxLag), ("follow.poll-interval", followPollInterval),
-            ("follow.purge-url", followPurgeURL), ("follow.purge-method", followPurgeMethod),
+            ("follow.timeout", followTimeout),            ("follow.purge-url", followPurgeURL), ("follow.purge-method", followPurgeMethod),
             ("follow.purge-command", followPurgeCommand),
         ]
         for case (let key, let value?) in options { values[key] = value }
