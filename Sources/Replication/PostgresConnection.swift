@@ -78,12 +78,10 @@ final class PostgresConnection: @unchecked Sendable {
                 }
                 thread.name = "pq-connect"
                 thread.start()
-                let timer = Thread {
-                    Thread.sleep(forTimeInterval: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+                let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+                DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
                     outcome.finish(.failure(Failure(kind: .timedOut, message: "no connection within \(timeout)")))
                 }
-                timer.name = "pq-connect-deadline"
-                timer.start()
             }
         } onCancel: {
             outcome.finish(.failure(Failure(kind: .cancelled, message: "cancelled")))
@@ -103,6 +101,10 @@ final class PostgresConnection: @unchecked Sendable {
             PQfinish(raw)
             throw Failure(kind: .connection, message: message)
         }
+        // libpq prints the server's notices and warnings to stderr by default ("WARNING:
+        // terminating connection due to immediate shutdown command" before a failover's error):
+        // the error that follows says it in one line, so they are dropped.
+        _ = PQsetNoticeProcessor(raw, { _, _ in }, nil)
         guard PQsetnonblocking(raw, 1) == 0 else {
             let message = Self.oneLine(PQerrorMessage(raw))
             PQfinish(raw)
