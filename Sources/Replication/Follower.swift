@@ -179,10 +179,12 @@ public final class Follower: Service, Sendable {
         if !changedCertificates.isEmpty { await changed(changedCertificates) }
     }
 
+    /// One round trip a batch: the head and the records after the store's, read together (one
+    /// snapshot); caught up when the batch ends at that head.
     private func applyAll(_ database: RecordDatabase, changed: inout [(IssuerID, SerialNumber)]) async throws {
         while true {
-            let head = try await database.head()
             let local = try store.auditHead()
+            let (head, batch) = try await database.headAndRecords(after: local.sequence, limit: configuration.batchSize)
             if !Self.mayFollow(local, head) {
                 let fault = "the local store's log (head \(local)) is not a prefix of the database's (head \(head)): it was written to locally; rebuild it from the database"
                 state.withLock { $0.fault = fault }
@@ -190,15 +192,9 @@ public final class Follower: Service, Sendable {
                 throw ReplicationError(.diverged, fault)
             }
             guard local.sequence < head.sequence else {
-                state.withLock {
-                    $0.databaseSequence = head.sequence
-                    $0.appliedSequence = local.sequence
-                    $0.lagSeconds = 0
-                    $0.caughtUpAt = Date()
-                }
+                markCaughtUp(head: head, applied: local)
                 return
             }
-            let batch = try await database.records(after: local.sequence, limit: configuration.batchSize)
             guard let first = batch.first else { return }
             state.withLock {
                 $0.databaseSequence = head.sequence
@@ -218,6 +214,19 @@ public final class Follower: Service, Sendable {
                 $0.applied += batch.count
             }
             changed += Self.changedCertificates(batch.map(\.encoded))
+            if applied.sequence >= head.sequence {
+                markCaughtUp(head: head, applied: applied)
+                return
+            }
+        }
+    }
+
+    private func markCaughtUp(head: AuditHead, applied: AuditHead) {
+        state.withLock {
+            $0.databaseSequence = head.sequence
+            $0.appliedSequence = applied.sequence
+            $0.lagSeconds = 0
+            $0.caughtUpAt = Date()
         }
     }
 

@@ -129,6 +129,32 @@ public final class RecordDatabase: Sendable {
         }
     }
 
+    /// The head, and up to `limit` records after `sequence`, in one statement (one snapshot, one
+    /// round trip): what a follower asks each time it is woken.
+    func headAndRecords(after sequence: UInt64, limit: Int) async throws
+        -> (AuditHead, [(sequence: UInt64, encoded: [UInt8], committed: Date)])
+    {
+        let rows = try await execute(
+            """
+            SELECT h.sequence, h.hash, a.sequence, a.record, extract(epoch FROM a.committed_at)::FLOAT8
+            FROM ocsp_head h LEFT JOIN LATERAL (
+                SELECT sequence, record, committed_at FROM ocsp_audit WHERE sequence > $1::BIGINT ORDER BY sequence LIMIT $2::BIGINT
+            ) a ON true
+            WHERE h.id = 1
+            """, [.text(String(sequence)), .text(String(limit))])
+        guard let first = rows.first, let headSequence = try Self.int64(first, 0), let hash = first[1] else {
+            throw ReplicationError(.noSchema, "\(location) holds no head row; create the schema with: ocspctl init --database URL")
+        }
+        let records = try rows.compactMap { row -> (UInt64, [UInt8], Date)? in
+            guard let sequence = try Self.int64(row, 2) else { return nil }  // no record: the LEFT JOIN's empty row
+            guard let record = row[3], let committed = try Self.float64(row, 4) else {
+                throw ReplicationError(.unavailable, "\(location): a record row with an empty column")
+            }
+            return (UInt64(sequence), record, Date(timeIntervalSince1970: committed))
+        }
+        return (AuditHead(sequence: UInt64(headSequence), hash: hash), records)
+    }
+
     /// Runs `body` in a transaction that holds the head's row lock (one writer at a time, across
     /// every host), with the head as of the lock. Commits when `body` returns, rolls back when it
     /// throws.
