@@ -1,16 +1,17 @@
 # The two set-up commands of the README:
 #   make demo   installs what is missing, builds, creates Data/demo if absent, starts ocspd
-#   make test   installs what is missing, builds, runs every test
+#   make test   installs what is missing, builds, runs every test (the root package's, then the
+#               nested package Integrations/NIOSSL's, then the end-to-end tests)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .ONESHELL:
-.PHONY: demo test deps build build-release unit e2e clean
+.PHONY: demo test deps build build-release unit niossl e2e clean
 # The dependency check and the demo script print what matters themselves; their text is noise.
 .SILENT: deps demo
 
 PORT ?= 8080
 DEMO_DIR ?= Data/demo
-APT_PACKAGES := libssl-dev liblmdb-dev libmicrohttpd-dev libcurl4-openssl-dev openssl lmdb-utils curl
+APT_PACKAGES := libssl-dev liblmdb-dev libmicrohttpd-dev libcurl4-openssl-dev libpq-dev openssl lmdb-utils curl
 # Peers only the tests run: a real Prometheus server and promtool.
 TEST_APT_PACKAGES := prometheus nginx-light haproxy softhsm2 opensc libengine-pkcs11-openssl postgresql golang-cfssl iproute2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -63,16 +64,25 @@ unit: deps
 	swift build --build-tests
 	swift test --skip-build
 
+# The nested package Integrations/NIOSSL (RevocationCheckingTLS, on swift-nio-ssl and so BoringSSL;
+# the root package never builds it). Its tests run the root package's debug ocspctl, built first.
+NIOSSL_TEST := cd Integrations/NIOSSL && swift build --build-tests && swift test --skip-build
+niossl: deps
+	swift build --product ocspctl
+	$(NIOSSL_TEST)
+
 e2e: EXTRA_APT_PACKAGES := $(TEST_APT_PACKAGES)
 e2e: build
 	python3 -m pytest Tests/EndToEnd -q -p no:cacheprovider
 
-# One debug build with tests enabled serves the unit tests and the end-to-end tests' binaries.
+# One debug build with tests enabled serves the unit tests, the nested package's tests (ocspctl)
+# and the end-to-end tests' binaries. The nested package runs in a subshell: pytest runs at the root.
 test: EXTRA_APT_PACKAGES := $(TEST_APT_PACKAGES)
 test: deps
 	swift build --build-tests
 	swift test --skip-build
+	($(NIOSSL_TEST))
 	python3 -m pytest Tests/EndToEnd -q -p no:cacheprovider
 
 clean:
-	rm -rf .build
+	rm -rf .build Integrations/NIOSSL/.build

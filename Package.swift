@@ -22,9 +22,7 @@ let package = Package(
         .library(name: "OCSPStapling", targets: ["OCSPStapling"]),
         .library(name: "RevocationChecking", targets: ["RevocationChecking"]),
         .library(name: "Fetching", targets: ["Fetching"]),
-        // For the nested package Integrations/NIOSSL (and others embedding ocspd's front or
-        // testing against it): the HTTP server, and the throwaway PKI the tests use.
-        .library(name: "HTTPServer", targets: ["HTTPServer"]),
+        // The throwaway PKI and store the tests use, for the nested package Integrations/NIOSSL.
         .library(name: "OCSPTestSupport", targets: ["OCSPTestSupport"]),
     ],
     dependencies: [

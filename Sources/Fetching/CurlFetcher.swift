@@ -1,5 +1,5 @@
 internal import CCurl
-public import Foundation
+internal import Foundation
 internal import Locking
 
 /// ``HTTPFetching`` on libcurl (built on the system's OpenSSL), with what operators expect of an

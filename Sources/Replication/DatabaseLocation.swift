@@ -1,5 +1,5 @@
 internal import CPostgreSQL
-public import Foundation
+internal import Foundation
 
 /// Where the system of record is: a libpq connection string, as a URL
 /// (`postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full`) or as `key=value` pairs

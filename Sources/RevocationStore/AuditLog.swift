@@ -1,6 +1,6 @@
 internal import COpenSSL
 public import Foundation
-public import OCSPValues
+internal import OCSPValues
 
 /// One record of the store's audit log: who changed what, when, from what to what.
 ///

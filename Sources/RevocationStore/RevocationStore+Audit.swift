@@ -1,6 +1,6 @@
 internal import CLMDB
 public import Foundation
-public import OCSPValues
+internal import OCSPValues
 
 extension RevocationStore {
     static let auditHeadKey = Array("audit_head".utf8)

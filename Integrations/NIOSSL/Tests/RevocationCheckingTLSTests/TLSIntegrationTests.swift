@@ -1,5 +1,4 @@
 import Foundation
-import HTTPServer
 import Logging
 import NIOCore
 import NIOPosix
@@ -8,7 +7,6 @@ import NIOTLS
 import OCSPCore
 import OCSPTestSupport
 import OCSPValues
-import Responder
 import RevocationChecking
 import RevocationCheckingTLS
 import RevocationStore
@@ -20,11 +18,11 @@ import X509
 /// client certificates are checked by ``PeerCertificateVerifier`` while ocspd's responder runs
 /// in process and `ocspctl revoke` (the real binary) changes the store under it.
 @Suite struct TLSIntegrationTests {
-    let responder: InProcessResponder
+    let responder: ResponderProcess
     var pki: TestPKI { responder.pki }
     var url: String { responder.url }
 
-    init() throws { responder = try InProcessResponder() }
+    init() throws { responder = try ResponderProcess() }
 
     /// A leaf of the EC root, in the store as good, and its key; written to `<name>.pem`.
     func leaf(_ name: String) throws -> (OCSPCore.Certificate, PrivateKey) {
@@ -55,10 +53,9 @@ import X509
         try X509.Certificate(derEncoded: certificate.derEncoded)
     }
 
-    /// `ocspctl revoke`, the binary `swift build --build-tests` made, on the store in use.
+    /// `ocspctl revoke`, the real binary, on the store in use.
     func revokeWithOCSPCtl(_ name: String) throws {
-        let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/ocspctl").path
+        let binary = try RootBinaries.path("ocspctl")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
