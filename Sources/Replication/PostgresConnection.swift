@@ -46,6 +46,14 @@ final class PostgresConnection: @unchecked Sendable {
         case null
     }
 
+    /// An array element's type, as PostgreSQL's binary array format names it (its type OID).
+    struct ElementType: Sendable {
+        let oid: Int32
+        static let bytea = ElementType(oid: 17)
+        static let int8 = ElementType(oid: 20)
+        static let text = ElementType(oid: 25)
+    }
+
     /// A failed call, in one line.
     struct Failure: Error, Sendable {
         enum Kind: Sendable {
@@ -368,4 +376,36 @@ private func withCStrings<Result>(_ strings: [String], _ body: ([UnsafePointer<C
     let copies = strings.map { strdup($0) }
     defer { copies.forEach { free($0) } }
     return body(copies.map { $0.map { UnsafePointer($0) } } + [nil])
+}
+
+extension PostgresConnection.Value {
+    /// A one-dimensional array in PostgreSQL's binary format (`array_recv`): dimensions 1, a
+    /// null flag, the element type, the length and lower bound 1, then each element as its
+    /// length (-1 for NULL) and bytes. Sent for `$n::T[]`, whose element type must be `type`.
+    static func array(_ elements: [[UInt8]?], of type: PostgresConnection.ElementType) -> Self {
+        var out: [UInt8] = []
+        out.reserveCapacity(20 + elements.reduce(0) { $0 + 4 + ($1?.count ?? 0) })
+        func append(_ value: Int32) {
+            withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) }
+        }
+        append(1)
+        append(elements.contains { $0 == nil } ? 1 : 0)
+        append(type.oid)
+        append(Int32(elements.count))
+        append(1)
+        for element in elements {
+            guard let element else {
+                append(-1)
+                continue
+            }
+            append(Int32(element.count))
+            out += element
+        }
+        return .bytes(out)
+    }
+
+    /// A BIGINT[] in binary format.
+    static func array(_ values: [Int64]) -> Self {
+        array(values.map { value in withUnsafeBytes(of: value.bigEndian) { Array($0) } }, of: .int8)
+    }
 }

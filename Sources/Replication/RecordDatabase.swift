@@ -199,10 +199,8 @@ public final class RecordDatabase: Sendable {
                 let chunk = Array(records[start..<min(records.count, start + 1000)])
                 let decoded = try Self.chain(chunk, from: &head)
                 try await database.execute(
-                    "INSERT INTO ocsp_audit (sequence, record) VALUES " + RecordDatabase.placeholders(rows: chunk.count, columns: 2, types: ["BIGINT", "BYTEA"]),
-                    zip(decoded, chunk).flatMap { record, encoded -> [PostgresConnection.Value] in
-                        [.text(String(record.sequence)), .bytes(encoded)]
-                    })
+                    "INSERT INTO ocsp_audit (sequence, record) SELECT * FROM unnest($1::BIGINT[], $2::BYTEA[])",
+                    [.array(decoded.map { Int64($0.sequence) }), .array(chunk, of: .bytea)])
                 try await database.materialize(decoded)
                 start += chunk.count
             }
@@ -233,11 +231,12 @@ public final class RecordDatabase: Sendable {
         var issuer: String, serial: String, status: String, revocationTime: String?, reason: String?, notAfter: String?
         var sequence: Int64
 
-        var values: [PostgresConnection.Value] {
-            let optional = { (text: String?) in text.map(PostgresConnection.Value.text) ?? .null }
+        /// The rows as the seven arrays `unnest` takes, column by column.
+        static func columns(_ rows: [CertificateRow]) -> [PostgresConnection.Value] {
+            let text = { (column: (CertificateRow) -> String?) in PostgresConnection.Value.array(rows.map { column($0).map { Array($0.utf8) } }, of: .text) }
             return [
-                .text(issuer), .text(serial), .text(status), optional(revocationTime), optional(reason), optional(notAfter),
-                .text(String(sequence)),
+                text(\.issuer), text(\.serial), text(\.status), text(\.revocationTime), text(\.reason), text(\.notAfter),
+                .array(rows.map(\.sequence)),
             ]
         }
     }
@@ -310,23 +309,14 @@ public final class RecordDatabase: Sendable {
             case .certificates(let rows):
                 try await execute(
                     """
-                    INSERT INTO ocsp_certificates (issuer, serial, status, revocation_time, reason, not_after, sequence) VALUES
-                    """ + Self.placeholders(rows: rows.count, columns: 7, types: ["TEXT", "TEXT", "TEXT", "TIMESTAMPTZ", "TEXT", "TIMESTAMPTZ", "BIGINT"])
-                        + """
-
-                        ON CONFLICT (issuer, serial) DO UPDATE SET status = EXCLUDED.status, revocation_time = EXCLUDED.revocation_time,
-                            reason = EXCLUDED.reason, not_after = EXCLUDED.not_after, sequence = EXCLUDED.sequence
-                        """,
-                    rows.flatMap(\.values))
+                    INSERT INTO ocsp_certificates (issuer, serial, status, revocation_time, reason, not_after, sequence)
+                    SELECT i, s, st, rt::TIMESTAMPTZ, r, na::TIMESTAMPTZ, q
+                    FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::BIGINT[]) AS t(i, s, st, rt, r, na, q)
+                    ON CONFLICT (issuer, serial) DO UPDATE SET status = EXCLUDED.status, revocation_time = EXCLUDED.revocation_time,
+                        reason = EXCLUDED.reason, not_after = EXCLUDED.not_after, sequence = EXCLUDED.sequence
+                    """, CertificateRow.columns(rows))
             }
         }
-    }
-
-    /// `($1::T1, $2::T2), ($3::T1, $4::T2)…` for a multi-row VALUES list.
-    static func placeholders(rows: Int, columns: Int, types: [String]) -> String {
-        (0..<rows).map { row in
-            "(" + (0..<columns).map { column in "$\(row * columns + column + 1)::\(types[column])" }.joined(separator: ", ") + ")"
-        }.joined(separator: ", ")
     }
 
     // MARK: - Calls

@@ -69,7 +69,6 @@ import Testing
         #expect(rows[0].reason == "keyCompromise" && rows[2].reason == nil)
         #expect(rows[0].revocationTime == Date(timeIntervalSince1970: 1_800_000_000).ISO8601Format())
         #expect(rows[0].sequence > rows[2].sequence)  // the revocation's record, not the addition's
-        #expect(rows[2].values.count == 7)
     }
 
     @Test func anIssuerRemovedEndsTheRunBeforeIt() throws {
@@ -85,9 +84,35 @@ import Testing
         #expect(steps.count == 4)
     }
 
-    @Test func aMultiRowStatementNumbersItsParametersRowByRow() {
-        #expect(RecordDatabase.placeholders(rows: 2, columns: 2, types: ["BIGINT", "BYTEA"]) == "($1::BIGINT, $2::BYTEA), ($3::BIGINT, $4::BYTEA)")
-        #expect(RecordDatabase.placeholders(rows: 1000, columns: 7, types: Array(repeating: "TEXT", count: 7)).hasSuffix("$7000::TEXT)"))
+    @Test func arraysGoInPostgreSQLsBinaryFormat() {
+        guard case .bytes(let bigints) = PostgresConnection.Value.array([1, -2]) else {
+            Issue.record("not sent in binary")
+            return
+        }
+        // 1 dimension, no NULL, int8 (OID 20), 2 elements from index 1; each: length 8, value.
+        #expect(bigints == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 2, 0, 0, 0, 1]
+            + [0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1] + [0, 0, 0, 8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE])
+        guard case .bytes(let texts) = PostgresConnection.Value.array([Array("ab".utf8), nil], of: .text) else {
+            Issue.record("not sent in binary")
+            return
+        }
+        // A NULL sets the flag and is length -1.
+        #expect(texts == [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 25, 0, 0, 0, 2, 0, 0, 0, 1] + [0, 0, 0, 2, 0x61, 0x62] + [0xFF, 0xFF, 0xFF, 0xFF])
+    }
+
+    @Test func certificateRowsBecomeSevenColumnArrays() throws {
+        let rows = [
+            RecordDatabase.CertificateRow(issuer: "aa", serial: "0A", status: "revoked", revocationTime: "2027-01-15T08:00:00Z", reason: "keyCompromise", notAfter: nil, sequence: 9),
+            RecordDatabase.CertificateRow(issuer: "aa", serial: "0B", status: "good", revocationTime: nil, reason: nil, notAfter: nil, sequence: 10),
+        ]
+        let columns = RecordDatabase.CertificateRow.columns(rows)
+        #expect(columns.count == 7)
+        guard case .bytes(let reasons) = columns[4] else {
+            Issue.record("not sent in binary")
+            return
+        }
+        #expect(reasons.suffix(4) == [0xFF, 0xFF, 0xFF, 0xFF])  // the second row's reason: NULL
+        #expect(reasons[7] == 1)  // the null flag
     }
 
     @Test func binaryColumnsAreReadBigEndian() throws {
