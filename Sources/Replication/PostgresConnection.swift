@@ -139,16 +139,7 @@ final class PostgresConnection: @unchecked Sendable {
     func execute(_ sql: String, _ parameters: [Value] = [], timeout: Duration) async throws -> [[[UInt8]?]] {
         let deadline = ContinuousClock.now + timeout
         return try await Self.offload { cancelled in
-            try self.busy.withLock {
-                guard let raw = self.raw else { throw Failure(kind: .connection, message: "the connection is closed") }
-                do {
-                    return try Self.execute(raw, sql, parameters, deadline: deadline, cancelled: cancelled)
-                } catch let failure as Failure where failure.kind != .server {
-                    PQfinish(raw)
-                    self.raw = nil
-                    throw failure
-                }
-            }
+            try self.withRaw { raw in try Self.execute(raw, sql, parameters, deadline: deadline, cancelled: cancelled) }
         }
     }
 
@@ -157,26 +148,34 @@ final class PostgresConnection: @unchecked Sendable {
     func notifications(within timeout: Duration) async throws -> Int {
         let deadline = ContinuousClock.now + timeout
         return try await Self.offload { cancelled in
-            try self.busy.withLock {
-                guard let raw = self.raw else { throw Failure(kind: .connection, message: "the connection is closed") }
-                do {
-                    while true {
-                        guard PQconsumeInput(raw) == 1 else { throw Self.lost(raw) }
-                        var count = 0
-                        while let notification = PQnotifies(raw) {
-                            PQfreemem(notification)
-                            count += 1
-                        }
-                        if count > 0 { return count }
-                        guard try Self.wait(raw, for: Int16(POLLIN), deadline: deadline, cancelled: cancelled, expiring: false) else {
-                            return 0
-                        }
+            try self.withRaw { raw in
+                while true {
+                    guard PQconsumeInput(raw) == 1 else { throw Self.lost(raw) }
+                    var count = 0
+                    while let notification = PQnotifies(raw) {
+                        PQfreemem(notification)
+                        count += 1
                     }
-                } catch let failure as Failure {
-                    PQfinish(raw)
-                    self.raw = nil
-                    throw failure
+                    if count > 0 { return count }
+                    guard try Self.wait(raw, for: Int16(POLLIN), deadline: deadline, cancelled: cancelled, expiring: false) else {
+                        return 0
+                    }
                 }
+            }
+        }
+    }
+
+    /// Runs `body` with the connection, `busy` held. A failure other than the server's refusal
+    /// (lost, timed out, cancelled) leaves the connection in an unknown state: it is closed.
+    private func withRaw<Result>(_ body: (OpaquePointer) throws -> Result) throws -> Result {
+        try busy.withLock {
+            guard let raw else { throw Failure(kind: .connection, message: "the connection is closed") }
+            do {
+                return try body(raw)
+            } catch let failure as Failure where failure.kind != .server {
+                PQfinish(raw)
+                self.raw = nil
+                throw failure
             }
         }
     }

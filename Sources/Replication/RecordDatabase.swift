@@ -116,17 +116,7 @@ public final class RecordDatabase: Sendable {
 
     /// Up to `limit` records after `sequence`, in order, and when PostgreSQL committed each.
     public func records(after sequence: UInt64, limit: Int) async throws -> [(sequence: UInt64, encoded: [UInt8], committed: Date)] {
-        let rows = try await execute(
-            """
-            SELECT sequence, record, extract(epoch FROM committed_at)::FLOAT8 FROM ocsp_audit
-            WHERE sequence > $1::BIGINT ORDER BY sequence LIMIT $2::BIGINT
-            """, [.text(String(sequence)), .text(String(limit))])
-        return try rows.map { row in
-            guard let sequence = try Self.int64(row, 0), let record = row[1], let committed = try Self.float64(row, 2) else {
-                throw ReplicationError(.unavailable, "\(location): a record row with an empty column")
-            }
-            return (UInt64(sequence), record, Date(timeIntervalSince1970: committed))
-        }
+        try await headAndRecords(after: sequence, limit: limit).1
     }
 
     /// The head, and up to `limit` records after `sequence`, in one statement (one snapshot, one
