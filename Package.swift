@@ -55,6 +55,15 @@ let package = Package(
 
         // Plain values every module shares (serial, CertID, statuses, hash algorithms), no C.
         .target(name: "OCSPValues", swiftSettings: swiftSettings),
+        // The one configuration language: the duration and size grammars, and settings declared once
+        // and read through swift-configuration (flags, environment, YAML) by ocspd, the stapler and
+        // the checker's policy.
+        .target(
+            name: "Settings",
+            dependencies: [
+                .product(name: "Configuration", package: "swift-configuration"), .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings),
         // A lock ThreadSanitizer can see (see LockedValue.swift).
         .target(name: "Locking", swiftSettings: swiftSettings),
         // JSON log lines and a process-wide log level (ocspd and ocsp-stapler log alike).
@@ -104,13 +113,11 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "HTTPServer", "CRLService", "Locking", "LogFormats", "Responder", "RevocationStore", "OCSPValues", "OCSPCore",
-                "Replication", "Fetching", .product(name: "Logging", package: "swift-log"),
+                "Replication", "Fetching", "Settings", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Configuration", package: "swift-configuration"),
-                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -134,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "ocspd",
             dependencies: [
-                "HTTPServer", "Responder", "RevocationStore", "CRLService", "Operations", "LogFormats", "Replication",
+                "HTTPServer", "Responder", "RevocationStore", "CRLService", "Operations", "LogFormats", "Replication", "Settings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -147,7 +154,7 @@ let package = Package(
             name: "ocspctl",
             dependencies: [
                 "OCSPValues", "OCSPCore", "RevocationStore", "Responder", "OCSPAdmin", "CRLService", "RevocationChecking",
-                "Replication", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Replication", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -159,8 +166,7 @@ let package = Package(
         .target(
             name: "OCSPStapling",
             dependencies: [
-                "Locking", "OCSPValues", "OCSPCore", "Fetching", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
+                "Locking", "OCSPValues", "OCSPCore", "Fetching", "Settings", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         // The relying party's side: a peer certificate checked as a policy says (staple, OCSP,
@@ -168,14 +174,14 @@ let package = Package(
         .target(
             name: "RevocationChecking",
             dependencies: [
-                "Locking", "OCSPValues", "OCSPCore", "OCSPStapling", "Fetching", .product(name: "Logging", package: "swift-log"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
+                "Locking", "OCSPValues", "OCSPCore", "OCSPStapling", "Fetching", "Settings",
+                .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ocsp-stapler",
             dependencies: [
-                "OCSPStapling", "OCSPCore", "Locking", "LogFormats", "Listening",
+                "OCSPStapling", "OCSPCore", "Locking", "LogFormats", "Listening", "Settings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -186,7 +192,7 @@ let package = Package(
         .executableTarget(
             name: "ocsp-load",
             dependencies: [
-                "Locking", "OCSPValues", "OCSPCore", "RevocationStore",
+                "Locking", "OCSPValues", "OCSPCore", "RevocationStore", "Settings",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -204,6 +210,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OCSPCoreTests", dependencies: ["OCSPValues", "OCSPCore", "OCSPTestSupport", "Locking"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SettingsTests",
+            dependencies: ["Settings", "Operations", "OCSPStapling", "RevocationChecking"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FetchingTests", dependencies: ["Fetching"], swiftSettings: swiftSettings),
         .testTarget(
@@ -243,7 +252,7 @@ let package = Package(
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "Operations", "LogFormats", "HTTPServer", "Responder", "RevocationStore", "OCSPTestSupport",
+                "Operations", "LogFormats", "HTTPServer", "Responder", "RevocationStore", "OCSPTestSupport", "Settings",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -1,11 +1,12 @@
-internal import Foundation
-internal import Yams
+package import Settings
 
 /// The `ocsp-stapler` configuration file (YAML; see `Config/stapling/stapler.yaml`).
 ///
 /// Every key is optional except that some certificate or directory must be named. Unknown keys
 /// are errors, not ignored: a misspelt `haproxy_socket` must not silently leave HAProxy without
-/// staples. Durations are seconds, or a number with `ms`, `s`, `m` or `h`.
+/// staples. Durations take the grammar of every configuration here (`500ms`, `5s`, `10m`, `1h`,
+/// `7d`; a bare number is seconds). Every global key is also a flag of `ocsp-stapler`
+/// (`refresh.retry_min`: `--refresh-retry-min`) and an `OCSP_STAPLER_…` environment variable.
 public struct StaplerConfiguration: Sendable {
     public var targets: [StapleTarget] = []
     public var directories: [WatchedDirectory] = []
@@ -35,177 +36,155 @@ public struct StaplerConfiguration: Sendable {
         public let description: String
     }
 
+    /// Reads a configuration file (see ``parse(_:source:)``).
     public static func load(path: String) throws -> StaplerConfiguration {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw Problem(description: "\(path): cannot read the file")
-        }
-        return try parse(String(decoding: data, as: UTF8.self), source: path)
-    }
-
-    public static func parse(_ text: String, source: String = "configuration") throws -> StaplerConfiguration {
-        let document: Any?
         do {
-            document = try loadYAML(text)
+            return try load(file: try SettingsFile.read(path: path)).value
+        } catch let error as Problem {
+            throw error
         } catch {
-            throw Problem(description: "\(source): not valid YAML: \(error.firstLine)")
-        }
-        var configuration = StaplerConfiguration()
-        let root = try Node(document ?? [String: Any](), path: source).mapping(
-            allowed: [
-                "responder_url", "haproxy_socket", "timeout", "http_method", "concurrency", "refresh", "rescan_interval", "reload",
-                "metrics_listen", "log_format", "log_level", "certificates", "watch",
-            ])
-        configuration.responderURL = try root["responder_url"]?.string()
-        configuration.haproxySocket = try root["haproxy_socket"]?.string()
-        if let value = try root["timeout"]?.duration() { configuration.timeout = value }
-        if let value = try root["http_method"]?.string(oneOf: OCSPRequestMethod.allCases.map(\.rawValue)) {
-            configuration.method = OCSPRequestMethod(rawValue: value) ?? .auto
-        }
-        if let value = try root["concurrency"]?.integer(atLeast: 1) { configuration.concurrency = value }
-        if let value = try root["rescan_interval"]?.duration() { configuration.rescanInterval = value }
-        if let value = try root["metrics_listen"]?.string() { configuration.metricsListen = value }
-        if let value = try root["log_format"]?.string(oneOf: ["text", "json"]) { configuration.logFormat = value }
-        if let value = try root["log_level"]?.string(oneOf: ["trace", "debug", "info", "notice", "warning", "error", "critical"]) {
-            configuration.logLevel = value
-        }
-        if let refresh = try root["refresh"]?.mapping(allowed: ["fraction", "jitter", "margin", "retry_min", "retry_max"]) {
-            if let value = try refresh["fraction"]?.number() { configuration.policy.refreshFraction = value }
-            if let value = try refresh["jitter"]?.number() { configuration.policy.jitterFraction = value }
-            if let value = try refresh["margin"]?.duration() { configuration.policy.margin = value }
-            if let value = try refresh["retry_min"]?.duration() { configuration.policy.retryMinimum = value }
-            if let value = try refresh["retry_max"]?.duration() { configuration.policy.retryMaximum = value }
-            if let problem = configuration.policy.problems.first { throw Problem(description: "\(source): refresh: \(problem)") }
-        }
-        if let reload = try root["reload"]?.mapping(allowed: ["command", "min_interval", "timeout"]) {
-            configuration.reloadCommand = try reload["command"]?.string()
-            if let value = try reload["min_interval"]?.duration() { configuration.reloadMinimumInterval = value }
-            if let value = try reload["timeout"]?.duration() { configuration.reloadTimeout = value }
-        }
-        for entry in try root["certificates"]?.sequence() ?? [] {
-            let fields = try entry.mapping(allowed: ["name", "cert", "issuer", "out", "url", "haproxy_socket"])
-            guard let cert = try fields["cert"]?.string(), let out = try fields["out"]?.string() else {
-                throw Problem(description: "\(entry.path): a certificate needs `cert` and `out`")
-            }
-            configuration.targets.append(
-                StapleTarget(
-                    name: try fields["name"]?.string(), certificatePath: cert, issuerPath: try fields["issuer"]?.string(),
-                    outputPath: out, responderURL: try fields["url"]?.string() ?? configuration.responderURL,
-                    haproxySocket: try fields["haproxy_socket"]?.string() ?? configuration.haproxySocket))
-        }
-        for entry in try root["watch"]?.sequence() ?? [] {
-            let fields = try entry.mapping(allowed: ["dir", "url", "haproxy_socket"])
-            guard let directory = try fields["dir"]?.string() else {
-                throw Problem(description: "\(entry.path): a watched directory needs `dir`")
-            }
-            configuration.directories.append(
-                WatchedDirectory(
-                    path: directory, responderURL: try fields["url"]?.string() ?? configuration.responderURL,
-                    haproxySocket: try fields["haproxy_socket"]?.string() ?? configuration.haproxySocket))
-        }
-        let names = configuration.targets.map(\.name)
-        if let duplicate = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
-            throw Problem(description: "\(source): certificates: the name \(duplicate) is used twice; give each a `name`")
-        }
-        return configuration
-    }
-
-    /// One value of the YAML document, with the path that names it in errors.
-    private struct Node {
-        let value: Any
-        let path: String
-
-        init(_ value: Any, path: String) {
-            self.value = value
-            self.path = path
-        }
-
-        func mapping(allowed: Set<String>) throws -> [String: Node] {
-            guard let dictionary = value as? [String: Any] else { throw Problem(description: "\(path): expected a mapping") }
-            if let unknown = dictionary.keys.sorted().first(where: { !allowed.contains($0) }) {
-                throw Problem(description: "\(path): unknown key `\(unknown)` (known: \(allowed.sorted().joined(separator: ", ")))")
-            }
-            return dictionary.reduce(into: [:]) { $0[$1.key] = Node($1.value, path: "\(path): \($1.key)") }
-        }
-
-        func sequence() throws -> [Node] {
-            guard let array = value as? [Any] else { throw Problem(description: "\(path): expected a list") }
-            return array.enumerated().map { Node($1, path: "\(path)[\($0)]") }
-        }
-
-        func string() throws -> String {
-            switch value {
-            case let string as String where !string.isEmpty: return string
-            case let number as Int: return "\(number)"
-            default: throw Problem(description: "\(path): expected a non-empty string")
-            }
-        }
-
-        func string(oneOf choices: [String]) throws -> String {
-            let text = try string()
-            guard choices.contains(text) else {
-                throw Problem(description: "\(path): `\(text)` is not one of \(choices.joined(separator: ", "))")
-            }
-            return text
-        }
-
-        func number() throws -> Double {
-            switch value {
-            case let number as Int: return Double(number)
-            case let number as Double: return number
-            default: throw Problem(description: "\(path): expected a number")
-            }
-        }
-
-        func integer(atLeast minimum: Int) throws -> Int {
-            guard let number = value as? Int, number >= minimum else {
-                throw Problem(description: "\(path): expected a whole number of at least \(minimum)")
-            }
-            return number
-        }
-
-        func duration() throws -> Duration {
-            let text: String
-            switch value {
-            case let number as Int: text = "\(number)"
-            case let number as Double: text = "\(number)"
-            case let string as String: text = string
-            default: text = ""
-            }
-            guard let duration = Duration(configurationText: text) else {
-                throw Problem(description: "\(path): expected a duration (seconds, or e.g. 250ms, 5s, 10m, 1h)")
-            }
-            return duration
+            throw Problem(description: "\(error)")
         }
     }
+
+    /// Reads a configuration from YAML text (`source` names it in errors).
+    /// - Throws: ``Problem``, one line naming the key, the value and what is accepted.
+    public static func parse(_ text: String, source: String = "configuration") throws -> StaplerConfiguration {
+        try load(file: SettingsFile(path: source, text: text)).value
+    }
+
+    /// Reads the configuration: each global key from the flags, else its `OCSP_STAPLER_…`
+    /// variable, else the file, else its default; certificates and watched directories from the
+    /// file. A responder URL given as a flag applies to every certificate, the file's included.
+    /// - Throws: ``Problem``, one line.
+    package static func load(flags: [String: String] = [:], environment: [String: String] = [:], file: SettingsFile?) throws
+        -> SettingsSchema<StaplerConfiguration>.Loaded
+    {
+        do {
+            var loaded = try schema.load(defaults: StaplerConfiguration(), flags: flags, environment: environment, file: file)
+            if flags["responder_url"] != nil {
+                let url = loaded.value.responderURL
+                for index in loaded.value.targets.indices { loaded.value.targets[index].responderURL = url }
+                for index in loaded.value.directories.indices { loaded.value.directories[index].responderURL = url }
+            }
+            if let problem = loaded.value.policy.problems.first {
+                throw ConfigurationError(key: "refresh", value: "", expected: problem, source: file.map { "file \($0.path)" })
+            }
+            let names = loaded.value.targets.map(\.name)
+            if let duplicate = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+                throw ConfigurationError(
+                    key: "certificates", value: duplicate, expected: "a name used once; give each certificate a `name`",
+                    source: file.map { "file \($0.path)" })
+            }
+            return loaded
+        } catch {
+            throw Problem(description: "\(error)")
+        }
+    }
+
+    /// Every key, declared once.
+    package static let schema = SettingsSchema<StaplerConfiguration>(
+        settings: [
+            Setting(key: "responder_url", help: "the OCSP responder for every certificate without its own url (default: each one's AIA URL)",
+                flag: "url",
+                apply: { config, value throws(ConfigurationError) in
+                    config.responderURL = try SettingValue.text("responder_url", value, expected: "an http:// URL")
+                }, current: { $0.responderURL ?? "" }),
+            Setting(key: "haproxy_socket", help: "HAProxy's stats socket (level admin): staples are handed over with `set ssl ocsp-response`",
+                apply: { config, value throws(ConfigurationError) in
+                    config.haproxySocket = try SettingValue.text("haproxy_socket", value, expected: "the socket's path")
+                }, current: { $0.haproxySocket ?? "" }),
+            Setting(key: "timeout", help: "what a fetch may take",
+                apply: { config, value throws(ConfigurationError) in
+                    config.timeout = try SettingValue.duration("timeout", value, in: 0.001...3600)
+                }, current: { DurationText.format($0.timeout) }),
+            Setting(key: "http_method", help: "auto (GET when short, POST after a GET is refused), get or post",
+                apply: { config, value throws(ConfigurationError) in
+                    let choices = OCSPRequestMethod.allCases.map(\.rawValue)
+                    config.method = OCSPRequestMethod(rawValue: try SettingValue.choice("http_method", value, of: choices))!
+                }, current: { $0.method.rawValue }),
+            Setting(key: "concurrency", help: "how many fetches may run at once",
+                apply: { config, value throws(ConfigurationError) in
+                    config.concurrency = try SettingValue.integer("concurrency", value, in: 1...4096)
+                }, current: { "\($0.concurrency)" }),
+            Setting(key: "refresh.fraction", help: "refresh once this share of a staple's validity has passed",
+                apply: { config, value throws(ConfigurationError) in
+                    config.policy.refreshFraction = try SettingValue.number("refresh.fraction", value, in: 0...1, example: "0.5")
+                }, current: { "\($0.policy.refreshFraction)" }),
+            Setting(key: "refresh.jitter", help: "a random share of the validity taken off each refresh time",
+                apply: { config, value throws(ConfigurationError) in
+                    config.policy.jitterFraction = try SettingValue.number("refresh.jitter", value, in: 0...1, example: "0.05")
+                }, current: { "\($0.policy.jitterFraction)" }),
+            Setting(key: "refresh.margin", help: "a staple is refreshed this long before nextUpdate at the latest (a quarter of the validity if shorter)",
+                flag: "refresh-margin",
+                apply: { config, value throws(ConfigurationError) in
+                    config.policy.margin = try SettingValue.duration("refresh.margin", value, in: 0...(31 * 86400))
+                }, current: { DurationText.format($0.policy.margin) }),
+            Setting(key: "refresh.retry_min", help: "the first retry of a failed fetch waits this long (doubling up to refresh.retry_max)",
+                flag: "retry-min",
+                apply: { config, value throws(ConfigurationError) in
+                    config.policy.retryMinimum = try SettingValue.duration("refresh.retry_min", value, in: 0.1...86400)
+                }, current: { DurationText.format($0.policy.retryMinimum) }),
+            Setting(key: "refresh.retry_max", help: "retries wait this long at most", flag: "retry-max",
+                apply: { config, value throws(ConfigurationError) in
+                    config.policy.retryMaximum = try SettingValue.duration("refresh.retry_max", value, in: 0.1...86400)
+                }, current: { DurationText.format($0.policy.retryMaximum) }),
+            Setting(key: "rescan_interval", help: "how often the watched directories are scanned",
+                apply: { config, value throws(ConfigurationError) in
+                    config.rescanInterval = try SettingValue.duration("rescan_interval", value, in: 0.1...86400)
+                }, current: { DurationText.format($0.rescanInterval) }),
+            Setting(key: "reload.command", help: "a command run (by /bin/sh) after a staple changed, e.g. 'nginx -s reload'",
+                apply: { config, value throws(ConfigurationError) in
+                    config.reloadCommand = try SettingValue.text("reload.command", value, expected: "a shell command")
+                }, current: { $0.reloadCommand ?? "" }),
+            Setting(key: "reload.min_interval", help: "two runs of the reload command are this far apart at least (changes meanwhile make one run)",
+                flag: "reload-interval",
+                apply: { config, value throws(ConfigurationError) in
+                    config.reloadMinimumInterval = try SettingValue.duration("reload.min_interval", value, in: 0...86400)
+                }, current: { DurationText.format($0.reloadMinimumInterval) }),
+            Setting(key: "reload.timeout", help: "the reload command is stopped after this long",
+                apply: { config, value throws(ConfigurationError) in
+                    config.reloadTimeout = try SettingValue.duration("reload.timeout", value, in: 0.001...86400)
+                }, current: { DurationText.format($0.reloadTimeout) }),
+            Setting(key: "metrics_listen", help: "host:port for GET /metrics (Prometheus) and /healthz",
+                apply: { config, value throws(ConfigurationError) in
+                    config.metricsListen = try SettingValue.text("metrics_listen", value, expected: "HOST:PORT, e.g. 127.0.0.1:9103")
+                }, current: { $0.metricsListen ?? "" }),
+            Setting(key: "log_format", help: "log lines as text or json",
+                apply: { config, value throws(ConfigurationError) in
+                    config.logFormat = try SettingValue.choice("log_format", value, of: ["text", "json"])
+                }, current: { $0.logFormat }),
+            Setting(key: "log_level", help: "trace, debug, info, notice, warning, error or critical",
+                apply: { config, value throws(ConfigurationError) in
+                    config.logLevel = try SettingValue.choice(
+                        "log_level", value, of: ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+                }, current: { $0.logLevel }),
+        ],
+        sections: [
+            SettingsSection(key: "certificates", entryKeys: ["name", "cert", "issuer", "out", "url", "haproxy_socket"]) {
+                config, entry throws(ConfigurationError) in
+                let expected = "a path: a certificate needs `cert` and `out`"
+                config.targets.append(
+                    StapleTarget(
+                        name: entry["name"], certificatePath: try entry.required("cert", expected: expected),
+                        issuerPath: entry["issuer"], outputPath: try entry.required("out", expected: expected),
+                        responderURL: entry["url"] ?? config.responderURL, haproxySocket: entry["haproxy_socket"] ?? config.haproxySocket))
+            },
+            SettingsSection(key: "watch", entryKeys: ["dir", "url", "haproxy_socket"]) { config, entry throws(ConfigurationError) in
+                config.directories.append(
+                    WatchedDirectory(
+                        path: try entry.required("dir", expected: "a directory: a watched directory needs `dir`"),
+                        responderURL: entry["url"] ?? config.responderURL, haproxySocket: entry["haproxy_socket"] ?? config.haproxySocket))
+            },
+        ],
+        environmentPrefix: "ocsp_stapler")
 }
 
 extension Duration {
-    /// Parses a duration as configuration files write it: `5`, `5s`, `250ms`, `10m`, `1h` (a
-    /// bare number is seconds); nil for anything else, or a negative one.
+    /// Parses a duration in the grammar of every configuration here (`500ms`, `5s`, `10m`, `1h`,
+    /// `7d`; a bare number is seconds); nil for anything else, or a negative one.
     public init?(configurationText text: String) {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        var number = text.trimmingCharacters(in: .whitespaces)
-        var scale = 1.0
-        for (suffix, factor) in units where number.hasSuffix(suffix) {
-            number.removeLast(suffix.count)
-            scale = factor
-            break
-        }
-        guard let value = Double(number), value >= 0, value.isFinite else { return nil }
-        self = .milliseconds(Int64((value * scale * 1000).rounded()))
-    }
-}
-
-/// Why a text is not YAML: the first line of Yams' message, for a one-line error.
-package struct YAMLFailure: Error {
-    package let firstLine: String
-}
-
-/// Parses YAML (JSON included: it is YAML) into dictionaries, arrays and scalars.
-package func loadYAML(_ text: String) throws(YAMLFailure) -> Any? {
-    do {
-        return try Yams.load(yaml: text)
-    } catch {
-        throw YAMLFailure(firstLine: "\(error)".split(separator: "\n").first.map(String.init) ?? "not YAML")
+        guard let duration = DurationText.parse(text) else { return nil }
+        self = duration
     }
 }

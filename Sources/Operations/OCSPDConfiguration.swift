@@ -5,6 +5,7 @@ package import Logging
 package import OCSPCore
 package import Replication
 package import Responder
+package import Settings
 
 /// Everything `ocspd` is configured with, as one typed value: its parts are what the responder,
 /// the HTTP listeners, the refresher and the CRL scheduler take.
@@ -50,33 +51,8 @@ package struct OCSPDConfiguration: Sendable {
         http.threads = min(ProcessInfo.processInfo.activeProcessorCount, 64)
     }
 
-    /// One configuration key: its name in the file (dotted: a nested YAML key), its flag and its
-    /// environment variable follow from it (`crl.interval`: `--crl-interval`,
-    /// `OCSPD_CRL_INTERVAL`).
-    package struct Setting: Sendable {
-        package let key: String
-        package let help: String
-        /// Whether SIGHUP applies a new value (otherwise it needs a restart).
-        package let reloadable: Bool
-        package let apply: @Sendable (inout OCSPDConfiguration, String) throws(ConfigurationError) -> Void
-        package let current: @Sendable (OCSPDConfiguration) -> String
-
-        package var flag: String {
-            "--" + (Self.flagNames[key] ?? key.replacingOccurrences(of: ".", with: "-"))
-        }
-        package var environmentVariable: String {
-            "OCSPD_" + key.uppercased().replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "-", with: "_")
-        }
-        /// Flags whose names predate the configuration file.
-        static let flagNames = [
-            "log.level": "log-level", "log.format": "log-format", "log.request-sample": "request-log-sample",
-            "metrics.listen": "metrics-listen", "crl.interval": "crl-interval", "crl.validity": "crl-validity",
-            "crl.debounce": "crl-debounce", "crl.shards": "crl-shards", "crl.public-url": "public-url",
-            "pkcs11.module": "pkcs11-module", "pkcs11.timeout": "pkcs11-timeout", "pkcs11.concurrency": "pkcs11-concurrency",
-            "pkcs11.queue": "pkcs11-queue", "pkcs11.retry-interval": "pkcs11-retry-interval",
-            "filter.enabled": "filters", "follow.database": "follow",
-        ]
-    }
+    /// One configuration key (see ``Settings/Setting``).
+    package typealias Setting = Settings.Setting<OCSPDConfiguration>
 
     /// Every key, in the order `--check-config` prints them.
     package static let settings: [Setting] = [
@@ -127,14 +103,14 @@ package struct OCSPDConfiguration: Sendable {
                 config.responder.nonceOverflowServesCached = value == "cached"
             }, current: { $0.responder.nonceOverflowServesCached ? "cached" : "try-later" }),
         Setting(key: "allow-insecure-key-permissions", help: "accept key files others than their owner may read",
-            reloadable: true,
+            reloadable: true, switches: ["allow-insecure-key-permissions": "true"],
             apply: { config, value throws(ConfigurationError) in
                 let allow = try boolean("allow-insecure-key-permissions", value)
                 config.responder.keyFilePermissions = allow ? .any : .ownerOnly
                 config.crl.keyFilePermissions = config.responder.keyFilePermissions
             }, current: { $0.responder.keyFilePermissions == .any ? "true" : "false" }),
         Setting(key: "pkcs11.module", help: "PKCS#11 module for key URIs without module-path= (empty: none)",
-            reloadable: false,
+            reloadable: false, flag: "pkcs11-module",
             apply: { config, value throws(ConfigurationError) in
                 guard value.isEmpty || value.hasPrefix("/") else {
                     throw ConfigurationError(key: "pkcs11.module", value: value, expected: "an absolute path, e.g. /usr/lib/softhsm/libsofthsm2.so")
@@ -142,20 +118,20 @@ package struct OCSPDConfiguration: Sendable {
                 config.pkcs11Module = value.isEmpty ? nil : value
             }, current: { $0.pkcs11Module ?? "" }),
         Setting(key: "pkcs11.timeout", help: "a signature waits this long for the token before tryLater (e.g. 2s)",
-            reloadable: false,
+            reloadable: false, flag: "pkcs11-timeout",
             apply: { config, value throws(ConfigurationError) in
                 config.pkcs11.timeout = try duration("pkcs11.timeout", value, in: 0.001...60)
             }, current: { formatDuration($0.pkcs11.timeout) }),
-        Setting(key: "pkcs11.concurrency", help: "signatures in the token at once", reloadable: false,
+        Setting(key: "pkcs11.concurrency", help: "signatures in the token at once", reloadable: false, flag: "pkcs11-concurrency",
             apply: { config, value throws(ConfigurationError) in
                 config.pkcs11.concurrency = try integer("pkcs11.concurrency", value, in: 1...1024)
             }, current: { "\($0.pkcs11.concurrency)" }),
-        Setting(key: "pkcs11.queue", help: "signatures waiting for the token; more get tryLater at once", reloadable: false,
+        Setting(key: "pkcs11.queue", help: "signatures waiting for the token; more get tryLater at once", reloadable: false, flag: "pkcs11-queue",
             apply: { config, value throws(ConfigurationError) in
                 config.pkcs11.queue = try integer("pkcs11.queue", value, in: 0...100_000)
             }, current: { "\($0.pkcs11.queue)" }),
         Setting(key: "pkcs11.retry-interval", help: "how often a lost or slow token is tried again (e.g. 1s)",
-            reloadable: false,
+            reloadable: false, flag: "pkcs11-retry-interval",
             apply: { config, value throws(ConfigurationError) in
                 config.pkcs11.retryInterval = try duration("pkcs11.retry-interval", value, in: 0.01...3600)
             }, current: { formatDuration($0.pkcs11.retryInterval) }),
@@ -180,28 +156,28 @@ package struct OCSPDConfiguration: Sendable {
             apply: { config, value throws(ConfigurationError) in
                 config.shutdownTimeout = try duration("shutdown-timeout", value, in: 0...600)
             }, current: { formatDuration($0.shutdownTimeout) }),
-        Setting(key: "crl.enabled", help: "generate CRLs (stored ones are served either way)", reloadable: false,
+        Setting(key: "crl.enabled", help: "generate CRLs (stored ones are served either way)", reloadable: false, switches: ["no-crl": "false"],
             apply: { config, value throws(ConfigurationError) in config.crlEnabled = try boolean("crl.enabled", value) },
             current: { "\($0.crlEnabled)" }),
-        Setting(key: "crl.interval", help: "regenerate each complete CRL this often (e.g. 1h)", reloadable: true,
+        Setting(key: "crl.interval", help: "regenerate each complete CRL this often (e.g. 1h)", reloadable: true, flag: "crl-interval",
             apply: { config, value throws(ConfigurationError) in
                 config.crl.interval = try duration("crl.interval", value, in: 1...(31 * 86400))
             }, current: { formatDuration($0.crl.interval) }),
-        Setting(key: "crl.validity", help: "CRL validity, nextUpdate - thisUpdate (e.g. 7d)", reloadable: true,
+        Setting(key: "crl.validity", help: "CRL validity, nextUpdate - thisUpdate (e.g. 7d)", reloadable: true, flag: "crl-validity",
             apply: { config, value throws(ConfigurationError) in
                 config.crl.policy.validity = try duration("crl.validity", value, in: 60...(366 * 86400))
             }, current: { formatDuration($0.crl.policy.validity) }),
         Setting(key: "crl.debounce", help: "publish a delta CRL once changes have settled this long (e.g. 2s)",
-            reloadable: true,
+            reloadable: true, flag: "crl-debounce",
             apply: { config, value throws(ConfigurationError) in
                 config.crl.debounce = try duration("crl.debounce", value, in: 0...3600)
             }, current: { formatDuration($0.crl.debounce) }),
-        Setting(key: "crl.shards", help: "split complete CRLs into this many shards", reloadable: true,
+        Setting(key: "crl.shards", help: "split complete CRLs into this many shards", reloadable: true, flag: "crl-shards",
             apply: { config, value throws(ConfigurationError) in
                 config.crl.policy.shards = try integer("crl.shards", value, in: 1...4096)
             }, current: { "\($0.crl.policy.shards)" }),
         Setting(key: "crl.public-url", help: "public base URL relying parties reach the CRLs at: named in complete CRLs (Freshest CRL) and shards (IDP); none by default",
-            reloadable: true,
+            reloadable: true, flag: "public-url",
             apply: { config, value throws(ConfigurationError) in
                 guard value.isEmpty || value.hasPrefix("http://") || value.hasPrefix("https://") else {
                     throw ConfigurationError(key: "crl.public-url", value: value, expected: "an http:// or https:// URL")
@@ -209,7 +185,7 @@ package struct OCSPDConfiguration: Sendable {
                 config.publicURL = value.isEmpty ? nil : value
             }, current: { $0.publicURL ?? "" }),
         Setting(key: "filter.enabled", help: "make revocation filters (CRLite) on the CRL schedule; needs crl.enabled",
-            reloadable: true,
+            reloadable: true, switches: ["filters": "true"],
             apply: { config, value throws(ConfigurationError) in config.filterEnabled = try boolean("filter.enabled", value) },
             current: { "\($0.filterEnabled)" }),
         Setting(key: "filter.validity", help: "revocation filter validity, nextUpdate - thisUpdate (e.g. 7d)", reloadable: true,
@@ -224,7 +200,7 @@ package struct OCSPDConfiguration: Sendable {
             }, current: { formatDuration($0.filter.coverageMargin) }),
         Setting(key: "follow.database",
             help: "follow this system of record, a libpq connection string (postgres://USER@HOST:PORT/DATABASE; several hosts with target_session_attrs=read-write follow a failover): the store becomes its replica",
-            reloadable: false,
+            reloadable: false, flag: "follow",
             apply: { config, value throws(ConfigurationError) in
                 guard !value.isEmpty else {
                     config.follow = nil
@@ -275,32 +251,32 @@ package struct OCSPDConfiguration: Sendable {
             reloadable: false,
             apply: { config, value throws(ConfigurationError) in config.purge.command = value.isEmpty ? nil : value },
             current: { $0.purge.command ?? "" }),
-        Setting(key: "log.level", help: "trace, debug, info, notice, warning, error or critical", reloadable: true,
+        Setting(key: "log.level", help: "trace, debug, info, notice, warning, error or critical", reloadable: true, flag: "log-level",
             apply: { config, value throws(ConfigurationError) in
                 guard let level = Logger.Level(rawValue: value) else {
                     throw ConfigurationError(key: "log.level", value: value, expected: "trace, debug, info, notice, warning, error or critical")
                 }
                 config.logLevel = level
             }, current: { $0.logLevel.rawValue }),
-        Setting(key: "log.format", help: "json (one object a line) or text", reloadable: false,
+        Setting(key: "log.format", help: "json (one object a line) or text", reloadable: false, flag: "log-format",
             apply: { config, value throws(ConfigurationError) in
                 guard let format = LogFormat(rawValue: value) else {
                     throw ConfigurationError(key: "log.format", value: value, expected: "json or text")
                 }
                 config.logFormat = format
             }, current: { $0.logFormat.rawValue }),
-        Setting(key: "log.request-sample", help: "share of OCSP requests logged, 0 to 1 (e.g. 0.01)", reloadable: true,
+        Setting(key: "log.request-sample", help: "share of OCSP requests logged, 0 to 1 (e.g. 0.01)", reloadable: true, flag: "request-log-sample",
             apply: { config, value throws(ConfigurationError) in
                 guard let share = Double(value), (0...1).contains(share) else {
                     throw ConfigurationError(key: "log.request-sample", value: value, expected: "a share from 0 (none) to 1 (all), e.g. 0.01")
                 }
                 config.http.requestLogSampleRate = share
             }, current: { "\($0.http.requestLogSampleRate)" }),
-        Setting(key: "metrics.enabled", help: "count requests and serve /metrics", reloadable: false,
+        Setting(key: "metrics.enabled", help: "count requests and serve /metrics", reloadable: false, switches: ["no-metrics": "false"],
             apply: { config, value throws(ConfigurationError) in
                 config.metricsEnabled = try boolean("metrics.enabled", value)
             }, current: { "\($0.metricsEnabled)" }),
-        Setting(key: "metrics.listen", help: "serve /metrics, /healthz, /readyz on this HOST:PORT instead", reloadable: false,
+        Setting(key: "metrics.listen", help: "serve /metrics, /healthz, /readyz on this HOST:PORT instead", reloadable: false, flag: "metrics-listen",
             apply: { config, value throws(ConfigurationError) in
                 guard value.isEmpty || (try? HTTPServer.Configuration(listen: value)) != nil else {
                     throw ConfigurationError(key: "metrics.listen", value: value, expected: "HOST:PORT, e.g. 127.0.0.1:9102")
@@ -309,7 +285,10 @@ package struct OCSPDConfiguration: Sendable {
             }, current: { $0.metricsListen ?? "" }),
     ]
 
-    package static let settingsByKey = Dictionary(uniqueKeysWithValues: settings.map { ($0.key, $0) })
+    /// The keys and how they are read: flags, `OCSPD_…` variables, the YAML file.
+    package static let schema = SettingsSchema(settings: settings, environmentPrefix: "ocspd")
+
+    package static var settingsByKey: [String: Setting] { schema.byKey }
 
     /// Checks what the parts cannot check alone.
     func validated() throws(ConfigurationError) -> Self {
@@ -365,12 +344,7 @@ package struct OCSPDConfiguration: Sendable {
     /// The effective configuration, a `key: value  # source` line each (no key holds a secret:
     /// signing keys stay in their files, named by the store).
     package var summary: String {
-        (warnings.map { "# warning: \($0)" }
-            + Self.settings.map { setting in
-                let value = setting.current(self)
-                let shown = value.isEmpty ? "\"\"" : value
-                return "\(setting.key): \(shown)  # \(sources[setting.key] ?? "default")"
-            }).joined(separator: "\n")
+        Self.schema.summary(.init(value: self, sources: sources, warnings: warnings))
     }
 
     /// The effective configuration as log metadata.
@@ -383,62 +357,24 @@ package struct OCSPDConfiguration: Sendable {
         Self.settings.filter { $0.current(self) != $0.current(other) }.map(\.key)
     }
 
-    // MARK: - Value parsing
+    // MARK: - Value parsing (the one grammar, ``Settings/SettingValue``)
 
     static func integer(_ key: String, _ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
-        guard let number = Int(value), range.contains(number) else {
-            throw ConfigurationError(key: key, value: value, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return number
+        try SettingValue.integer(key, value, in: range)
     }
 
     static func duration(_ key: String, _ value: String, in range: ClosedRange<TimeInterval>) throws(ConfigurationError)
         -> TimeInterval
     {
-        guard let seconds = Durations.parse(value, allowingZero: range.lowerBound == 0), range.contains(seconds) else {
-            throw ConfigurationError(
-                key: key, value: value,
-                expected: "a duration from \(formatDuration(range.lowerBound)) to \(formatDuration(range.upperBound)), such as 90s, 10m, 12h or 7d")
-        }
-        return seconds
+        try SettingValue.seconds(key, value, in: range)
     }
 
     static func boolean(_ key: String, _ value: String) throws(ConfigurationError) -> Bool {
-        switch value.lowercased() {
-        case "true", "yes", "on", "1": return true
-        case "false", "no", "off", "0": return false
-        default: throw ConfigurationError(key: key, value: value, expected: "true or false")
-        }
+        try SettingValue.boolean(key, value)
     }
 
-    /// `3600` → `1h`, `90` → `90s`.
+    /// `3600` → `1h`, `90` → `90s`, `0.25` → `250ms`.
     static func formatDuration(_ seconds: TimeInterval) -> String {
-        let whole = Int(seconds)
-        guard Double(whole) == seconds else { return "\(seconds)s" }
-        for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60)] where whole >= size && whole % size == 0 {
-            return "\(whole / size)\(unit)"
-        }
-        return "\(whole)s"
-    }
-}
-
-/// A configuration value that cannot be used: one line naming the key, the value and what is
-/// accepted (and where the value came from, when known).
-package struct ConfigurationError: Error, CustomStringConvertible, Sendable {
-    package var key: String
-    package var value: String
-    package var expected: String
-    package var source: String?
-
-    package init(key: String, value: String, expected: String, source: String? = nil) {
-        self.key = key
-        self.value = value
-        self.expected = expected
-        self.source = source
-    }
-
-    package var description: String {
-        let from = source.map { " (from \($0))" } ?? ""
-        return "configuration key \(key)\(from): \"\(value)\" is not valid; expected \(expected)"
+        DurationText.format(seconds: seconds)
     }
 }

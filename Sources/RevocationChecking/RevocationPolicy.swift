@@ -1,4 +1,5 @@
 internal import Foundation
+internal import Settings
 public import OCSPStapling
 
 /// How a relying party checks a peer certificate's revocation status: the keys the mTLS
@@ -77,122 +78,107 @@ public struct RevocationPolicy: Sendable, Hashable {
     }
 
     /// Reads a policy from YAML or JSON (JSON is YAML): the keys at the top level or under
-    /// `revocation_checking:`. Unknown keys are errors.
+    /// `revocation_checking:`. Unknown keys are errors. Durations and sizes take the grammar of
+    /// every configuration here (`500ms`, `5s`, `10m`, `1h`, `7d`; `512k`, `64M`).
+    /// - Throws: ``Problem``, one line naming the key, the value and what is accepted.
     public static func parse(_ text: String, source: String = "policy") throws -> RevocationPolicy {
-        let document: Any?
         do {
-            document = try loadYAML(text)
+            return try schema.load(defaults: RevocationPolicy(), file: SettingsFile(path: source, text: text)).value
         } catch {
-            throw Problem(description: "\(source): neither YAML nor JSON: \(error.firstLine)")
+            throw Problem(description: "\(error)")
         }
-        guard var fields = document as? [String: Any] else { throw Problem(description: "\(source): expected a mapping") }
-        var path = source
-        if fields.count == 1, let inner = fields["revocation_checking"] {
-            guard let mapping = inner as? [String: Any] else {
-                throw Problem(description: "\(source): revocation_checking: expected a mapping")
-            }
-            fields = mapping
-            path += ": revocation_checking"
-        }
-        let known: Set<String> = [
-            "method", "fallback", "must_staple", "crl_fallback", "soft_fail", "cache_ttl", "timeout", "ocsp_url",
-            "failure_cache_ttl", "cache_entries", "filter", "source_timeout", "connect_timeout", "http_method", "crl_max_size",
-        ]
-        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
-            throw Problem(description: "\(path): unknown key `\(unknown)` (known: \(known.sorted().joined(separator: ", ")))")
-        }
-        func string(_ key: String) throws -> String? {
-            guard let value = fields[key] else { return nil }
-            guard let string = value as? String, !string.isEmpty else {
-                throw Problem(description: "\(path): \(key): expected a string")
-            }
-            return string
-        }
-        func flag(_ key: String) throws -> Bool? {
-            guard let value = fields[key] else { return nil }
-            guard let bool = value as? Bool else { throw Problem(description: "\(path): \(key): expected true or false") }
-            return bool
-        }
-        func duration(_ key: String) throws -> Duration? {
-            guard let value = fields[key] else { return nil }
-            guard let duration = Duration(configurationText: "\(value)"), !(value is Bool) else {
-                throw Problem(description: "\(path): \(key): expected a duration (seconds, or e.g. 500ms, 5s, 10m, 1h)")
-            }
-            return duration
-        }
-        var policy = RevocationPolicy()
-        if let value = try string("method") {
-            guard let method = Method(rawValue: value) else {
-                throw Problem(description: "\(path): method: `\(value)` is not one of ocsp_stapling, ocsp, crl")
-            }
-            policy.method = method
-        }
-        if let value = try string("fallback") {
-            guard let fallback = Fallback(rawValue: value) else {
-                throw Problem(description: "\(path): fallback: `\(value)` is not one of ocsp, none")
-            }
-            policy.fallback = fallback
-        }
-        if let value = try flag("must_staple") { policy.mustStaple = value }
-        if let value = try flag("crl_fallback") { policy.crlFallback = value }
-        if let value = try flag("soft_fail") { policy.softFail = value }
-        if let value = try duration("cache_ttl") { policy.cacheTTL = value }
-        if let value = try duration("timeout") {
-            guard value > .zero else { throw Problem(description: "\(path): timeout: must be more than 0") }
-            policy.timeout = value
-        }
-        if let value = try duration("failure_cache_ttl") { policy.failureCacheTTL = value }
-        for (key, path) in [("source_timeout", \RevocationPolicy.sourceTimeout), ("connect_timeout", \.connectTimeout)] {
-            guard let value = try duration(key) else { continue }
-            guard value > .zero else { throw Problem(description: "\(path): \(key): must be more than 0") }
-            policy[keyPath: path] = value
-        }
-        if let value = try string("http_method") {
-            guard let method = OCSPRequestMethod(rawValue: value) else {
-                throw Problem(description: "\(path): http_method: `\(value)` is not one of auto, get, post")
-            }
-            policy.httpMethod = method
-        }
-        if let value = fields["crl_max_size"] {
-            guard let bytes = Self.size("\(value)"), !(value is Bool), bytes >= 1024 else {
-                throw Problem(description: "\(path): crl_max_size: expected a size of at least 1024 bytes (e.g. 65536, 512k, 64M, 1G)")
-            }
-            policy.maximumCRLBytes = bytes
-        }
-        if let value = try string("ocsp_url") { policy.ocspURL = value }
-        if let value = fields["filter"] {
-            let locations = (value as? String).map { [$0] } ?? (value as? [Any])?.compactMap { $0 as? String }
-            guard let locations, !locations.isEmpty, locations.allSatisfy({ !$0.isEmpty }),
-                (value as? [Any]).map({ $0.count == locations.count }) ?? true
-            else {
-                throw Problem(description: "\(path): filter: expected a path or URL of a .mlbf file, or a list of them")
-            }
-            policy.filters = locations
-        }
-        if let value = fields["cache_entries"] {
-            guard let count = value as? Int, count >= 1 else {
-                throw Problem(description: "\(path): cache_entries: expected a whole number of at least 1")
-            }
-            policy.cacheEntries = count
-        }
-        return policy
     }
 
-    /// Bytes: a whole number, or one followed by k, M or G (powers of 1024).
-    static func size(_ text: String) -> Int? {
-        let units: [Character: Int] = ["k": 1 << 10, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard let last = trimmed.last else { return nil }
-        let (digits, unit) = units[last].map { (String(trimmed.dropLast()), $0) } ?? (trimmed, 1)
-        guard let number = Int(digits), number >= 0 else { return nil }
-        let (bytes, overflow) = number.multipliedReportingOverflow(by: unit)
-        return overflow ? nil : bytes
+    /// The effective policy in a file, a `key: value  # source` line each (what `ocspctl check
+    /// --policy FILE --check-config` prints).
+    /// - Throws: ``Problem``, as ``load(path:)``.
+    package static func summary(path: String) throws -> String {
+        do {
+            return schema.summary(try schema.load(defaults: RevocationPolicy(), file: try SettingsFile.read(path: path)))
+        } catch {
+            throw Problem(description: "\(error)")
+        }
     }
 
+    /// Every key of a policy, declared once.
+    static let schema = SettingsSchema<RevocationPolicy>(
+        settings: [
+            Setting(key: "method", help: "the first source asked: ocsp_stapling, ocsp or crl",
+                apply: { policy, value throws(ConfigurationError) in
+                    policy.method = Method(rawValue: try SettingValue.choice("method", value, of: Method.allCases.map(\.rawValue)))!
+                }, current: { $0.method.rawValue }),
+            Setting(key: "fallback", help: "when the first method gives no answer: ocsp or none",
+                apply: { policy, value throws(ConfigurationError) in
+                    policy.fallback = Fallback(rawValue: try SettingValue.choice("fallback", value, of: Fallback.allCases.map(\.rawValue)))!
+                }, current: { $0.fallback.rawValue }),
+            Setting(key: "must_staple", help: "a must-staple certificate without a valid staple is rejected",
+                apply: { policy, value throws(ConfigurationError) in policy.mustStaple = try SettingValue.boolean("must_staple", value) },
+                current: { "\($0.mustStaple)" }),
+            Setting(key: "crl_fallback", help: "ask the CRL when OCSP gave no answer",
+                apply: { policy, value throws(ConfigurationError) in policy.crlFallback = try SettingValue.boolean("crl_fallback", value) },
+                current: { "\($0.crlFallback)" }),
+            Setting(key: "soft_fail", help: "accept when no source answered (true) or reject",
+                apply: { policy, value throws(ConfigurationError) in policy.softFail = try SettingValue.boolean("soft_fail", value) },
+                current: { "\($0.softFail)" }),
+            Setting(key: "cache_ttl", help: "how long a verified answer is kept, at most",
+                apply: { policy, value throws(ConfigurationError) in
+                    policy.cacheTTL = try SettingValue.duration("cache_ttl", value, in: 0...(366 * 86400))
+                }, current: { DurationText.format($0.cacheTTL) }),
+            Setting(key: "timeout", help: "the whole budget of one check",
+                apply: { policy, value throws(ConfigurationError) in
+                    policy.timeout = try SettingValue.duration("timeout", value, in: 0.001...3600)
+                }, current: { DurationText.format($0.timeout) }),
+            Setting(key: "source_timeout", help: "what one fetch may take at most (default: its share of what is left)",
+                apply: { policy, value throws(ConfigurationError) in
+                    policy.sourceTimeout = try SettingValue.duration("source_timeout", value, in: 0.001...3600)
+                }, current: { $0.sourceTimeout.map(DurationText.format) ?? "" }),
+            Setting(key: "connect_timeout", help: "how long a connection may take (default: the fetch's own limit)",
+                apply: { policy, value throws(ConfigurationError) in
+                    policy.connectTimeout = try SettingValue.duration("connect_timeout", value, in: 0.001...3600)
+                }, current: { $0.connectTimeout.map(DurationText.format) ?? "" }),
+            Setting(key: "http_method", help: "how OCSP requests travel: auto, get or post",
+                apply: { policy, value throws(ConfigurationError) in
+                    let choices = OCSPRequestMethod.allCases.map(\.rawValue)
+                    policy.httpMethod = OCSPRequestMethod(rawValue: try SettingValue.choice("http_method", value, of: choices))!
+                }, current: { $0.httpMethod.rawValue }),
+            Setting(key: "crl_max_size", help: "a larger CRL is refused unread",
+                apply: { policy, value throws(ConfigurationError) in
+                    policy.maximumCRLBytes = try SettingValue.size("crl_max_size", value, in: 1024...Int.max)
+                }, current: { "\($0.maximumCRLBytes)" }),
+            Setting(key: "ocsp_url", help: "where to ask instead of the certificate's AIA OCSP URL",
+                apply: { policy, value throws(ConfigurationError) in
+                    policy.ocspURL = try SettingValue.text("ocsp_url", value, expected: "an http:// URL")
+                }, current: { $0.ocspURL ?? "" }),
+            Setting(key: "failure_cache_ttl", help: "how long a failure (no source answered) is remembered",
+                apply: { policy, value throws(ConfigurationError) in
+                    policy.failureCacheTTL = try SettingValue.duration("failure_cache_ttl", value, in: 0...86400)
+                }, current: { DurationText.format($0.failureCacheTTL) }),
+            Setting(key: "cache_entries", help: "how many certificates the cache holds at most",
+                apply: { policy, value throws(ConfigurationError) in
+                    policy.cacheEntries = try SettingValue.integer("cache_entries", value, in: 1...100_000_000)
+                }, current: { "\($0.cacheEntries)" }),
+            Setting(key: "filter", help: "revocation filters (.mlbf) asked first: a path or URL, or a list of them",
+                apply: { policy, value throws(ConfigurationError) in
+                    policy.filters = [try SettingValue.text("filter", value, expected: filterExpected)]
+                },
+                applyList: { policy, values throws(ConfigurationError) in
+                    guard !values.isEmpty, !values.contains(where: \.isEmpty) else {
+                        throw ConfigurationError(key: "filter", value: values.joined(separator: ", "), expected: filterExpected)
+                    }
+                    policy.filters = values
+                }, current: { $0.filters.joined(separator: ", ") }),
+        ], wrapperKey: "revocation_checking")
+
+    private static let filterExpected = "a path or URL of a .mlbf file, or a list of them"
+
+    /// Reads a policy file (see ``parse(_:source:)``).
     public static func load(path: String) throws -> RevocationPolicy {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw Problem(description: "\(path): cannot read the file")
+        let file: SettingsFile
+        do {
+            file = try SettingsFile.read(path: path)
+        } catch {
+            throw Problem(description: "\(error)")
         }
-        return try parse(String(decoding: data, as: UTF8.self), source: path)
+        return try parse(file.text, source: path)
     }
 }

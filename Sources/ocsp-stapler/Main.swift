@@ -6,6 +6,7 @@ import Listening
 import OCSPCore
 import OCSPStapling
 import ServiceLifecycle
+import Settings
 import UnixSignals
 
 @main
@@ -32,6 +33,10 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
             3 revoked (the staple written says so); 4 unknown (nothing written); 5 a certificate \
             is must-staple (TLS Feature status_request) and holds no valid staple: handshakes with \
             clients that enforce it fail. With several certificates, the most severe: 5, 3, 4, 1, 0.
+
+            SETTINGS (each also a key of the file, nested at the dots, and an OCSP_STAPLER_ \
+            environment variable; flags beat the environment, which beats the file):
+            \(StaplerConfiguration.schema.optionsHelp)
             """)
 
     enum ExitStatus: Int32 {
@@ -66,128 +71,60 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
     @Option(help: "A directory whose *.pem certificates each get <file>.ocsp beside them (repeatable).")
     var watch: [String] = []
 
-    @Option(help: "A YAML configuration (see Config/stapling/stapler.yaml); these flags override its global keys.")
+    @Option(help: "A YAML configuration (see Config/stapling/stapler.yaml, or OCSP_STAPLER_CONFIG); the setting flags override its global keys.")
     var config: String?
-
-    @Option(help: "The OCSP responder URL for every certificate, those of --config included (default: each one's AIA URL).")
-    var url: String?
-
-    @Option(help: "Seconds a fetch may take.")
-    var timeout: Int?
-
-    @Option(help: "auto (GET when short, POST after a GET is refused), get or post.")
-    var httpMethod: String?
-
-    @Option(help: "HAProxy's stats socket (level admin): new staples are handed over with `set ssl ocsp-response`.")
-    var haproxySocket: String?
-
-    @Option(help: "A command run (by /bin/sh) after a staple changed, e.g. 'nginx -s reload' (with --once: once, if any changed).")
-    var reloadCommand: String?
-
-    @Option(help: "Seconds between two runs of the reload command at least (changes meanwhile make one run).")
-    var reloadInterval: Double?
-
-    @Option(help: "host:port for GET /metrics (Prometheus) and /healthz.")
-    var metricsListen: String?
-
-    @Option(help: "Log lines as text or json.")
-    var logFormat: String?
-
-    @Option(help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String?
-
-    @Option(help: "How many fetches may run at once.")
-    var concurrency: Int?
-
-    @Option(help: "Seconds before the first retry of a failed fetch (doubling up to --retry-max).")
-    var retryMin: Double?
-
-    @Option(help: "Seconds at most between retries.")
-    var retryMax: Double?
-
-    @Option(help: "Seconds before nextUpdate by which a staple is refreshed at the latest (a quarter of the validity if shorter).")
-    var refreshMargin: Double?
-
-    @Option(help: "Seconds between two scans of the watched directories.")
-    var rescanInterval: Double?
 
     @Flag(help: "Fetch, verify and write once, then exit with a status that says what happened.")
     var once = false
 
-    /// The configuration file's settings with the flags applied over them.
-    func settings() throws -> StaplerConfiguration {
-        var settings = StaplerConfiguration()
-        if let config {
-            do {
-                settings = try StaplerConfiguration.load(path: config)
-            } catch let problem as StaplerConfiguration.Problem {
-                throw ValidationError(problem.description)
-            }
+    @Flag(help: "Print the effective configuration, with where each value came from, and exit.")
+    var checkConfig = false
+
+    /// Every other option is a configuration key (``StaplerConfiguration/schema``, listed by
+    /// `--help`): `--timeout 5s`, `--timeout=5s`.
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var settingArguments: [String] = []
+
+    /// The configuration: flags over `OCSP_STAPLER_…` variables over the file over the defaults,
+    /// and the certificates and directories named by flags.
+    func settings() throws -> SettingsSchema<StaplerConfiguration>.Loaded {
+        var loaded: SettingsSchema<StaplerConfiguration>.Loaded
+        do {
+            let flags = try StaplerConfiguration.schema.flagValues(settingArguments)
+            let environment = ProcessInfo.processInfo.environment
+            let path = config ?? environment["OCSP_STAPLER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+            loaded = try StaplerConfiguration.load(flags: flags, environment: environment, file: try path.map(SettingsFile.read))
+        } catch {
+            throw ValidationError("\(error)")
         }
-        if let url {
-            settings.responderURL = url
-            for index in settings.targets.indices { settings.targets[index].responderURL = url }
-            for index in settings.directories.indices { settings.directories[index].responderURL = url }
-        }
-        if let haproxySocket { settings.haproxySocket = haproxySocket }
         if let cert {
             guard let out else { throw ValidationError("--cert needs --out, the file its staple goes to") }
-            settings.targets.append(
+            loaded.value.targets.append(
                 StapleTarget(
-                    certificatePath: cert, issuerPath: issuer, outputPath: out, responderURL: settings.responderURL,
-                    haproxySocket: settings.haproxySocket))
+                    certificatePath: cert, issuerPath: issuer, outputPath: out, responderURL: loaded.value.responderURL,
+                    haproxySocket: loaded.value.haproxySocket))
         } else if out != nil || issuer != nil {
             throw ValidationError("--out and --issuer go with --cert")
         }
         for directory in watch {
-            settings.directories.append(
-                WatchedDirectory(path: directory, responderURL: settings.responderURL, haproxySocket: settings.haproxySocket))
+            loaded.value.directories.append(
+                WatchedDirectory(path: directory, responderURL: loaded.value.responderURL, haproxySocket: loaded.value.haproxySocket))
         }
-        guard !settings.targets.isEmpty || !settings.directories.isEmpty else {
+        guard checkConfig || !loaded.value.targets.isEmpty || !loaded.value.directories.isEmpty else {
             throw ValidationError("nothing to staple: give --cert and --out, --watch DIR, or --config FILE")
         }
-        if let timeout {
-            guard timeout > 0 else { throw ValidationError("--timeout must be at least 1 second") }
-            settings.timeout = .seconds(timeout)
-        }
-        if let httpMethod {
-            guard let method = OCSPRequestMethod(rawValue: httpMethod) else {
-                throw ValidationError("--http-method is auto, get or post")
-            }
-            settings.method = method
-        }
-        if let concurrency {
-            guard concurrency > 0 else { throw ValidationError("--concurrency must be at least 1") }
-            settings.concurrency = concurrency
-        }
-        func seconds(_ value: Double?, _ flag: String, minimum: Double = 0) throws -> Duration? {
-            guard let value else { return nil }
-            guard value.isFinite, value >= minimum else { throw ValidationError("--\(flag) must be at least \(minimum)") }
-            return .milliseconds(Int64(value * 1000))
-        }
-        if let value = try seconds(retryMin, "retry-min", minimum: 0.1) { settings.policy.retryMinimum = value }
-        if let value = try seconds(retryMax, "retry-max", minimum: 0.1) { settings.policy.retryMaximum = value }
-        if let value = try seconds(refreshMargin, "refresh-margin") { settings.policy.margin = value }
-        if let value = try seconds(rescanInterval, "rescan-interval", minimum: 0.1) { settings.rescanInterval = value }
-        if let value = try seconds(reloadInterval, "reload-interval") { settings.reloadMinimumInterval = value }
-        if let problem = settings.policy.problems.first { throw ValidationError(problem) }
-        if let reloadCommand { settings.reloadCommand = reloadCommand }
-        if let metricsListen { settings.metricsListen = metricsListen }
-        if let logFormat {
-            guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json") }
-            settings.logFormat = logFormat
-        }
-        if let logLevel {
-            guard Logger.Level(rawValue: logLevel) != nil else {
-                throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical")
-            }
-            settings.logLevel = logLevel
-        }
-        return settings
+        return loaded
     }
 
     func run() async throws {
-        let settings = try settings()
+        let loaded = try settings()
+        if checkConfig {
+            print(StaplerConfiguration.schema.summary(loaded))
+            for target in loaded.value.targets { print("# certificate \(target.name): \(target.certificatePath) -> \(target.outputPath)") }
+            for directory in loaded.value.directories { print("# watch \(directory.path)") }
+            return
+        }
+        let settings = loaded.value
         // Named certificates must be readable at start: a typo is a usage error, not a daemon
         // that logs failures forever. (Watched directories are read as they change.)
         for target in settings.targets {

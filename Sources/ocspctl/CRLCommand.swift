@@ -47,10 +47,10 @@ struct CRLCommand: ParsableCommand {
         var baseURL: String?
 
         func validate() throws {
-            guard Durations.parse(nextUpdate) != nil else {
+            guard durationSeconds(nextUpdate) != nil else {
                 throw ValidationError("--next-update \(nextUpdate): expected a duration such as 12h or 7d")
             }
-            guard retention == "0" || Durations.parse(retention) != nil else {
+            guard retention == "0" || durationSeconds(retention) != nil else {
                 throw ValidationError("--retention \(retention): expected 0 or a duration such as 30d")
             }
             guard ["der", "pem"].contains(format) else { throw ValidationError("--format must be der or pem") }
@@ -75,8 +75,8 @@ struct CRLCommand: ParsableCommand {
                 throw CLIError("no complete CRL to base a delta on; run ocspctl crl generate without --delta first")
             }
             var policy = CRLPolicy()
-            policy.validity = Durations.parse(nextUpdate)!
-            policy.retention = retention == "0" ? 0 : Durations.parse(retention)!
+            policy.validity = durationSeconds(nextUpdate)!
+            policy.retention = retention == "0" ? 0 : durationSeconds(retention)!
             policy.shards = shards
             policy.baseURL = baseURL
 

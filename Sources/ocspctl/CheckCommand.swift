@@ -19,7 +19,7 @@ struct CheckCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "The certificate (PEM or DER); its issuer may follow it in the same file.")
-    var cert: String
+    var cert: String?
 
     @Option(help: "The issuing CA certificate (default: the second certificate in --cert).")
     var issuer: String?
@@ -36,7 +36,27 @@ struct CheckCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON: decision, status, source, reason, attempts.")
     var json = false
 
+    @Flag(help: "Print the effective policy of --policy, with where each value came from, and exit (no --cert needed).")
+    var checkConfig = false
+
+    func validate() throws {
+        if checkConfig {
+            guard policy != nil else { throw ValidationError("--check-config checks a policy file: give --policy FILE") }
+        } else if cert == nil {
+            throw ValidationError("give the certificate to check: --cert CERT.pem (or --check-config with --policy FILE)")
+        }
+    }
+
     func run() async throws {
+        if checkConfig, let path = policy {
+            do {
+                print(try RevocationPolicy.summary(path: path))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            return
+        }
+        guard let cert else { throw ValidationError("give the certificate to check: --cert CERT.pem") }
         var policy = RevocationPolicy()
         if let path = self.policy {
             do {

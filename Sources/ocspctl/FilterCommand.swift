@@ -38,10 +38,10 @@ struct FilterCommand: ParsableCommand {
         var coverageMargin: String = "1h"
 
         func validate() throws {
-            guard Durations.parse(nextUpdate) != nil else {
+            guard durationSeconds(nextUpdate) != nil else {
                 throw ValidationError("--next-update \(nextUpdate): expected a duration such as 12h or 7d")
             }
-            guard Durations.parse(coverageMargin, allowingZero: true) != nil else {
+            guard durationSeconds(coverageMargin, allowingZero: true) != nil else {
                 throw ValidationError("--coverage-margin \(coverageMargin): expected 0 or a duration such as 1h")
             }
         }
@@ -55,8 +55,8 @@ struct FilterCommand: ParsableCommand {
             try checkWritable(out, directory: false)
             try checkWritable(out + ".meta", directory: false)
             var policy = FilterPolicy()
-            policy.validity = Durations.parse(nextUpdate)!
-            policy.coverageMargin = Durations.parse(coverageMargin, allowingZero: true)!
+            policy.validity = durationSeconds(nextUpdate)!
+            policy.coverageMargin = durationSeconds(coverageMargin, allowingZero: true)!
 
             let made = try generator.generate(record, policy: policy)
             try KeyFiles.write(made.filter.mlbf, to: out, mode: 0o644)

@@ -44,7 +44,7 @@ struct IssuerCommand: ParsableCommand {
         var omitSignerCertificate = false
 
         func validate() throws {
-            guard Durations.parse(validity) != nil else {
+            guard durationSeconds(validity) != nil else {
                 throw ValidationError("--validity \(validity): expected a duration such as 3600, 12h or 1d")
             }
             if (responderCert == nil) != (responderKey == nil) {
@@ -74,7 +74,7 @@ struct IssuerCommand: ParsableCommand {
             }
             let record = try IssuerRecord(
                 certificate: ca, responderCertificate: responder, caKeyPath: key.map(keyReference),
-                responderKeyPath: responderKey.map(keyReference), responseValidity: Durations.parse(validity)!,
+                responderKeyPath: responderKey.map(keyReference), responseValidity: durationSeconds(validity)!,
                 omitsSignerCertificate: omitSignerCertificate)
             try store.addIssuer(record, replace: replace)
             print("added issuer \(ca.subject) (\(responder == nil ? "CA-signed" : "delegated responder \(responder!.subject)"))")

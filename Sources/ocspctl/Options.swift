@@ -5,6 +5,7 @@ import OCSPAdmin
 import OCSPValues
 import Responder
 import RevocationStore
+import Settings
 
 struct StoreOptions: ParsableArguments {
     @Option(help: "The store directory.")
@@ -203,4 +204,11 @@ struct Progress {
         let seconds = Date().timeIntervalSince(started)
         return String(format: "in %.2f s (%.0f/s)", seconds, Double(done) / max(seconds, 0.001))
     }
+}
+
+/// Seconds in a duration argument, in the one grammar of every configuration
+/// (``Settings/DurationText``: `90s`, `12h`, `7d`, `500ms`); nil unless positive (or zero, when
+/// `allowingZero`).
+func durationSeconds(_ text: String, allowingZero: Bool = false) -> Double? {
+    DurationText.seconds(text).flatMap { $0 > 0 || (allowingZero && $0 == 0) ? $0 : nil }
 }

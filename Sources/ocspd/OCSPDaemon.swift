@@ -10,6 +10,7 @@ import OCSPCore
 import Operations
 import Prometheus
 import Responder
+import Settings
 import RevocationStore
 import ServiceLifecycle
 
@@ -24,6 +25,9 @@ struct OCSPDaemon: AsyncParsableCommand {
             crl.interval is --crl-interval and OCSPD_CRL_INTERVAL). Flags beat the environment, which \
             beats the file. Config/ocspd.yaml documents every key. SIGHUP reloads the file and the \
             environment (what can change without a restart) and the issuers' signers; SIGTERM drains.
+
+            SETTINGS (each also a key of the file and an environment variable):
+            \(OCSPDConfiguration.schema.optionsHelp)
             """)
 
     @Option(help: "A YAML configuration file (see Config/ocspd.yaml).")
@@ -32,148 +36,13 @@ struct OCSPDaemon: AsyncParsableCommand {
     @Flag(help: "Print the effective configuration, with where each value came from, and exit.")
     var checkConfig = false
 
-    @Option(help: "The store directory (create it with `ocspctl init`).")
-    var store: String?
-
-    @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one; default 127.0.0.1:8080).")
-    var listen: String?
-
-    @Option(help: "Response validity (nextUpdate - thisUpdate), e.g. 3600, 90m, 12h, 7d; overrides each issuer's.")
-    var validity: String?
-
-    @Option(help: "Re-sign cached responses once less than this fraction of their validity remains (default 0.5).")
-    var refreshFraction: String?
-
-    @Option(help: "Live signatures per second (nonce requests, cache misses) before answering tryLater (default 2000).")
-    var liveSignRate: String?
-
-    @Option(help: "When the live-signing limit is reached, nonce requests get: try-later (default), or cached (RFC 5019: the cached response, without the nonce).")
-    var nonceOverflow: String?
-
-    @Option(help: "Regenerate each issuer's complete CRL this often (issuers with a CA key; default 1h).")
-    var crlInterval: String?
-
-    @Option(help: "CRL validity (nextUpdate - thisUpdate; default 7d).")
-    var crlValidity: String?
-
-    @Option(help: "After status changes, publish a delta CRL once they have settled this long (default 2s).")
-    var crlDebounce: String?
-
-    @Option(help: "Split complete CRLs into this many shards (default 1: one CRL per issuer, plus deltas).")
-    var crlShards: String?
-
-    @Option(help: "Public base URL of this server, for CRL shards' Issuing Distribution Points (default: http://LISTEN/).")
-    var publicURL: String?
-
-    @Option(help: "The PKCS#11 module for key URIs that name none (module-path=), e.g. /usr/lib/softhsm/libsofthsm2.so.")
-    var pkcs11Module: String?
-
-    @Option(help: "A signature waits this long for the PKCS#11 token (a place among --pkcs11-concurrency) before tryLater (default 2s).")
-    var pkcs11Timeout: String?
-
-    @Option(help: "Signatures in the PKCS#11 token at once (default 16, libp11's sessions).")
-    var pkcs11Concurrency: String?
-
-    @Option(help: "Signatures that may wait for the PKCS#11 token; more get tryLater at once (default 64).")
-    var pkcs11Queue: String?
-
-    @Option(help: "How often a lost or slow PKCS#11 token is tried again (default 1s); signatures meanwhile get tryLater at once.")
-    var pkcs11RetryInterval: String?
-
-    @Flag(help: "Do not generate CRLs (still serve the ones ocspctl stores).")
-    var noCRL = false
-
-    @Option(help: "Follow this system of record, a libpq connection string (postgres://USER@HOST:PORT/DATABASE, or postgres://USER@H1:P1,H2:P2/DATABASE?target_session_attrs=read-write to follow a failover): the store becomes its replica, created if absent; no CRLs are made here.")
-    var follow: String?
-
-    @Option(help: "With --follow: /readyz fails while a committed change older than this is not applied (default 10s).")
-    var followMaxLag: String?
-
-    @Option(help: "With --follow: read the system of record this often even without a notification (default 1s).")
-    var followPollInterval: String?
-
-    @Option(help: "With --follow: a database call that takes longer fails and the follower reconnects; a quiet notification link is probed this often (default 10s).")
-    var followTimeout: String?
-
-    @Option(help: "With --follow: after applying a change, purge the certificate's GET answers from an HTTP cache, requesting this URL for each GET path ({path}), e.g. http://cache:8081{path} (Config/nginx/ocsp-cache.conf's refresh listener).")
-    var followPurgeURL: String?
-
-    @Option(help: "With --follow: the HTTP method of purge requests (default GET).")
-    var followPurgeMethod: String?
-
-    @Option(help: "With --follow: run this shell command once per changed certificate instead, with OCSP_PURGE_PATHS (one a line), OCSP_ISSUER and OCSP_SERIAL set.")
-    var followPurgeCommand: String?
-
-    @Flag(help: "Make each issuer's revocation filter (CRLite) on the CRL schedule and after status changes; served at /filter/<issuer>.mlbf (stored ones are served either way).")
-    var filters = false
-
-    @Option(help: "Revocation filter validity (nextUpdate - thisUpdate; default 7d).")
-    var filterValidity: String?
-
-    @Option(help: "Filters cover certificates whose notBefore is at least this long before they are made: the CA's backdating (default 1h).")
-    var filterCoverageMargin: String?
-
-    @Flag(help: "Accept signing-key files that others than their owner may read (refused otherwise).")
-    var allowInsecureKeyPermissions = false
-
-    @Option(help: "HTTP worker threads (default: one per core); each has its own listening socket (SO_REUSEPORT) and epoll loop, and makes the live signatures of its connections.")
-    var threads: String?
-
-    @Option(help: "Each request must arrive whole within this long of the connection opening or the previous answer (default 10s); idle keep-alive connections are closed after as long.")
-    var requestTimeout: String?
-
-    @Option(help: "Connections one client address may hold open (default 256; 0: no limit; raise it behind a proxy or CDN).")
-    var maxConnectionsPerAddress: String?
-
-    @Option(help: "Ready responses each thread keeps for repeated requests (a power of two, about 1.5 KiB each; default 16384).")
-    var frontCacheEntries: String?
-
-    @Option(help: "On SIGTERM, how long requests in flight may take before their connections close (default 10s).")
-    var shutdownTimeout: String?
-
-    @Option(help: "Log level: trace, debug, info (default), notice, warning, error, critical.")
-    var logLevel: String?
-
-    @Option(help: "Log format on standard error: json (one object per line; default) or text.")
-    var logFormat: String?
-
-    @Option(help: "Log this share of OCSP requests, one line each (default 0: none; 0.01: 1 %; 1: all).")
-    var requestLogSample: String?
-
-    @Option(help: "Serve /metrics, /healthz and /readyz on this HOST:PORT instead of the OCSP listener.")
-    var metricsListen: String?
-
-    @Flag(help: "Count nothing and serve no /metrics (for measuring what the counters cost).")
-    var noMetrics = false
-
-    /// The options given, by configuration key.
-    var flagValues: [String: String] {
-        var values: [String: String] = [:]
-        let options: [(String, String?)] = [
-            ("store", store), ("listen", listen), ("validity", validity), ("refresh-fraction", refreshFraction),
-            ("live-sign-rate", liveSignRate), ("nonce-overflow", nonceOverflow), ("crl.interval", crlInterval),
-            ("crl.validity", crlValidity), ("crl.debounce", crlDebounce), ("crl.shards", crlShards),
-            ("crl.public-url", publicURL), ("threads", threads), ("request-timeout", requestTimeout),
-            ("max-connections-per-address", maxConnectionsPerAddress), ("front-cache-entries", frontCacheEntries),
-            ("shutdown-timeout", shutdownTimeout), ("log.level", logLevel), ("log.format", logFormat),
-            ("log.request-sample", requestLogSample), ("metrics.listen", metricsListen), ("pkcs11.module", pkcs11Module),
-            ("pkcs11.timeout", pkcs11Timeout), ("pkcs11.concurrency", pkcs11Concurrency), ("pkcs11.queue", pkcs11Queue),
-            ("pkcs11.retry-interval", pkcs11RetryInterval), ("filter.validity", filterValidity),
-            ("filter.coverage-margin", filterCoverageMargin), ("follow.database", follow),
-            ("follow.max-lag", followMaxLag), ("follow.poll-interval", followPollInterval),
-            ("follow.timeout", followTimeout),            ("follow.purge-url", followPurgeURL), ("follow.purge-method", followPurgeMethod),
-            ("follow.purge-command", followPurgeCommand),
-        ]
-        for case (let key, let value?) in options { values[key] = value }
-        if noCRL { values["crl.enabled"] = "false" }
-        if filters { values["filter.enabled"] = "true" }
-        if noMetrics { values["metrics.enabled"] = "false" }
-        if allowInsecureKeyPermissions { values["allow-insecure-key-permissions"] = "true" }
-        return values
-    }
+    /// Every other option is a configuration key (``OCSPDConfiguration/settings``, listed by
+    /// `--help`): `--crl-interval 1h`, `--crl-interval=1h`, or a switch such as `--no-crl`.
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var settingArguments: [String] = []
 
     func run() async throws {
-        let flags = flagValues
+        let flags = try OCSPDConfiguration.schema.flagValues(settingArguments)
         let environment = ProcessInfo.processInfo.environment
         let configuration = try await OCSPDConfiguration.load(flags: flags, environment: environment, file: config)
         if checkConfig {

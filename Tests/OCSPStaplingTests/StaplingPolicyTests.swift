@@ -91,16 +91,19 @@ import Testing
                 return "\(error)"
             }
         }
-        #expect(problem("timeout: 5s\nhaproxy_sockett: /x\n")?.contains("unknown key `haproxy_sockett`") == true)
-        #expect(problem("certificates:\n  - cert: /a.pem\n")?.contains("s.yaml: certificates[0]") == true)
-        #expect(problem("timeout: soon\n")?.contains("s.yaml: timeout: expected a duration") == true)
-        #expect(problem("refresh:\n  fraction: 1.5\n")?.contains("refresh fraction") == true)
-        #expect(problem("log_format: xml\n")?.contains("`xml` is not one of text, json") == true)
-        #expect(problem("certificates: [\n")?.hasPrefix("s.yaml: not valid YAML") == true)
+        #expect(problem("timeout: 5s\nhaproxy_sockett: /x\n")?.hasPrefix("unknown configuration key haproxy_sockett in s.yaml") == true)
+        #expect(problem("certificates:\n  - cert: /a.pem\n")?.contains("configuration key certificates[0].out (from file s.yaml)") == true)
+        #expect(
+            problem("timeout: soon\n")
+                == #"configuration key timeout (from file s.yaml): "soon" is not valid; expected a duration from 1ms to 1h, such as 500ms, 90s, 10m, 12h or 7d (a bare number is seconds)"#)
+        #expect(problem("refresh:\n  fraction: 1.5\n")?.contains("configuration key refresh.fraction") == true)
+        #expect(problem("refresh:\n  fraction: 0.3\n  jitter: 0.4\n")?.contains("the jitter must be") == true)
+        #expect(problem("log_format: xml\n")?.contains(#"log_format (from file s.yaml): "xml" is not valid; expected one of text, json"#) == true)
+        #expect(problem("certificates: [\n")?.hasPrefix("the configuration file s.yaml is not YAML") == true)
         #expect(
             problem("certificates:\n  - {cert: /a.pem, out: /a.ocsp}\n  - {cert: /a.pem, out: /b.ocsp}\n")?
-                .contains("used twice") == true)
-        for problem in [problem("timeout: 5s\nhaproxy_sockett: /x\n"), problem("timeout: soon\n")] {
+                .contains("a name used once") == true)
+        for problem in [problem("timeout: 5s\nhaproxy_sockett: /x\n"), problem("timeout: soon\n"), problem("certificates: [\n")] {
             #expect(problem?.contains("\n") == false)
         }
     }
@@ -111,6 +114,7 @@ import Testing
         #expect(Duration(configurationText: "10m") == .seconds(600))
         #expect(Duration(configurationText: "1h") == .seconds(3600))
         #expect(Duration(configurationText: "1.5s") == .milliseconds(1500))
+        #expect(Duration(configurationText: "7d") == .seconds(604_800))
         #expect(Duration(configurationText: "-1s") == nil)
         #expect(Duration(configurationText: "soon") == nil)
     }

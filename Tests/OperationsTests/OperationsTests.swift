@@ -6,6 +6,7 @@ import OCSPTestSupport
 @testable import Operations
 import Prometheus
 import Responder
+import Settings
 import RevocationStore
 import Testing
 

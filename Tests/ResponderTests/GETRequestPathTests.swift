@@ -57,14 +57,4 @@ import Testing
     func rejectsNonBase64(path: String) {
         #expect(GETRequestPath.decode(Array(path.utf8)) == nil)
     }
-
-    @Test func parsesDurations() {
-        #expect(Durations.parse("3600") == 3600)
-        #expect(Durations.parse("90m") == 5400)
-        #expect(Durations.parse("12h") == 43200)
-        #expect(Durations.parse("7d") == 604800)
-        #expect(Durations.parse("0") == nil)
-        #expect(Durations.parse("1w") == nil)
-        #expect(Durations.parse("-5s") == nil)
-    }
 }

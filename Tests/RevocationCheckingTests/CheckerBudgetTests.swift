@@ -162,8 +162,10 @@ import Testing
         #expect(policy.httpMethod == .post && policy.maximumCRLBytes == 16 << 20)
         #expect(RevocationPolicy().httpMethod == .auto && RevocationPolicy().sourceTimeout == nil)
         for (text, said) in [
-            ("http_method: put", "http_method: `put` is not one of auto, get, post"), ("crl_max_size: lots", "crl_max_size: expected a size"),
-            ("source_timeout: 0s", "source_timeout: must be more than 0"),
+            ("http_method: put", #"http_method (from file policy): "put" is not valid; expected one of auto, get, post"#),
+            ("crl_max_size: lots", "crl_max_size (from file policy): \"lots\" is not valid; expected a size"),
+            ("crl_max_size: 12x", "expected a size of at least 1024 bytes, such as 65536, 512k, 64M or 1G"),
+            ("source_timeout: 0s", "source_timeout (from file policy): \"0s\" is not valid; expected a duration from 1ms to 1h"),
         ] {
             #expect(throws: RevocationPolicy.Problem.self) { try RevocationPolicy.parse(text) }
             do { _ = try RevocationPolicy.parse(text) } catch { #expect("\(error)".contains(said), "\(error)") }
