@@ -85,80 +85,43 @@ public struct StaplerConfiguration: Sendable {
     /// Every key, declared once.
     package static let schema = SettingsSchema<StaplerConfiguration>(
         settings: [
-            Setting(key: "responder_url", help: "the OCSP responder for every certificate without its own url (default: each one's AIA URL)",
-                flag: "url",
-                apply: { config, value throws(ConfigurationError) in
-                    config.responderURL = try SettingValue.text("responder_url", value, expected: "an http:// URL")
-                }, current: { $0.responderURL ?? "" }),
-            Setting(key: "haproxy_socket", help: "HAProxy's stats socket (level admin): staples are handed over with `set ssl ocsp-response`",
-                apply: { config, value throws(ConfigurationError) in
-                    config.haproxySocket = try SettingValue.text("haproxy_socket", value, expected: "the socket's path")
-                }, current: { $0.haproxySocket ?? "" }),
-            Setting(key: "timeout", help: "what a fetch may take",
-                apply: { config, value throws(ConfigurationError) in
-                    config.timeout = try SettingValue.duration("timeout", value, in: 0.001...3600)
-                }, current: { DurationText.format($0.timeout) }),
-            Setting(key: "http_method", help: "auto (GET when short, POST after a GET is refused), get or post",
-                apply: { config, value throws(ConfigurationError) in
-                    let choices = OCSPRequestMethod.allCases.map(\.rawValue)
-                    config.method = OCSPRequestMethod(rawValue: try SettingValue.choice("http_method", value, of: choices))!
-                }, current: { $0.method.rawValue }),
-            Setting(key: "concurrency", help: "how many fetches may run at once",
-                apply: { config, value throws(ConfigurationError) in
-                    config.concurrency = try SettingValue.integer("concurrency", value, in: 1...4096)
-                }, current: { "\($0.concurrency)" }),
-            Setting(key: "refresh.fraction", help: "refresh once this share of a staple's validity has passed",
-                apply: { config, value throws(ConfigurationError) in
-                    config.policy.refreshFraction = try SettingValue.number("refresh.fraction", value, in: 0...1, example: "0.5")
-                }, current: { "\($0.policy.refreshFraction)" }),
-            Setting(key: "refresh.jitter", help: "a random share of the validity taken off each refresh time",
-                apply: { config, value throws(ConfigurationError) in
-                    config.policy.jitterFraction = try SettingValue.number("refresh.jitter", value, in: 0...1, example: "0.05")
-                }, current: { "\($0.policy.jitterFraction)" }),
-            Setting(key: "refresh.margin", help: "a staple is refreshed this long before nextUpdate at the latest (a quarter of the validity if shorter)",
-                flag: "refresh-margin",
-                apply: { config, value throws(ConfigurationError) in
-                    config.policy.margin = try SettingValue.duration("refresh.margin", value, in: 0...(31 * 86400))
-                }, current: { DurationText.format($0.policy.margin) }),
-            Setting(key: "refresh.retry_min", help: "the first retry of a failed fetch waits this long (doubling up to refresh.retry_max)",
-                flag: "retry-min",
-                apply: { config, value throws(ConfigurationError) in
-                    config.policy.retryMinimum = try SettingValue.duration("refresh.retry_min", value, in: 0.1...86400)
-                }, current: { DurationText.format($0.policy.retryMinimum) }),
-            Setting(key: "refresh.retry_max", help: "retries wait this long at most", flag: "retry-max",
-                apply: { config, value throws(ConfigurationError) in
-                    config.policy.retryMaximum = try SettingValue.duration("refresh.retry_max", value, in: 0.1...86400)
-                }, current: { DurationText.format($0.policy.retryMaximum) }),
-            Setting(key: "rescan_interval", help: "how often the watched directories are scanned",
-                apply: { config, value throws(ConfigurationError) in
-                    config.rescanInterval = try SettingValue.duration("rescan_interval", value, in: 0.1...86400)
-                }, current: { DurationText.format($0.rescanInterval) }),
-            Setting(key: "reload.command", help: "a command run (by /bin/sh) after a staple changed, e.g. 'nginx -s reload'",
-                apply: { config, value throws(ConfigurationError) in
-                    config.reloadCommand = try SettingValue.text("reload.command", value, expected: "a shell command")
-                }, current: { $0.reloadCommand ?? "" }),
-            Setting(key: "reload.min_interval", help: "two runs of the reload command are this far apart at least (changes meanwhile make one run)",
-                flag: "reload-interval",
-                apply: { config, value throws(ConfigurationError) in
-                    config.reloadMinimumInterval = try SettingValue.duration("reload.min_interval", value, in: 0...86400)
-                }, current: { DurationText.format($0.reloadMinimumInterval) }),
-            Setting(key: "reload.timeout", help: "the reload command is stopped after this long",
-                apply: { config, value throws(ConfigurationError) in
-                    config.reloadTimeout = try SettingValue.duration("reload.timeout", value, in: 0.001...86400)
-                }, current: { DurationText.format($0.reloadTimeout) }),
-            Setting(key: "metrics_listen", help: "host:port for GET /metrics (Prometheus) and /healthz",
-                apply: { config, value throws(ConfigurationError) in
-                    config.metricsListen = try SettingValue.text("metrics_listen", value, expected: "HOST:PORT, e.g. 127.0.0.1:9103")
-                }, current: { $0.metricsListen ?? "" }),
-            Setting(key: "log_format", help: "log lines as text or json",
-                apply: { config, value throws(ConfigurationError) in
-                    config.logFormat = try SettingValue.choice("log_format", value, of: ["text", "json"])
-                }, current: { $0.logFormat }),
-            Setting(key: "log_level", help: "trace, debug, info, notice, warning, error or critical",
-                apply: { config, value throws(ConfigurationError) in
-                    config.logLevel = try SettingValue.choice(
-                        "log_level", value, of: ["trace", "debug", "info", "notice", "warning", "error", "critical"])
-                }, current: { $0.logLevel }),
+            .text(
+                "responder_url", "the OCSP responder for every certificate without its own url (default: each one's AIA URL)",
+                at: \.responderURL, expected: "an http:// URL", flag: "url"),
+            .text(
+                "haproxy_socket", "HAProxy's stats socket (level admin): staples are handed over with `set ssl ocsp-response`",
+                at: \.haproxySocket, expected: "the socket's path"),
+            .duration("timeout", "what a fetch may take", at: \.timeout, in: 0.001...3600),
+            .choice("http_method", "auto (GET when short, POST after a GET is refused), get or post", at: \.method),
+            .integer("concurrency", "how many fetches may run at once", at: \.concurrency, in: 1...4096),
+            .number(
+                "refresh.fraction", "refresh once this share of a staple's validity has passed", at: \.policy.refreshFraction,
+                in: 0...1, example: "0.5"),
+            .number(
+                "refresh.jitter", "a random share of the validity taken off each refresh time", at: \.policy.jitterFraction,
+                in: 0...1, example: "0.05"),
+            .duration(
+                "refresh.margin", "a staple is refreshed this long before nextUpdate at the latest (a quarter of the validity if shorter)",
+                at: \.policy.margin, in: 0...(31 * 86400), flag: "refresh-margin"),
+            .duration(
+                "refresh.retry_min", "the first retry of a failed fetch waits this long (doubling up to refresh.retry_max)",
+                at: \.policy.retryMinimum, in: 0.1...86400, flag: "retry-min"),
+            .duration("refresh.retry_max", "retries wait this long at most", at: \.policy.retryMaximum, in: 0.1...86400, flag: "retry-max"),
+            .duration("rescan_interval", "how often the watched directories are scanned", at: \.rescanInterval, in: 0.1...86400),
+            .text(
+                "reload.command", "a command run (by /bin/sh) after a staple changed, e.g. 'nginx -s reload'", at: \.reloadCommand,
+                expected: "a shell command"),
+            .duration(
+                "reload.min_interval", "two runs of the reload command are this far apart at least (changes meanwhile make one run)",
+                at: \.reloadMinimumInterval, in: 0...86400, flag: "reload-interval"),
+            .duration("reload.timeout", "the reload command is stopped after this long", at: \.reloadTimeout, in: 0.001...86400),
+            .text(
+                "metrics_listen", "host:port for GET /metrics (Prometheus) and /healthz", at: \.metricsListen,
+                expected: "HOST:PORT, e.g. 127.0.0.1:9103"),
+            .choice("log_format", "log lines as text or json", at: \.logFormat, of: ["text", "json"]),
+            .choice(
+                "log_level", "trace, debug, info, notice, warning, error or critical", at: \.logLevel,
+                of: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         ],
         sections: [
             SettingsSection(key: "certificates", entryKeys: ["name", "cert", "issuer", "out", "url", "haproxy_socket"]) {

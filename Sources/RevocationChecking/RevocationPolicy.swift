@@ -103,60 +103,27 @@ public struct RevocationPolicy: Sendable, Hashable {
     /// Every key of a policy, declared once.
     static let schema = SettingsSchema<RevocationPolicy>(
         settings: [
-            Setting(key: "method", help: "the first source asked: ocsp_stapling, ocsp or crl",
-                apply: { policy, value throws(ConfigurationError) in
-                    policy.method = Method(rawValue: try SettingValue.choice("method", value, of: Method.allCases.map(\.rawValue)))!
-                }, current: { $0.method.rawValue }),
-            Setting(key: "fallback", help: "when the first method gives no answer: ocsp or none",
-                apply: { policy, value throws(ConfigurationError) in
-                    policy.fallback = Fallback(rawValue: try SettingValue.choice("fallback", value, of: Fallback.allCases.map(\.rawValue)))!
-                }, current: { $0.fallback.rawValue }),
-            Setting(key: "must_staple", help: "a must-staple certificate without a valid staple is rejected",
-                apply: { policy, value throws(ConfigurationError) in policy.mustStaple = try SettingValue.boolean("must_staple", value) },
-                current: { "\($0.mustStaple)" }),
-            Setting(key: "crl_fallback", help: "ask the CRL when OCSP gave no answer",
-                apply: { policy, value throws(ConfigurationError) in policy.crlFallback = try SettingValue.boolean("crl_fallback", value) },
-                current: { "\($0.crlFallback)" }),
-            Setting(key: "soft_fail", help: "accept when no source answered (true) or reject",
-                apply: { policy, value throws(ConfigurationError) in policy.softFail = try SettingValue.boolean("soft_fail", value) },
-                current: { "\($0.softFail)" }),
-            Setting(key: "cache_ttl", help: "how long a verified answer is kept, at most",
-                apply: { policy, value throws(ConfigurationError) in
-                    policy.cacheTTL = try SettingValue.duration("cache_ttl", value, in: 0...(366 * 86400))
-                }, current: { DurationText.format($0.cacheTTL) }),
-            Setting(key: "timeout", help: "the whole budget of one check",
-                apply: { policy, value throws(ConfigurationError) in
-                    policy.timeout = try SettingValue.duration("timeout", value, in: 0.001...3600)
-                }, current: { DurationText.format($0.timeout) }),
-            Setting(key: "source_timeout", help: "what one fetch may take at most (default: its share of what is left)",
-                apply: { policy, value throws(ConfigurationError) in
-                    policy.sourceTimeout = try SettingValue.duration("source_timeout", value, in: 0.001...3600)
-                }, current: { $0.sourceTimeout.map(DurationText.format) ?? "" }),
-            Setting(key: "connect_timeout", help: "how long a connection may take (default: the fetch's own limit)",
-                apply: { policy, value throws(ConfigurationError) in
-                    policy.connectTimeout = try SettingValue.duration("connect_timeout", value, in: 0.001...3600)
-                }, current: { $0.connectTimeout.map(DurationText.format) ?? "" }),
-            Setting(key: "http_method", help: "how OCSP requests travel: auto, get or post",
-                apply: { policy, value throws(ConfigurationError) in
-                    let choices = OCSPRequestMethod.allCases.map(\.rawValue)
-                    policy.httpMethod = OCSPRequestMethod(rawValue: try SettingValue.choice("http_method", value, of: choices))!
-                }, current: { $0.httpMethod.rawValue }),
+            .choice("method", "the first source asked: ocsp_stapling, ocsp or crl", at: \.method),
+            .choice("fallback", "when the first method gives no answer: ocsp or none", at: \.fallback),
+            .boolean("must_staple", "a must-staple certificate without a valid staple is rejected", at: \.mustStaple),
+            .boolean("crl_fallback", "ask the CRL when OCSP gave no answer", at: \.crlFallback),
+            .boolean("soft_fail", "accept when no source answered (true) or reject", at: \.softFail),
+            .duration("cache_ttl", "how long a verified answer is kept, at most", at: \.cacheTTL, in: 0...(366 * 86400)),
+            .duration("timeout", "the whole budget of one check", at: \.timeout, in: 0.001...3600),
+            .duration(
+                "source_timeout", "what one fetch may take at most (default: its share of what is left)", at: \.sourceTimeout,
+                in: 0.001...3600),
+            .duration(
+                "connect_timeout", "how long a connection may take (default: the fetch's own limit)", at: \.connectTimeout,
+                in: 0.001...3600),
+            .choice("http_method", "how OCSP requests travel: auto, get or post", at: \.httpMethod),
             Setting(key: "crl_max_size", help: "a larger CRL is refused unread",
                 apply: { policy, value throws(ConfigurationError) in
                     policy.maximumCRLBytes = try SettingValue.size("crl_max_size", value, in: 1024...Int.max)
                 }, current: { "\($0.maximumCRLBytes)" }),
-            Setting(key: "ocsp_url", help: "where to ask instead of the certificate's AIA OCSP URL",
-                apply: { policy, value throws(ConfigurationError) in
-                    policy.ocspURL = try SettingValue.text("ocsp_url", value, expected: "an http:// URL")
-                }, current: { $0.ocspURL ?? "" }),
-            Setting(key: "failure_cache_ttl", help: "how long a failure (no source answered) is remembered",
-                apply: { policy, value throws(ConfigurationError) in
-                    policy.failureCacheTTL = try SettingValue.duration("failure_cache_ttl", value, in: 0...86400)
-                }, current: { DurationText.format($0.failureCacheTTL) }),
-            Setting(key: "cache_entries", help: "how many certificates the cache holds at most",
-                apply: { policy, value throws(ConfigurationError) in
-                    policy.cacheEntries = try SettingValue.integer("cache_entries", value, in: 1...100_000_000)
-                }, current: { "\($0.cacheEntries)" }),
+            .text("ocsp_url", "where to ask instead of the certificate's AIA OCSP URL", at: \.ocspURL, expected: "an http:// URL"),
+            .duration("failure_cache_ttl", "how long a failure (no source answered) is remembered", at: \.failureCacheTTL, in: 0...86400),
+            .integer("cache_entries", "how many certificates the cache holds at most", at: \.cacheEntries, in: 1...100_000_000),
             Setting(key: "filter", help: "revocation filters (.mlbf) asked first: a path or URL, or a list of them",
                 apply: { policy, value throws(ConfigurationError) in
                     policy.filters = [try SettingValue.text("filter", value, expected: filterExpected)]
