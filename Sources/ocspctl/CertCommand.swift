@@ -9,7 +9,7 @@ struct CertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cert", abstract: "Manage certificates.", subcommands: [Add.self])
 
-    struct Add: ParsableCommand {
+    struct Add: StoreCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add certificates as good: one (--cert, or --issuer/--serial), a directory of PEM files (--dir), or a list of serials (--issuer --serials).",
             discussion: "Idempotent: certificates already in the store are left as they are.")

@@ -5,7 +5,7 @@ import OCSPCore
 import OCSPValues
 import RevocationStore
 
-struct RevokeCommand: ParsableCommand {
+struct RevokeCommand: StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "revoke",
         abstract: "Revoke a certificate. Durable when this returns; ocspd answers revoked from the next request.",
