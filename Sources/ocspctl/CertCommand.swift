@@ -47,7 +47,7 @@ struct CertCommand: ParsableCommand {
             if let serials {
                 let issuer = try store.issuer(certificate: Certificate.load(path: selection.issuer!))
                 return try addBulk(
-                    [issuer.id: try readSerials(serials).map { ($0, nil) }], store)
+                    [issuer.id: try SerialList.read(path: serials, name: "--serials \(serials)").map { ($0, nil) }], store)
             }
             let (issuer, serial, notAfter) = try selection.resolve(in: store)
             let signing = responseSigning(store, issuer: issuer.id, options)
