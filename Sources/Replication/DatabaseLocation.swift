@@ -9,13 +9,13 @@ internal import Foundation
 /// `target_session_attrs` (a failover finds the new primary), every `sslmode`, `sslrootcert`,
 /// the `PG*` environment variables, `~/.pgpass` and `PGSERVICE` files. A password, in the
 /// string or from elsewhere, is never printed: ``description`` leaves it out.
-public struct DatabaseLocation: Sendable, CustomStringConvertible {
+package struct DatabaseLocation: Sendable, CustomStringConvertible {
     /// The string as given (it may hold a password).
     let conninfo: String
     /// The string without secrets, as a URL: for logs, messages and the working copy's marker.
-    public let description: String
+    package let description: String
     /// The hosts, in the order libpq tries them (empty: libpq's default, the local socket).
-    public let hosts: [String]
+    package let hosts: [String]
 
     /// The `sslmode` values libpq knows.
     static let sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
@@ -25,7 +25,7 @@ public struct DatabaseLocation: Sendable, CustomStringConvertible {
     /// Parses a connection string with libpq's own parser (`PQconninfoParse`).
     /// - Throws: ``ReplicationError/Code/configuration`` in one line saying what is wrong, without
     ///   the password.
-    public init(url: String) throws {
+    package init(url: String) throws {
         let trimmed = url.trimmingCharacters(in: .whitespaces)
         let expected = "expected postgres://USER@HOST:PORT/DATABASE or libpq's key=value form"
         if trimmed.isEmpty {

@@ -1,6 +1,6 @@
 internal import Foundation
-public import Logging
-public import RevocationStore
+package import Logging
+package import RevocationStore
 
 /// `ocspctl --database`: every write goes to the system of record, through a local working copy
 /// of the store (`--store`) that is itself a follower.
@@ -12,15 +12,15 @@ public import RevocationStore
 /// Records the command committed locally before it failed are appended too, as they would stay
 /// in a store of its own. A working copy whose log is not a prefix of the database's (a commit
 /// that failed after the local one) is rebuilt from the database.
-public enum DatabaseWrites {
+package enum DatabaseWrites {
     /// What one session did, for the command's last line.
-    public struct Outcome: Sendable {
+    package struct Outcome: Sendable {
         /// The records appended to the database.
-        public var appended: Int
+        package var appended: Int
         /// The database's head after the commit.
-        public var head: AuditHead
+        package var head: AuditHead
         /// Whether the working copy was rebuilt first.
-        public var rebuilt: Bool
+        package var rebuilt: Bool
     }
 
     /// Runs `command` against the working copy at `storePath` inside one database transaction.
@@ -28,7 +28,7 @@ public enum DatabaseWrites {
     /// handle is kept open while it runs.
     /// - Returns: what was appended, and the command's error if it failed (after the commit of
     ///   what it had done).
-    public static func run(
+    package static func run(
         _ location: DatabaseLocation, storePath: String, actor: AuditActor, logger: Logger, command: () async throws -> Void
     ) async throws -> (Outcome, (any Error)?) {
         let database = try await RecordDatabase.connect(location, logger: logger)
@@ -58,7 +58,7 @@ public enum DatabaseWrites {
     /// is none, caught up with the database. A store that is there already and whose log the
     /// empty database does not have yet is the embedded store moving to a database: its whole
     /// log is appended (the database starts as its copy), and it becomes the working copy.
-    public static func initialize(_ location: DatabaseLocation, storePath: String, actor: AuditActor, logger: Logger) async throws
+    package static func initialize(_ location: DatabaseLocation, storePath: String, actor: AuditActor, logger: Logger) async throws
         -> Outcome
     {
         let database = try await RecordDatabase.connect(location, logger: logger)

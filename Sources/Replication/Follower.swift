@@ -1,9 +1,9 @@
-public import Foundation
+package import Foundation
 internal import Locking
-public import Logging
-public import OCSPValues
-public import RevocationStore
-public import ServiceLifecycle
+package import Logging
+package import OCSPValues
+package import RevocationStore
+internal import ServiceLifecycle
 internal import Synchronization
 
 /// `ocspd --follow`: keeps the local store a replica of the system of record. It applies the
@@ -24,52 +24,52 @@ internal import Synchronization
 /// noticed three ways: every database call has a deadline (``Configuration/timeout``), the
 /// notification connection is probed when it has been quiet that long, and the sockets have TCP
 /// keepalives and `tcp_user_timeout`. Cancellation (SIGTERM) ends any wait within 100 ms.
-public final class Follower: Service, Sendable {
-    public struct Configuration: Sendable {
-        public var location: DatabaseLocation
+package final class Follower: Service, Sendable {
+    package struct Configuration: Sendable {
+        package var location: DatabaseLocation
         /// How often the log is read without a notification.
-        public var pollInterval: TimeInterval = 1
+        package var pollInterval: TimeInterval = 1
         /// `/readyz` fails while a committed record older than this is not applied.
-        public var maxLag: TimeInterval = 10
+        package var maxLag: TimeInterval = 10
         /// Records applied per store transaction.
-        public var batchSize = 1000
+        package var batchSize = 1000
         /// The deadline of every database call, and how long the notification connection may be
         /// quiet before it is probed.
-        public var timeout: TimeInterval = 10
+        package var timeout: TimeInterval = 10
 
-        public init(location: DatabaseLocation) { self.location = location }
+        package init(location: DatabaseLocation) { self.location = location }
     }
 
     /// What `/readyz` and `/metrics` show.
-    public struct Status: Sendable {
+    package struct Status: Sendable {
         /// Whether the follower is connected to the database now.
-        public var connected = false
+        package var connected = false
         /// The last record applied (the store's head).
-        public var appliedSequence: UInt64 = 0
+        package var appliedSequence: UInt64 = 0
         /// The database's head when last read.
-        public var databaseSequence: UInt64 = 0
+        package var databaseSequence: UInt64 = 0
         /// How long the oldest committed record not yet applied has waited (0 when caught up),
         /// as of the last read of the database.
-        public var lagSeconds: TimeInterval = 0
+        package var lagSeconds: TimeInterval = 0
         /// When the follower last saw itself caught up with the database (nil: not since start).
-        public var caughtUpAt: Date?
+        package var caughtUpAt: Date?
         /// Why it stopped following, when it did (a store whose log is not the database's).
-        public var fault: String?
+        package var fault: String?
         /// Records applied since start.
-        public var applied = 0
+        package var applied = 0
     }
 
     /// Called with the certificates a catch-up changed (issuer, serial), once they are applied.
-    public typealias Changed = @Sendable ([(IssuerID, SerialNumber)]) async -> Void
+    package typealias Changed = @Sendable ([(IssuerID, SerialNumber)]) async -> Void
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     private let store: RevocationStore
     private let logger: Logger
     private let changed: Changed
     private let state = LockedValue(Status())
     private let wake = Wakeup()
 
-    public init(store: RevocationStore, configuration: Configuration, logger: Logger, changed: @escaping Changed) {
+    package init(store: RevocationStore, configuration: Configuration, logger: Logger, changed: @escaping Changed) {
         self.store = store
         self.configuration = configuration
         self.logger = logger
@@ -83,10 +83,10 @@ public final class Follower: Service, Sendable {
     private let startedWithData: Bool
     private let startedAt = Date()
 
-    public var status: Status { state.withLock { $0 } }
+    package var status: Status { state.withLock { $0 } }
 
     /// Why ocspd is not ready because of the follower, or nil.
-    public func readinessProblem(now: Date = Date()) -> String? {
+    package func readinessProblem(now: Date = Date()) -> String? {
         let status = self.status
         if let fault = status.fault { return "follower stopped: \(fault)" }
         // Until its first catch-up a follower is not ready: a new one (an empty store) at all; a
@@ -103,7 +103,7 @@ public final class Follower: Service, Sendable {
         return nil
     }
 
-    public func run() async throws {
+    package func run() async throws {
         var backoff = Backoff()
         var lastError: String?
         while !(Task.isCancelled || Task.isShuttingDownGracefully) {

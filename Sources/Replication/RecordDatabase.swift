@@ -1,7 +1,7 @@
-public import Foundation
-public import Logging
+package import Foundation
+package import Logging
 internal import OCSPValues
-public import RevocationStore
+package import RevocationStore
 
 /// The PostgreSQL system of record: the audit log (the change feed: dense sequence, hash chain,
 /// each record exactly as the LMDB stores encode it), its head, and the issuers and certificates
@@ -20,11 +20,11 @@ public import RevocationStore
 /// Every call has a deadline (``callTimeout``; waiting for another writer's lock,
 /// ``lockTimeout``): a database that stops answering, or a link that goes silent, fails the
 /// call instead of hanging it, and the connection is closed.
-public final class RecordDatabase: Sendable {
+package final class RecordDatabase: Sendable {
     /// The channel a commit notifies.
-    public static let channel = "ocsp_audit"
+    package static let channel = "ocsp_audit"
 
-    public let location: DatabaseLocation
+    package let location: DatabaseLocation
     let connection: PostgresConnection
     let logger: Logger
     /// How long any one call may take.
@@ -55,7 +55,7 @@ public final class RecordDatabase: Sendable {
     /// attempt at most that per host).
     /// - Parameter callTimeout: the deadline of each call on this connection.
     /// - Throws: ``ReplicationError/Code/unavailable`` naming the database.
-    public static func connect(
+    package static func connect(
         _ location: DatabaseLocation, timeout: Duration = .seconds(10), callTimeout: Duration = .seconds(30), logger: Logger
     ) async throws -> RecordDatabase {
         do {
@@ -71,12 +71,12 @@ public final class RecordDatabase: Sendable {
     }
 
     /// The host and port this connection reached.
-    public var server: String { connection.server }
+    package var server: String { connection.server }
 
-    public func close() async { await connection.close() }
+    package func close() async { await connection.close() }
 
     /// Creates the tables if they are not there (idempotent).
-    public func createSchema() async throws {
+    package func createSchema() async throws {
         try await execute(
             """
             CREATE TABLE IF NOT EXISTS ocsp_audit (
@@ -100,7 +100,7 @@ public final class RecordDatabase: Sendable {
 
     /// The log's head as committed now.
     /// - Throws: ``ReplicationError/Code/noSchema`` when the database holds none of our tables.
-    public func head() async throws -> AuditHead {
+    package func head() async throws -> AuditHead {
         try await readHead(forUpdate: false)
     }
 
@@ -115,7 +115,7 @@ public final class RecordDatabase: Sendable {
     }
 
     /// Up to `limit` records after `sequence`, in order, and when PostgreSQL committed each.
-    public func records(after sequence: UInt64, limit: Int) async throws -> [(sequence: UInt64, encoded: [UInt8], committed: Date)] {
+    package func records(after sequence: UInt64, limit: Int) async throws -> [(sequence: UInt64, encoded: [UInt8], committed: Date)] {
         try await headAndRecords(after: sequence, limit: limit).1
     }
 
@@ -152,7 +152,7 @@ public final class RecordDatabase: Sendable {
     /// When the connection fails at COMMIT (a failover), whether PostgreSQL committed is not
     /// known: the error says so, and the next command's catch-up finds out (the working copy is
     /// rebuilt when its log is not the database's).
-    public func withWriteLock<Result: Sendable>(_ body: (AuditHead, Appender) async throws -> Result) async throws -> Result {
+    package func withWriteLock<Result: Sendable>(_ body: (AuditHead, Appender) async throws -> Result) async throws -> Result {
         try await execute("BEGIN")
         let result: Result
         do {
@@ -172,14 +172,14 @@ public final class RecordDatabase: Sendable {
     }
 
     /// Appends records inside ``withWriteLock(_:)``.
-    public struct Appender: Sendable {
+    package struct Appender: Sendable {
         let database: RecordDatabase
         let head: AuditHead
 
         /// Appends `records` (encoded, each following the one before from the locked head), keeps
         /// the issuer and certificate tables in step, moves the head and notifies followers.
         /// - Throws: ``ReplicationError/Code/diverged`` if a record does not follow.
-        public func append(_ records: [[UInt8]]) async throws {
+        package func append(_ records: [[UInt8]]) async throws {
             guard !records.isEmpty else { return }
             var head = self.head
             // In statements of up to 1000 records (a bulk revocation is one round trip per

@@ -16,7 +16,7 @@ struct AuditCommand: ParsableCommand {
             """,
         subcommands: [Show.self, Verify.self, Head.self, Replay.self], defaultSubcommand: Show.self)
 
-    struct Show: ParsableCommand {
+    struct Show: StoreCommand {
         static let configuration = CommandConfiguration(abstract: "Print the log (the default).")
 
         @OptionGroup var options: StoreOptions
@@ -91,7 +91,7 @@ struct AuditCommand: ParsableCommand {
         }
     }
 
-    struct Verify: ParsableCommand {
+    struct Verify: StoreCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute the hash chain; name the first record that breaks it (exit 1).")
 
@@ -128,7 +128,7 @@ struct AuditCommand: ParsableCommand {
         }
     }
 
-    struct Head: ParsableCommand {
+    struct Head: StoreCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the chain's head (SEQ:SHA256): keep a copy elsewhere, and `audit verify --head` proves the log was not rewritten.")
 
@@ -147,7 +147,7 @@ struct AuditCommand: ParsableCommand {
         }
     }
 
-    struct Replay: ParsableCommand {
+    struct Replay: StoreCommand {
         static let configuration = CommandConfiguration(
             abstract: "Apply an exported log (`audit --json`) to a store: an empty one becomes a copy of the source's issuers and statuses.",
             discussion: """

@@ -11,7 +11,7 @@ struct CRLCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crl", abstract: "Generate CRLs (ocspd serves the latest at /crl/...).", subcommands: [Generate.self])
 
-    struct Generate: ParsableCommand {
+    struct Generate: StoreCommand {
         static let configuration = CommandConfiguration(
             abstract: "Generate and sign an RFC 5280 v2 CRL (complete, delta or sharded) with the issuer's CA key.")
 

@@ -9,7 +9,7 @@ struct CertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cert", abstract: "Manage certificates.", subcommands: [Add.self])
 
-    struct Add: ParsableCommand {
+    struct Add: StoreCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add certificates as good: one (--cert, or --issuer/--serial), a directory of PEM files (--dir), or a list of serials (--issuer --serials).",
             discussion: "Idempotent: certificates already in the store are left as they are.")
@@ -47,7 +47,7 @@ struct CertCommand: ParsableCommand {
             if let serials {
                 let issuer = try store.issuer(certificate: Certificate.load(path: selection.issuer!))
                 return try addBulk(
-                    [issuer.id: try readSerials(serials).map { ($0, nil) }], store)
+                    [issuer.id: try SerialList.read(path: serials, name: "--serials \(serials)").map { ($0, nil) }], store)
             }
             let (issuer, serial, notAfter) = try selection.resolve(in: store)
             let signing = responseSigning(store, issuer: issuer.id, options)

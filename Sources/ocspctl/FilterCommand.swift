@@ -19,7 +19,7 @@ struct FilterCommand: ParsableCommand {
             """,
         subcommands: [Export.self, Verify.self, Check.self])
 
-    struct Export: ParsableCommand {
+    struct Export: StoreCommand {
         static let configuration = CommandConfiguration(
             abstract: "Build, sign and store an issuer's revocation filter, and write it to --out and --out.meta.")
 

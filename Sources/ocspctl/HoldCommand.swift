@@ -4,7 +4,7 @@ import OCSPCore
 import OCSPValues
 import RevocationStore
 
-struct HoldCommand: ParsableCommand {
+struct HoldCommand: StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "hold", abstract: "Put a certificate on hold (revoked, reason certificateHold); undo with unhold.",
         discussion: "A revoked certificate is not put on hold, unless --force (recorded as forced).")
@@ -29,7 +29,7 @@ struct HoldCommand: ParsableCommand {
     }
 }
 
-struct UnholdCommand: ParsableCommand {
+struct UnholdCommand: StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "unhold", abstract: "Release a certificate from hold: it is good again.",
         discussion: "Only a hold is released: a revocation is permanent, unless --force (recorded as forced).")

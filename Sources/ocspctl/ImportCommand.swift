@@ -6,7 +6,7 @@ import OCSPValues
 import Responder
 import RevocationStore
 
-struct ImportCommand: ParsableCommand {
+struct ImportCommand: StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Import an OpenSSL CA database (index.txt) for one issuer: statuses, reasons, revocation times.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import RevocationStore
 import OCSPValues
 
-struct InitCommand: ParsableCommand {
+struct InitCommand: StoreCommand {
     static let configuration = CommandConfiguration(commandName: "init", abstract: "Create an empty store.")
 
     @OptionGroup var options: StoreOptions

@@ -11,7 +11,7 @@ struct IssuerCommand: ParsableCommand {
         commandName: "issuer", abstract: "Manage the CAs this responder answers for.",
         subcommands: [Add.self, List.self, Show.self, SetResponder.self, Remove.self])
 
-    struct Add: ParsableCommand {
+    struct Add: StoreCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a CA: it signs its own responses (--key), or a delegated responder does (--responder-cert/--responder-key).")
 
@@ -81,7 +81,7 @@ struct IssuerCommand: ParsableCommand {
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: StoreCommand {
         static let configuration = CommandConfiguration(abstract: "List the issuers.")
         @OptionGroup var options: StoreOptions
 
@@ -109,7 +109,7 @@ struct IssuerCommand: ParsableCommand {
 }
 
 extension IssuerCommand {
-    struct SetResponder: ParsableCommand {
+    struct SetResponder: StoreCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-responder",
             abstract: "Rotate an issuer's delegated responder: new signatures use the new certificate and key.",
@@ -145,7 +145,7 @@ extension IssuerCommand {
         }
     }
 
-    struct Remove: ParsableCommand {
+    struct Remove: StoreCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove an issuer: refused while it has certificates, unless --force (which removes them too).")
 

@@ -6,7 +6,7 @@ import OCSPValues
 import RevocationStore
 
 extension IssuerCommand {
-    struct Show: ParsableCommand {
+    struct Show: StoreCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show an issuer: certificate, signer, key files, validity, CertID hashes, certificate counts.",
             discussion: "--json prints one object; times are RFC 3339, UTC; hashes upper-case hex.")

@@ -5,7 +5,7 @@ import OCSPCore
 import OCSPValues
 import RevocationStore
 
-struct ListCommand: ParsableCommand {
+struct ListCommand: StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List certificates and their status, streamed from the store a page at a time.",

@@ -1,7 +1,7 @@
 import ArgumentParser
 import RevocationStore
 
-struct MigrateCommand: ParsableCommand {
+struct MigrateCommand: StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
         abstract: "Migrate a store made by an older ocspctl to this one's schema, in one transaction.",

@@ -26,7 +26,7 @@ struct OCSPCtl: AsyncParsableCommand {
     static func main() async {
         do {
             var command = try parseAsRoot()
-            if let options = storeOptions(of: command), let url = options.databaseURL {
+            if let options = (command as? any StoreCommand)?.options, let url = options.databaseURL {
                 try await runWithDatabase(&command, options: options, url: url)
             } else if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -46,12 +46,6 @@ struct OCSPCtl: AsyncParsableCommand {
             Foundation.exit(code)
         }
         Foundation.exit(0)
-    }
-
-    /// The store options of a command (every command that opens a store has them).
-    static func storeOptions(of command: any ParsableCommand) -> StoreOptions? {
-        Mirror(reflecting: command).children.lazy.compactMap { $0.value as? StoreOptions }.first
-            ?? Mirror(reflecting: command).children.lazy.compactMap { ($0.value as? OptionGroup<StoreOptions>)?.wrappedValue }.first
     }
 
     /// Runs a command with a database as the system of record (``DatabaseWrites``): `init`

@@ -6,7 +6,7 @@ import OCSPValues
 import Responder
 import RevocationStore
 
-struct PresignCommand: ParsableCommand {
+struct PresignCommand: StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "presign", abstract: "(Re)sign the cached OCSP response of every certificate, on every core.")
 

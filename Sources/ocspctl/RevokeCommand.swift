@@ -5,7 +5,7 @@ import OCSPCore
 import OCSPValues
 import RevocationStore
 
-struct RevokeCommand: ParsableCommand {
+struct RevokeCommand: StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "revoke",
         abstract: "Revoke a certificate. Durable when this returns; ocspd answers revoked from the next request.",
@@ -28,7 +28,7 @@ struct RevokeCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp(
             "With --issuer: revoke every serial listed in FILE (hexadecimal, one per line; # comments).",
-            discussion: "Written in transactions of \(Self.batchSize); serials already revoked are skipped, so a second run changes nothing.",
+            discussion: "Written in transactions of \(BulkRevocation.defaultBatchSize); serials already revoked are skipped, so a second run changes nothing.",
             valueName: "file"))
     var serials: String?
 
@@ -40,8 +40,6 @@ struct RevokeCommand: ParsableCommand {
 
     @Flag(help: "Change the reason, time or invalidity date of a certificate already revoked (recorded as forced).")
     var force = false
-
-    static let batchSize = 1000
 
     func validate() throws {
         if serials != nil {
@@ -81,53 +79,16 @@ struct RevokeCommand: ParsableCommand {
     private func revokeList(
         _ path: String, store: RevocationStore, time: Date, reason: RevocationReason?, invalidity: Date?
     ) throws {
-        let list = try readSerials(path)
+        let list = try SerialList.read(path: path, name: "--serials \(path)")
         let issuer = try store.issuer(certificate: Certificate.load(path: selection.issuer!))
-        let sign = responseSigning(store, issuer: issuer.id, options)
-        let started = Date()
+        let revocation = BulkRevocation(
+            store: store, issuer: issuer.id, time: time, reason: reason, invalidityDate: invalidity,
+            sign: responseSigning(store, issuer: issuer.id, options), rate: rate)
         var progress = Progress(total: list.count, "certificates")
-        var revoked = 0
-        if let rate {
-            // One transaction per certificate, paced: each revocation acknowledged as it lands.
-            for (index, serial) in list.enumerated() {
-                let due = started.addingTimeInterval(Double(index) / rate)
-                if due > Date() { Thread.sleep(until: due) }
-                revoked += try store.revoke(
-                    issuer: issuer.id, serials: [serial], time: time, reason: reason, invalidityDate: invalidity, sign: sign)
-                progress.update(index + 1)
-            }
-        } else {
-            for start in stride(from: 0, to: list.count, by: Self.batchSize) {
-                let end = min(list.count, start + Self.batchSize)
-                revoked += try store.revoke(
-                    issuer: issuer.id, serials: Array(list[start..<end]), time: time, reason: reason,
-                    invalidityDate: invalidity, sign: sign)
-                store.releaseMappedPages()
-                progress.update(end)
-            }
-        }
+        let outcome = try revocation.run(list) { progress.update($0) }
         _ = progress.finish()
         print(
-            "revoked \(revoked) of \(list.count) listed certificates (\(list.count - revoked) already revoked) "
-                + progress.summary(list.count))
+            "revoked \(outcome.revoked) of \(outcome.listed) listed certificates (\(outcome.alreadyRevoked) already revoked) "
+                + progress.summary(outcome.listed))
     }
-}
-
-/// Reads a list of serials: hexadecimal, one per line; blank lines and `#` comments skipped.
-/// Every line is checked before anything is written.
-func readSerials(_ path: String) throws -> [SerialNumber] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw CLIError("--serials \(path): cannot read the file")
-    }
-    var serials: [SerialNumber] = []
-    for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        let text = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        guard !text.allSatisfy(\.isWhitespace) else { continue }
-        do {
-            serials.append(try SerialNumber(hex: String(text)))
-        } catch {
-            throw CLIError("--serials \(path) line \(number + 1): \(error)")
-        }
-    }
-    return serials
 }

@@ -5,7 +5,7 @@ import OCSPCore
 import OCSPValues
 import RevocationStore
 
-struct StatsCommand: ParsableCommand {
+struct StatsCommand: StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
         abstract: "Show what the store holds: per issuer, certificates by status, cached responses, CRLs, signer.",

@@ -5,7 +5,7 @@ import OCSPAdmin
 import OCSPValues
 import RevocationStore
 
-struct StatusCommand: ParsableCommand {
+struct StatusCommand: StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Show a certificate's status.",
         discussion: """
