@@ -1,11 +1,13 @@
 # The two set-up commands of the README:
 #   make demo   installs what is missing, builds, creates Data/demo if absent, starts ocspd
 #   make test   installs what is missing, builds, runs every test (the root package's, then the
-#               nested package Integrations/NIOSSL's, then the end-to-end tests)
+#               nested package Integrations/NIOSSL's, then the end-to-end tests), and builds the
+#               example package Examples/RevocationClient
+# And: make docs  the DocC catalogs of the four library products, into .build/docs
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .ONESHELL:
-.PHONY: demo test deps build build-release unit niossl e2e clean
+.PHONY: demo test deps build build-release unit niossl e2e docs clean
 # The dependency check and the demo script print what matters themselves; their text is noise.
 .SILENT: deps demo
 
@@ -75,6 +77,17 @@ e2e: EXTRA_APT_PACKAGES := $(TEST_APT_PACKAGES)
 e2e: build
 	python3 -m pytest Tests/EndToEnd -q -p no:cacheprovider
 
+# The library products' documentation (swift-docc-plugin; docc from the toolchain), one archive
+# per module in .build/docs/<Module>; a warning (a broken link, an undocumented parameter) fails
+# it. Then the articles' code must still be the code Examples/RevocationClient compiles.
+DOC_TARGETS := OCSPValues OCSPCore OCSPStapling RevocationChecking
+docs: deps
+	for target in $(DOC_TARGETS); do
+	  swift package --allow-writing-to-directory .build/docs generate-documentation --target "$$target" \
+	    --output-path ".build/docs/$$target" --warnings-as-errors
+	done
+	python3 Examples/RevocationClient/check_snippets.py
+
 # One debug build with tests enabled serves the unit tests, the nested package's tests (ocspctl)
 # and the end-to-end tests' binaries. The nested package runs in a subshell: pytest runs at the root.
 test: EXTRA_APT_PACKAGES := $(TEST_APT_PACKAGES)
@@ -82,7 +95,8 @@ test: deps
 	swift build --build-tests
 	swift test --skip-build
 	($(NIOSSL_TEST))
+	(cd Examples/RevocationClient && swift build)
 	python3 -m pytest Tests/EndToEnd -q -p no:cacheprovider
 
 clean:
-	rm -rf .build Integrations/NIOSSL/.build
+	rm -rf .build Integrations/NIOSSL/.build Examples/RevocationClient/.build

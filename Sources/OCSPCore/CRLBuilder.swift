@@ -66,7 +66,7 @@ public final class CRLBuilder {
 
     /// Starts a CRL for `issuer`, to be signed with `key` (the CA's own: RFC 5280 does not let a
     /// delegated OCSP responder sign CRLs).
-    /// - Throws: ``OCSPError/Code/keyMismatch`` if `key` is not the CA's.
+    /// - Throws: `OCSPError.Code.keyMismatch` if `key` is not the CA's.
     public init(parameters: CRLParameters, issuer: Certificate, key: PrivateKey) throws {
         ERR_clear_error()
         guard issuer.matches(key) else {

@@ -104,6 +104,9 @@ public struct CRLVerifier: Sendable {
 
     /// Verifies `der` as a CRL of `issuer` at `now`.
     /// - Parameters:
+    ///   - der: the CRL, DER or PEM.
+    ///   - issuer: the CA certificate whose key must have signed it.
+    ///   - now: the time to verify at.
     ///   - distributionPoint: the URL the CRL was fetched from, as the certificate's CRL
     ///     Distribution Point gave it; a CRL with an Issuing Distribution Point must name it.
     ///   - delta: whether a delta CRL is expected (true) or a complete one (false).

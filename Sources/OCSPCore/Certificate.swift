@@ -12,7 +12,7 @@ public final class Certificate: @unchecked Sendable {
     deinit { X509_free(ref) }
 
     /// Decodes DER.
-    /// - Throws: ``OCSPError/Code/invalidCertificate``.
+    /// - Throws: `OCSPError.Code.invalidCertificate`.
     public convenience init(derEncoded bytes: [UInt8]) throws {
         guard let x509 = decodeDER(bytes, { d2i_X509(nil, $0, $1) }) else {
             throw OCSPError.openSSL(.invalidCertificate, "not a DER certificate")
@@ -21,7 +21,7 @@ public final class Certificate: @unchecked Sendable {
     }
 
     /// Decodes the first certificate of a PEM text, or DER if the bytes are not PEM.
-    /// - Throws: ``OCSPError/Code/invalidCertificate``.
+    /// - Throws: `OCSPError.Code.invalidCertificate`.
     public convenience init(pemOrDER bytes: [UInt8]) throws {
         ERR_clear_error()
         let x509 = try withReadBIO(bytes) { PEM_read_bio_X509($0, nil, nil, nil) }
@@ -34,7 +34,7 @@ public final class Certificate: @unchecked Sendable {
     }
 
     /// Loads a certificate file (PEM or DER).
-    /// - Throws: ``OCSPError/Code/io`` if unreadable, ``OCSPError/Code/invalidCertificate`` if not a certificate.
+    /// - Throws: `OCSPError.Code.io` if unreadable, `OCSPError.Code.invalidCertificate` if not a certificate.
     public static func load(path: String) throws -> Certificate {
         let bytes = try readFile(path, what: "certificate")
         do {
@@ -46,7 +46,7 @@ public final class Certificate: @unchecked Sendable {
 
     /// Loads every certificate of a PEM file, in order (a chain: leaf first), or the one of a DER
     /// file.
-    /// - Throws: ``OCSPError/Code/io`` if unreadable, ``OCSPError/Code/invalidCertificate`` if it
+    /// - Throws: `OCSPError.Code.io` if unreadable, `OCSPError.Code.invalidCertificate` if it
     ///   holds none.
     public static func loadChain(path: String) throws -> [Certificate] {
         let bytes = try readFile(path, what: "certificate")

@@ -24,6 +24,8 @@ public struct CertificateTemplate: Sendable {
 public enum CertificateBuilder {
     /// Issues a certificate for `subjectKey`'s public key.
     /// - Parameters:
+    ///   - template: the subject, validity, serial and extensions.
+    ///   - subjectKey: the key whose public half the certificate certifies.
     ///   - issuer: the issuing certificate, or nil for a self-signed one.
     ///   - issuerKey: the key that signs (the subject's own key when self-signed).
     public static func issue(

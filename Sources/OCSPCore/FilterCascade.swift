@@ -42,7 +42,7 @@ public struct FilterCascade: Sendable {
     /// (layer 1: |include| / (√2 |exclude|), then 1/2), its growth factor 1.1 and minimum length of
     /// 1000 elements. The larger set is swapped in as `exclude` (``inverted``). Layers are hashed
     /// on all processors.
-    /// - Throws: ``OCSPError/Code/unsupported`` if a key is in both sets (no cascade ends).
+    /// - Throws: `OCSPError.Code.unsupported` if a key is in both sets (no cascade ends).
     public static func build(include: FilterKeys, exclude: FilterKeys, salt: [UInt8]) throws -> FilterCascade {
         precondition(salt.count <= 255, "a filter's salt is at most 255 bytes")
         let inverted = include.count > exclude.count
@@ -108,7 +108,7 @@ public struct FilterCascade: Sendable {
     }
 
     /// Reads MLBF bytes (version 2, SHA-256).
-    /// - Throws: ``OCSPError/Code/unsupported`` for another version or hash (MurmurHash3), a
+    /// - Throws: `OCSPError.Code.unsupported` for another version or hash (MurmurHash3), a
     ///   truncated file or trailing bytes, with one line saying which.
     public init(encoded bytes: [UInt8]) throws {
         func fail(_ why: String) -> OCSPError { OCSPError(.unsupported, "not a revocation filter (MLBF version 2): \(why)") }

@@ -22,7 +22,7 @@ public final class OCSPRequest {
     public let hasNonce: Bool
 
     /// Decodes DER.
-    /// - Throws: ``OCSPError/Code/malformedRequest`` for anything that is not exactly one
+    /// - Throws: `OCSPError.Code.malformedRequest` for anything that is not exactly one
     ///   well-formed request with 1…``maximumCertIDs`` CertIDs.
     public init(derEncoded bytes: [UInt8]) throws {
         ERR_clear_error()

@@ -38,7 +38,7 @@ public final class OCSPResponse {
     public let producedAt: Date?
 
     /// Decodes DER.
-    /// - Throws: ``OCSPError/Code/malformedRequest`` if the bytes are not an `OCSPResponse`.
+    /// - Throws: `OCSPError.Code.malformedRequest` if the bytes are not an `OCSPResponse`.
     public init(derEncoded bytes: [UInt8]) throws {
         ERR_clear_error()
         guard let response = decodeDER(bytes, { d2i_OCSP_RESPONSE(nil, $0, $1) }) else {
@@ -140,7 +140,7 @@ public final class OCSPResponse {
     /// Verifies the signature and that the signer is authorised for `issuer`: the issuer itself,
     /// or a certificate it issued with EKU OCSPSigning (RFC 6960 §4.2.2.2). `issuer` is trusted.
     /// The signature checks of ``OCSPResponseVerifier``, without its CertID, time and nonce checks.
-    /// - Throws: ``OCSPError`` saying why not.
+    /// - Throws: `OCSPError` saying why not.
     public func verify(issuer: Certificate) throws {
         guard let basic else { throw OCSPError(.malformedRequest, "response status \(status) is not signed") }
         do {

@@ -55,9 +55,11 @@ public struct OCSPResponseSigner: Sendable {
     private let keyed: LockedValue<Keyed>
 
     /// - Parameters:
+    ///   - certificate: the signer's certificate: the issuer's own, or its delegated responder's.
+    ///   - key: the private key of `certificate`.
     ///   - includesCertificate: put `certificate` in each response's `certs` (needed for a
     ///     delegated responder; pass false when `certificate` is the issuer itself).
-    /// - Throws: ``OCSPError/Code/keyMismatch`` if `key` does not belong to `certificate`.
+    /// - Throws: `OCSPError.Code.keyMismatch` if `key` does not belong to `certificate`.
     public init(certificate: Certificate, key: PrivateKey, includesCertificate: Bool = true) throws {
         self.certificate = certificate
         self.includesCertificate = includesCertificate
@@ -68,9 +70,9 @@ public struct OCSPResponseSigner: Sendable {
     /// lost is reloaded (the token reopened) and the signature tried once more.
     /// - Parameters:
     ///   - responses: the SingleResponses, in request order.
-    ///   - nonceFrom: if given and it carries a nonce, the nonce is echoed.
+    ///   - request: if given and it carries a nonce, the nonce is echoed.
     /// - Returns: DER of the whole `OCSPResponse`.
-    /// - Throws: ``OCSPError/Code/keyUnavailable`` when the key's token is lost, slow or busy.
+    /// - Throws: `OCSPError.Code.keyUnavailable` when the key's token is lost, slow or busy.
     public func sign(_ responses: [SingleResponse], nonceFrom request: OCSPRequest? = nil) throws -> [UInt8] {
         let current = keyed.withLock { $0 }
         do {

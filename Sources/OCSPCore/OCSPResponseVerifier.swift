@@ -79,7 +79,12 @@ public struct OCSPResponseVerifier: Sendable {
 
     /// Verifies `der`, the answer to a request for `certID` (of any hash algorithm: the response's
     /// may differ), signed for `issuer`, at time `now`.
-    /// - Parameter nonce: the nonce the request carried (its value), if any.
+    /// - Parameters:
+    ///   - der: the DER `OCSPResponse`, as received.
+    ///   - certID: the CertID the request asked about.
+    ///   - issuer: the certificate's issuer, the only trust anchor.
+    ///   - now: the time to verify at.
+    ///   - nonce: the nonce the request carried (its value), if any.
     /// - Throws: ``Failure`` naming the first check that failed.
     public func verify(
         _ der: [UInt8], for certID: CertID, issuer: Certificate, at now: Date = Date(), nonce: [UInt8]? = nil

@@ -73,7 +73,7 @@ package func sha256(_ bytes: [UInt8]) -> [UInt8] {
     return Array(digest.prefix(Int(length)))
 }
 
-/// Reads a whole file, with an ``OCSPError`` that names it.
+/// Reads a whole file, with an `OCSPError` that names it.
 func readFile(_ path: String, what: String) throws -> [UInt8] {
     guard let data = FileManager.default.contents(atPath: path) else {
         let exists = FileManager.default.fileExists(atPath: path)

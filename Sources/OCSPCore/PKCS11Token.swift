@@ -29,7 +29,7 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
         "serial", "slot-description", "slot-id", "slot-manufacturer", "token", "type",
     ]
 
-    /// - Throws: ``OCSPError/Code/keyConfiguration`` saying what is wrong with the URI.
+    /// - Throws: `OCSPError.Code.keyConfiguration` saying what is wrong with the URI.
     public init(_ text: String) throws {
         // Never echo a PIN given in the URI (refused below).
         let shown = text.replacing(/pin-value=[^&;]*/, with: "pin-value=…")
@@ -233,7 +233,7 @@ public final class PKCS11Token: @unchecked Sendable {
     }
 
     /// The module a URI names (or the default one), opened on first use.
-    /// - Throws: ``OCSPError/Code/keyConfiguration`` when no module is named or it does not load.
+    /// - Throws: `OCSPError.Code.keyConfiguration` when no module is named or it does not load.
     static func token(for uri: PKCS11URI) throws -> PKCS11Token {
         guard let modulePath = uri.modulePath ?? defaultModulePath else {
             throw OCSPError(
@@ -270,8 +270,8 @@ public final class PKCS11Token: @unchecked Sendable {
 
     /// Loads (or finds, already loaded) the key `uri` names; after a loss, reopens the module
     /// first (at most once per retry interval).
-    /// - Throws: ``OCSPError/Code/keyConfiguration`` (no PIN, a wrong PIN),
-    ///   ``OCSPError/Code/keyUnavailable`` (no such token or key now, or an outage).
+    /// - Throws: `OCSPError.Code.keyConfiguration` (no PIN, a wrong PIN),
+    ///   `OCSPError.Code.keyUnavailable` (no such token or key now, or an outage).
     func loadKey(_ uri: PKCS11URI) throws -> PrivateKey {
         let pin = try uri.pin()
         return try loading.run {
@@ -339,7 +339,7 @@ public final class PKCS11Token: @unchecked Sendable {
     }
 
     /// Runs `body` (a signature with a key of this token, of `generation`) within the limits.
-    /// - Throws: ``OCSPError/Code/keyUnavailable`` in an outage, for a key from before a reopen,
+    /// - Throws: `OCSPError.Code.keyUnavailable` in an outage, for a key from before a reopen,
     ///   when no place came free in time, and when the signature failed in the token.
     func sign<Result>(generation: Int, _ body: () throws -> Result) throws -> Result {
         let isProbe = try state.withLock { state -> Bool in

@@ -7,9 +7,9 @@ internal import OCSPValues
 /// Immutable after init; OpenSSL 3 allows concurrent signing with one `EVP_PKEY`.
 ///
 /// Loaded from a PEM file, or from a PKCS#11 token (``load(reference:permissions:)``), it signs
-/// the same way: callers do not know where the key lives. A token key signs through
-/// ``withSigningAccess(_:)`` (bounded, timed, and refused once the token was lost), and
-/// ``reloaded()`` gives its replacement after a loss.
+/// the same way: callers do not know where the key lives. A token key signs within the token's
+/// limits (bounded, timed, and refused once the token was lost), and ``reloaded()`` gives its
+/// replacement after a loss.
 public final class PrivateKey: @unchecked Sendable {
     let ref: OpaquePointer  // EVP_PKEY*, owned unless the key is a token's
     /// The token the key is in, and the reopen count it was loaded in; nil for a key in memory.
@@ -42,8 +42,8 @@ public final class PrivateKey: @unchecked Sendable {
 
     /// Loads the key a reference names: a PKCS#11 URI (RFC 7512, `pkcs11:…`) or a PEM file path.
     /// - Throws: as ``load(path:permissions:)`` for a file; for a URI,
-    ///   ``OCSPError/Code/keyConfiguration`` (bad URI, no module, no PIN, wrong PIN) or
-    ///   ``OCSPError/Code/keyUnavailable`` (no such token or key now).
+    ///   `OCSPError.Code.keyConfiguration` (bad URI, no module, no PIN, wrong PIN) or
+    ///   `OCSPError.Code.keyUnavailable` (no such token or key now).
     public static func load(reference: String, permissions: FilePermissions = .ownerOnly) throws -> PrivateKey {
         guard PKCS11URI.isURI(reference) else { return try load(path: reference, permissions: permissions) }
         let uri = try PKCS11URI(reference)
@@ -52,7 +52,7 @@ public final class PrivateKey: @unchecked Sendable {
 
     /// Runs `body`, a signature with this key: at once for a key in memory; for a token's, within
     /// the token's limits, and only while the key is still valid there.
-    /// - Throws: ``OCSPError/Code/keyUnavailable`` when the token is lost or slow, or `body`'s
+    /// - Throws: `OCSPError.Code.keyUnavailable` when the token is lost or slow, or `body`'s
     ///   signature failed in the token; then ``reloaded()`` may give a key that works.
     func withSigningAccess<Result>(_ body: () throws -> Result) throws -> Result {
         guard let token else { return try body() }
@@ -70,9 +70,9 @@ public final class PrivateKey: @unchecked Sendable {
         }
     }
 
-    /// After this key failed with ``OCSPError/Code/keyUnavailable``: the same key loaded again
+    /// After this key failed with `OCSPError.Code.keyUnavailable`: the same key loaded again
     /// (the token reopened if it was lost), or nil for a key that is not in a token.
-    /// - Throws: ``OCSPError/Code/keyUnavailable`` while the token stays away (one attempt per
+    /// - Throws: `OCSPError.Code.keyUnavailable` while the token stays away (one attempt per
     ///   retry interval), or whatever loading throws.
     public func reloaded() throws -> PrivateKey? {
         guard let token, let reference else { return nil }
@@ -84,7 +84,7 @@ public final class PrivateKey: @unchecked Sendable {
     public var unavailability: String? { token?.problem }
 
     /// Decodes an unencrypted PEM private key (PKCS#8, or the traditional EC/RSA forms).
-    /// - Throws: ``OCSPError/Code/invalidKey``.
+    /// - Throws: `OCSPError.Code.invalidKey`.
     public convenience init(pemEncoded bytes: [UInt8]) throws { try self.init(pemEncoded: bytes, reference: nil) }
 
     private convenience init(pemEncoded bytes: [UInt8], reference: String?) throws {
@@ -105,9 +105,10 @@ public final class PrivateKey: @unchecked Sendable {
 
     /// Loads a PEM key file. The file's bytes are zeroed once OpenSSL has decoded them.
     /// - Parameters:
+    ///   - path: the PEM file.
     ///   - permissions: `.ownerOnly` refuses a file its group or others may read or write.
-    /// - Throws: ``OCSPError/Code/io`` if unreadable, ``OCSPError/Code/insecureKeyFile`` if others
-    ///   may read it, ``OCSPError/Code/invalidKey`` if not a key.
+    /// - Throws: `OCSPError.Code.io` if unreadable, `OCSPError.Code.insecureKeyFile` if others
+    ///   may read it, `OCSPError.Code.invalidKey` if not a key.
     public static func load(path: String, permissions: FilePermissions = .ownerOnly) throws -> PrivateKey {
         if permissions == .ownerOnly {
             var status = stat()

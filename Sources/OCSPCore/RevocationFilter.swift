@@ -106,7 +106,7 @@ public struct RevocationFilter: Sendable {
     /// Reads and verifies a filter: the CMS signature over the metadata, by `issuer` when given
     /// (else by the certificate the signature carries), and the metadata's digest and length of
     /// the `.mlbf` bytes.
-    /// - Throws: ``OCSPError`` in one line: a signature that does not verify, metadata that does
+    /// - Throws: `OCSPError` in one line: a signature that does not verify, metadata that does
     ///   not match the filter bytes (altered), or bytes that are not a filter.
     public init(mlbf: [UInt8], signedMetadata: [UInt8], issuer: Certificate?) throws {
         let (json, signer) = try Self.verifySignature(signedMetadata, issuer: issuer)
@@ -150,7 +150,7 @@ public struct RevocationFilter: Sendable {
     // MARK: Signing
 
     /// The metadata as a CMS SignedData (DER) by `issuer` with `key`, the issuer's certificate in it.
-    /// - Throws: ``OCSPError/Code/signFailed`` (or ``OCSPError/Code/keyUnavailable`` for a token
+    /// - Throws: `OCSPError.Code.signFailed` (or `OCSPError.Code.keyUnavailable` for a token
     ///   that is away).
     public static func sign(_ metadata: Metadata, issuer: Certificate, key: PrivateKey) throws -> [UInt8] {
         try key.signingRetried { key in

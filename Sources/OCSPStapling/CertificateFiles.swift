@@ -20,7 +20,7 @@ public final class CertificateFiles: Sendable {
 
     public init() {}
 
-    /// The certificates of `path` (``Certificate/loadChain(path:)``), parsed again only when the
+    /// The certificates of `path` (`Certificate.loadChain(path:)`), parsed again only when the
     /// file changed.
     public func chain(at path: String) throws -> [Certificate] {
         var status = stat()
@@ -36,7 +36,7 @@ public final class CertificateFiles: Sendable {
         return chain
     }
 
-    /// Whether `issuer` issued `certificate` (``Certificate/isIssued(by:)``), checked once per pair.
+    /// Whether `issuer` issued `certificate` (`Certificate.isIssued(by:)`), checked once per pair.
     public func isIssued(_ certificate: Certificate, by issuer: Certificate) -> Bool {
         let pair = certificate.fingerprint + issuer.fingerprint
         if issued.withLock({ $0.contains(pair) }) { return true }

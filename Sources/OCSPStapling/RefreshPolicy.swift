@@ -50,7 +50,11 @@ public struct RefreshPolicy: Sendable, Hashable {
     }
 
     /// When to refresh a staple valid from `thisUpdate` to `nextUpdate`.
-    /// - Parameter jitter: a number in -1...1 (random in production) scaling the jitter.
+    /// - Parameters:
+    ///   - thisUpdate: the staple's thisUpdate.
+    ///   - nextUpdate: the staple's nextUpdate.
+    ///   - now: the current time.
+    ///   - jitter: a number in -1...1 (random in production) scaling the jitter.
     public func nextRefresh(thisUpdate: Date, nextUpdate: Date, now: Date, jitter: Double) -> Date {
         let window = nextUpdate.timeIntervalSince(thisUpdate)
         let latest = nextUpdate.addingTimeInterval(-effectiveMargin(window: window))
@@ -67,7 +71,9 @@ public struct RefreshPolicy: Sendable, Hashable {
 
     /// How long to wait after `failures` consecutive failures (1 for the first).
     /// - Parameters:
+    ///   - failures: how many refreshes in a row have failed, this one included.
     ///   - validUntil: the nextUpdate of the staple still in place, if one is.
+    ///   - now: the current time.
     ///   - jitter: a number in -1...1 scaling ±10 % of the delay.
     public func retryDelay(failures: Int, validUntil: Date?, now: Date, jitter: Double) -> TimeInterval {
         let doublings = Double(max(0, min(failures - 1, 40)))

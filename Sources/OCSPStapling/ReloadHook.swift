@@ -17,7 +17,12 @@ public actor ReloadHook {
     private var lastRun: ContinuousClock.Instant?
     private var pending: Task<Void, Never>?
 
-    /// - Parameter onRun: told after each run whether the command succeeded (for metrics).
+    /// - Parameters:
+    ///   - command: the shell command to run.
+    ///   - minimumInterval: the least time between two runs.
+    ///   - timeout: how long the command may run before it is killed.
+    ///   - logger: where each run and its failures are logged.
+    ///   - onRun: told after each run whether the command succeeded (for metrics).
     public init(
         command: String, minimumInterval: Duration = .seconds(30), timeout: Duration = .seconds(60), logger: Logger,
         onRun: @escaping @Sendable (_ succeeded: Bool) -> Void = { _ in }

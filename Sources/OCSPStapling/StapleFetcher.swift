@@ -3,7 +3,7 @@ public import Foundation
 public import OCSPCore
 public import OCSPValues
 
-/// A staple: an OCSP response for one certificate, verified (``OCSPResponseVerifier``), ready to
+/// A staple: an OCSP response for one certificate, verified (`OCSPResponseVerifier`), ready to
 /// hand to a TLS server as is.
 public struct Staple: Sendable {
     /// The DER `OCSPResponse`, as the responder sent it.
@@ -61,7 +61,7 @@ public enum OCSPRequestMethod: String, Sendable, Hashable, CaseIterable {
     case post
 }
 
-/// Fetches and verifies staples over HTTP (``HTTPFetching``; libcurl by default), the way RFC
+/// Fetches and verifies staples over HTTP (`HTTPFetching`; libcurl by default), the way RFC
 /// 5019 clients ask: GET with the base64 request in the path when it is at most 255 bytes, POST
 /// otherwise (``OCSPRequestMethod``); no nonce (a staple is a cacheable response, and a responder
 /// serves pre-signed ones).
@@ -100,7 +100,9 @@ public struct StapleFetcher: Sendable {
     public let options: Options
     private let fetcher: any HTTPFetching
 
-    /// - Parameter fetcher: how requests reach the network (libcurl by default; tests give their own).
+    /// - Parameters:
+    ///   - options: where and how to ask, and how to verify the answer.
+    ///   - fetcher: how requests reach the network (libcurl by default; tests give their own).
     public init(options: Options = Options(), fetcher: any HTTPFetching = CurlFetcher.shared) {
         self.options = options
         self.fetcher = fetcher

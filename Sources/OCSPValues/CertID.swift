@@ -1,3 +1,6 @@
+/// How OCSP names one certificate: its issuer's name and key hashes, under one hash algorithm, and
+/// its serial number (RFC 6960 §4.1.1).
+///
 /// ```
 /// CertID ::= SEQUENCE {
 ///     hashAlgorithm       AlgorithmIdentifier,

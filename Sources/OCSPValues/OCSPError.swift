@@ -1,8 +1,8 @@
-/// An error about OCSP values and messages (``OCSPValues`` and ``OCSPCore``): a stable ``Code`` to match on, a message for people, and the
+/// An error about OCSP values and messages (``OCSPValues`` and `OCSPCore`): a stable ``Code`` to match on, a message for people, and the
 /// OpenSSL error queue at the time of failure.
 ///
-/// Equality compares the code only, so callers can write `error == .malformedRequest`-style checks
-/// via `error.code == .malformedRequest`.
+/// Equality compares the code only (two errors with one code are equal whatever their messages);
+/// match on the code: `error.code == .malformedRequest`.
 public struct OCSPError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong, as a value that can grow without breaking callers.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -19,7 +19,7 @@ public struct OCSPError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidCertificate = Code(.invalidCertificate)
         /// The bytes are not a PEM private key.
         public static let invalidKey = Code(.invalidKey)
-        /// A private key file others than its owner may read.
+        /// A private key file that users other than its owner may read.
         public static let insecureKeyFile = Code(.insecureKeyFile)
         /// The private key does not belong to the certificate.
         public static let keyMismatch = Code(.keyMismatch)

@@ -7,13 +7,14 @@ public import OCSPCore
 internal import OCSPValues
 internal import OCSPStapling
 
-/// Checks a peer certificate's revocation status the way a ``RevocationPolicy`` says: a stapled
-/// response, then OCSP to the responder, then the CRL, then the failure mode; with an in-memory
+/// Checks a peer certificate's revocation status the way a ``RevocationPolicy`` says: the
+/// revocation filters (offline), a stapled response, then OCSP to the responder, then the CRL,
+/// then the failure mode; with an in-memory
 /// cache, one fetch shared by concurrent checks of one certificate, and one time budget for the
 /// whole check.
 ///
-/// Every OCSP answer, stapled or fetched, goes through ``OCSPResponseVerifier`` (the fetch is the
-/// stapler's ``StapleFetcher``); CRLs through ``CRLVerifier``.
+/// Every OCSP answer, stapled or fetched, goes through `OCSPResponseVerifier` (the fetch is the
+/// stapler's `StapleFetcher`); CRLs through `CRLVerifier`.
 public final class RevocationChecker: Sendable {
     public let policy: RevocationPolicy
     private let fetcher: any HTTPFetching
@@ -27,6 +28,7 @@ public final class RevocationChecker: Sendable {
     private let decisions: (accept: Counter, reject: Counter)
 
     /// - Parameters:
+    ///   - policy: what to ask, in which order, and what to do when nothing answers.
     ///   - fetcher: how OCSP requests and CRL downloads reach the network (libcurl by default).
     ///   - logger: soft-fail accepts are logged at warning level, with the reason.
     public init(
@@ -46,6 +48,7 @@ public final class RevocationChecker: Sendable {
 
     /// Checks the first certificate of `chain` (leaf first, its issuer next).
     /// - Parameters:
+    ///   - chain: the peer's certificates: the one checked first, its issuer next.
     ///   - staple: the DER OCSP response the peer stapled, if it did.
     ///   - now: the time to check at (the verification time of every answer).
     public func check(chain: [Certificate], staple: [UInt8]? = nil, at now: Date = Date()) async -> RevocationDecision {

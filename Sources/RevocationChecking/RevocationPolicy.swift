@@ -21,7 +21,8 @@ public struct RevocationPolicy: Sendable, Hashable {
     public enum Method: String, Sendable, Hashable, CaseIterable {
         /// The staple the peer sent, when there is one (then the fallbacks).
         case ocspStapling = "ocsp_stapling"
-        /// OCSP to the responder directly (a staple, if given, is not used).
+        /// OCSP to the responder directly (a staple, if given, does not decide; must-staple still
+        /// requires it to verify).
         case ocsp
         /// The CRL only.
         case crl
@@ -42,7 +43,8 @@ public struct RevocationPolicy: Sendable, Hashable {
     public var crlFallback = false
     /// When no source answered: accept (true, with a warning logged and counted) or reject.
     public var softFail = false
-    /// How long a verified answer is kept, at most (never past its nextUpdate).
+    /// How long a verified good or unknown answer from the network is kept, at most (never past its
+    /// nextUpdate); a revoked one is kept until its nextUpdate.
     public var cacheTTL: Duration = .seconds(3600)
     /// The whole budget of one check, across every source.
     public var timeout: Duration = .seconds(5)
