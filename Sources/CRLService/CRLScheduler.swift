@@ -5,7 +5,7 @@ internal import OCSPValues
 package import RevocationStore
 internal import Locking
 internal import Synchronization
-package import ServiceLifecycle
+internal import ServiceLifecycle
 
 /// Keeps every issuer's CRLs current inside `ocspd`, on its own thread: a complete CRL (or its
 /// shards) when there is none or it is older than ``Configuration/interval``; after status

@@ -1,4 +1,4 @@
-package import Settings
+internal import Settings
 
 extension OCSPDConfiguration {
     /// Reads the configuration: each key from the flags given, else its `OCSPD_…` environment
