@@ -23,12 +23,13 @@ import Glibc
         let port = try closedPort()
         let started = ContinuousClock.now
         let error = await #expect(throws: FetchError.self) {
-            _ = try await fetcher.fetch(FetchRequest(url: "http://127.0.0.1:\(port)/x", timeout: .seconds(20)))
+            _ = try await fetcher.fetch(FetchRequest(url: "http://127.0.0.1:\(port)/x", timeout: .seconds(600)))
         }
         #expect(error?.code == .refused)
         #expect(error?.message.contains("127.0.0.1") == true)
-        // Not a retry loop until the deadline: a loaded machine still answers well within 20 s.
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Not a retry loop until the deadline: that would take the ten minutes, while a stalled
+        // machine (seconds, seen here) stays far below half of it.
+        #expect(ContinuousClock.now - started < .seconds(300))
     }
 
     @Test func aServerThatNeverAnswersEndsAtTheTimeout() async throws {
