@@ -82,7 +82,7 @@ public struct StaplerConfiguration: Sendable {
             if let value = try reload["timeout"]?.duration() { configuration.reloadTimeout = value }
         }
         for entry in try root["certificates"]?.sequence() ?? [] {
-            let fields = try entry.mapping(allowed: ["name", "cert", "issuer", "out", "url", "haproxy_socket"])
+            let fields = try entry.mapping(allowed: ["name", "cert", "issuer", "out", "url", "haproxy_socket", "envoy_sds"])
             guard let cert = try fields["cert"]?.string(), let out = try fields["out"]?.string() else {
                 throw Problem(description: "\(entry.path): a certificate needs `cert` and `out`")
             }
@@ -90,7 +90,8 @@ public struct StaplerConfiguration: Sendable {
                 StapleTarget(
                     name: try fields["name"]?.string(), certificatePath: cert, issuerPath: try fields["issuer"]?.string(),
                     outputPath: out, responderURL: try fields["url"]?.string() ?? configuration.responderURL,
-                    haproxySocket: try fields["haproxy_socket"]?.string() ?? configuration.haproxySocket))
+                    haproxySocket: try fields["haproxy_socket"]?.string() ?? configuration.haproxySocket,
+                    outputs: try fields["envoy_sds"].map { [try envoySDSFile($0, certificate: cert)] } ?? []))
         }
         for entry in try root["watch"]?.sequence() ?? [] {
             let fields = try entry.mapping(allowed: ["dir", "url", "haproxy_socket"])
@@ -176,6 +177,20 @@ public struct StaplerConfiguration: Sendable {
             }
             return duration
         }
+    }
+}
+
+extension StaplerConfiguration {
+    /// A certificate's `envoy_sds` key: `{path, private_key, certificate_chain, secret_name}`; the
+    /// chain is the certificate's `cert` unless given, and the secret has no `name` unless given.
+    private static func envoySDSFile(_ node: Node, certificate: String) throws -> EnvoySDSFile {
+        let fields = try node.mapping(allowed: ["path", "secret_name", "certificate_chain", "private_key"])
+        guard let path = try fields["path"]?.string(), let key = try fields["private_key"]?.string() else {
+            throw Problem(description: "\(node.path): needs `path` (the SDS file) and `private_key`")
+        }
+        return EnvoySDSFile(
+            path: path, secretName: try fields["secret_name"]?.string(),
+            certificateChain: try fields["certificate_chain"]?.string() ?? certificate, privateKey: key)
     }
 }
 
