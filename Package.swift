@@ -180,15 +180,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings),
-        .executableTarget(
-            name: "ocsp-stapler",
+        // The stapler as a daemon: its service-lifecycle Service, its metrics (swift-prometheus) and
+        // its /metrics and /healthz listener. Internal (no product): the public OCSPStapling library
+        // stays free of Prometheus, service-lifecycle and libmicrohttpd.
+        .target(
+            name: "StaplerDaemon",
             dependencies: [
-                "OCSPStapling", "OCSPCore", "Locking", "LogFormats", "Listening", "Settings",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                "OCSPStapling", "Locking", "Listening", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "ocsp-stapler",
+            dependencies: [
+                "OCSPStapling", "StaplerDaemon", "OCSPCore", "LogFormats", "Listening", "Settings",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
@@ -220,7 +229,11 @@ let package = Package(
         .testTarget(
             name: "ListeningTests", dependencies: ["Listening", "Fetching"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "OCSPStaplingTests", dependencies: ["OCSPStapling", "Fetching", "OCSPValues", "OCSPCore", "OCSPTestSupport"],
+            name: "OCSPStaplingTests",
+            dependencies: [
+                "OCSPStapling", "Fetching", "OCSPValues", "OCSPCore", "OCSPTestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RevocationCheckingTests",

@@ -13,8 +13,9 @@ public actor ReloadHook {
     public let timeout: Duration
     private let logger: Logger
     private let onRun: @Sendable (_ succeeded: Bool) -> Void
-    private let clock = ContinuousClock()
-    private var lastRun: ContinuousClock.Instant?
+    private let clock: StaplerClock
+    /// When the command last started, on ``clock``.
+    private var lastRun: Duration?
     private var pending: Task<Void, Never>?
 
     /// - Parameters:
@@ -22,25 +23,29 @@ public actor ReloadHook {
     ///   - minimumInterval: the least time between two runs.
     ///   - timeout: how long the command may run before it is killed.
     ///   - logger: where each run and its failures are logged.
+    ///   - clock: what the interval is measured and waited on (tests give a manual one).
     ///   - onRun: told after each run whether the command succeeded (for metrics).
     public init(
         command: String, minimumInterval: Duration = .seconds(30), timeout: Duration = .seconds(60), logger: Logger,
-        onRun: @escaping @Sendable (_ succeeded: Bool) -> Void = { _ in }
+        clock: any Clock<Duration> = ContinuousClock(), onRun: @escaping @Sendable (_ succeeded: Bool) -> Void = { _ in }
     ) {
         self.command = command
         self.minimumInterval = minimumInterval
         self.timeout = timeout
         self.logger = logger
+        self.clock = StaplerClock(clock)
         self.onRun = onRun
     }
+
+    /// Whether a run is scheduled and not started yet.
+    var isPending: Bool { pending != nil }
 
     /// A staple changed: run the command now, or once at the end of the current interval.
     public func stapleChanged() {
         guard pending == nil else { return }
-        let now = clock.now
-        let due = lastRun.map { $0.advanced(by: minimumInterval) } ?? now
+        let wait = lastRun.map { $0 + minimumInterval - clock.elapsed() } ?? .zero
         pending = Task {
-            if due > now { try? await Task.sleep(until: due, clock: clock) }
+            if wait > .zero { try? await clock.sleep(for: wait) }
             guard !Task.isCancelled else { return }
             await run()
         }
@@ -56,8 +61,8 @@ public actor ReloadHook {
     @discardableResult
     public func run() async -> Bool {
         pending = nil
-        lastRun = clock.now
-        let (status, output) = await Self.execute(command, timeout: timeout)
+        lastRun = clock.elapsed()
+        let (status, output) = await Self.execute(command, timeout: timeout, clock: clock)
         let metadata: Logger.Metadata = ["command": "\(command)", "exit_status": "\(status)", "output": "\(output)"]
         if status == 0 {
             logger.info("reload command run after a staple changed", metadata: metadata)
@@ -71,7 +76,10 @@ public actor ReloadHook {
     /// Runs `/bin/sh -c command`; returns its exit status (−1 if it could not start or was killed
     /// at the timeout) and the last 512 bytes of its output (kept in a temporary file, so a
     /// talkative command cannot block on a full pipe).
-    static func execute(_ command: String, timeout: Duration) async -> (Int32, String) {
+    /// - Parameter clock: what the timeout is waited on.
+    static func execute(
+        _ command: String, timeout: Duration, clock: StaplerClock = StaplerClock(ContinuousClock())
+    ) async -> (Int32, String) {
         let outputPath = NSTemporaryDirectory() + "ocsp-stapler-hook-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         guard FileManager.default.createFile(atPath: outputPath, contents: nil),
             let output = FileHandle(forWritingAtPath: outputPath)
@@ -95,7 +103,7 @@ public actor ReloadHook {
         }
         let pid = process.processIdentifier
         let watchdog = Task {
-            try? await Task.sleep(for: timeout)
+            try? await clock.sleep(for: timeout)
             // Foundation starts the child as the leader of a process group of its own: the whole
             // group goes, as a grandchild left behind would hold the descriptor Foundation
             // watches for the exit.

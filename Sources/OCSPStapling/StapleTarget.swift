@@ -15,24 +15,48 @@ public struct StapleTarget: Sendable, Hashable {
     public var outputPath: String
     /// Where to ask instead of the certificate's AIA OCSP URL.
     public var responderURL: String?
-    /// An HAProxy stats socket to hand each new staple to (``HAProxyRuntime``).
-    public var haproxySocket: String?
+    /// Where the staple goes besides ``outputPath``, in order: HAProxy's runtime API
+    /// (``HAProxyRuntime``), Envoy's SDS file (``EnvoySDSFile``), …
+    public var outputs: [any StapleOutput]
+
+    /// The HAProxy stats socket the staple is handed to, if any (an ``HAProxyRuntime`` output).
+    public var haproxySocket: String? {
+        outputs.lazy.compactMap { ($0 as? HAProxyRuntime)?.socketPath }.first
+    }
 
     /// The files its certificates are read from.
     public var certificateFiles: [String] {
         [certificatePath, issuerPath ?? certificatePath + ".issuer"]
     }
 
+    /// - Parameters:
+    ///   - haproxySocket: an HAProxy stats socket: an ``HAProxyRuntime`` output first.
+    ///   - outputs: further outputs, after it.
     public init(
         name: String? = nil, certificatePath: String, issuerPath: String? = nil, outputPath: String,
-        responderURL: String? = nil, haproxySocket: String? = nil
+        responderURL: String? = nil, haproxySocket: String? = nil, outputs: [any StapleOutput] = []
     ) {
         self.name = name ?? certificatePath
         self.certificatePath = certificatePath
         self.issuerPath = issuerPath
         self.outputPath = outputPath
         self.responderURL = responderURL
-        self.haproxySocket = haproxySocket
+        self.outputs = (haproxySocket.map { [HAProxyRuntime(socketPath: $0)] } ?? []) + outputs
+    }
+
+    public static func == (lhs: StapleTarget, rhs: StapleTarget) -> Bool {
+        lhs.name == rhs.name && lhs.certificatePath == rhs.certificatePath && lhs.issuerPath == rhs.issuerPath
+            && lhs.outputPath == rhs.outputPath && lhs.responderURL == rhs.responderURL
+            && lhs.outputs.map { AnyHashable($0) } == rhs.outputs.map { AnyHashable($0) }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(certificatePath)
+        hasher.combine(issuerPath)
+        hasher.combine(outputPath)
+        hasher.combine(responderURL)
+        for output in outputs { hasher.combine(AnyHashable(output)) }
     }
 
     /// Reads the certificate and its issuer: ``issuerPath``; else the second certificate of the

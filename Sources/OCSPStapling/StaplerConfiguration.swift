@@ -124,14 +124,18 @@ public struct StaplerConfiguration: Sendable {
                 of: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         ],
         sections: [
-            SettingsSection(key: "certificates", entryKeys: ["name", "cert", "issuer", "out", "url", "haproxy_socket"]) {
-                config, entry throws(ConfigurationError) in
+            SettingsSection(
+                key: "certificates",
+                entryKeys: ["name", "cert", "issuer", "out", "url", "haproxy_socket"] + EnvoySDSFile.entryKeys.map { "envoy_sds.\($0)" }
+            ) { config, entry throws(ConfigurationError) in
                 let expected = "a path: a certificate needs `cert` and `out`"
+                let certificate = try entry.required("cert", expected: expected)
                 config.targets.append(
                     StapleTarget(
-                        name: entry["name"], certificatePath: try entry.required("cert", expected: expected),
-                        issuerPath: entry["issuer"], outputPath: try entry.required("out", expected: expected),
-                        responderURL: entry["url"] ?? config.responderURL, haproxySocket: entry["haproxy_socket"] ?? config.haproxySocket))
+                        name: entry["name"], certificatePath: certificate, issuerPath: entry["issuer"],
+                        outputPath: try entry.required("out", expected: expected), responderURL: entry["url"] ?? config.responderURL,
+                        haproxySocket: entry["haproxy_socket"] ?? config.haproxySocket,
+                        outputs: try EnvoySDSFile(entry: entry, certificate: certificate).map { [$0] } ?? []))
             },
             SettingsSection(key: "watch", entryKeys: ["dir", "url", "haproxy_socket"]) { config, entry throws(ConfigurationError) in
                 config.directories.append(
@@ -149,5 +153,22 @@ extension Duration {
     public init?(configurationText text: String) {
         guard let duration = DurationText.parse(text) else { return nil }
         self = duration
+    }
+}
+
+extension EnvoySDSFile {
+    /// The keys of a certificate's `envoy_sds:`.
+    static let entryKeys = ["path", "private_key", "certificate_chain", "secret_name"]
+
+    /// A certificate's `envoy_sds: {path, private_key, certificate_chain, secret_name}`, or nil
+    /// without one; the chain is the certificate's `cert` unless given, and the secret has no
+    /// `name` unless given.
+    init?(entry: SettingsEntry, certificate: String) throws(ConfigurationError) {
+        guard Self.entryKeys.contains(where: { entry["envoy_sds.\($0)"] != nil }) else { return nil }
+        let expected = "a path: envoy_sds needs `path` (the SDS file) and `private_key`"
+        self.init(
+            path: try entry.required("envoy_sds.path", expected: expected), secretName: entry["envoy_sds.secret_name"],
+            certificateChain: entry["envoy_sds.certificate_chain"] ?? certificate,
+            privateKey: try entry.required("envoy_sds.private_key", expected: expected))
     }
 }

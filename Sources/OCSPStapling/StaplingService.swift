@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 public import OCSPCore
+public import Fetching
 internal import OCSPValues
 internal import Locking
 
@@ -8,8 +9,9 @@ internal import Locking
 ///
 /// Each target is refreshed at once when the service starts (a restart must not leave a server
 /// without staples: the last good staple is still in its file, and a fresh one follows), then on
-/// the ``RefreshPolicy``'s schedule. After each refresh the service hands a changed staple to the
-/// target's HAProxy (runtime API) and tells the ``ReloadHook``. At most ``Options/concurrency``
+/// the ``RefreshPolicy``'s schedule. After each refresh the service delivers the staple to the
+/// target's outputs (``StapleOutput``: HAProxy's runtime API, Envoy's SDS file, the reload
+/// command), as each one's ``StapleOutput/trigger`` says. At most ``Options/concurrency``
 /// fetches run at once. What each target looks like is in ``states()`` (for metrics).
 public final class StaplingService: Sendable {
     public struct Options: Sendable {
@@ -19,18 +21,15 @@ public final class StaplingService: Sendable {
         public var concurrency: Int
         /// How often watched directories are scanned for added or removed certificates.
         public var rescanInterval: Duration
-        /// How long a talk with HAProxy's runtime API may take.
-        public var haproxyTimeout: Duration
 
         public init(
             fetcher: StapleFetcher.Options = StapleFetcher.Options(), policy: RefreshPolicy = RefreshPolicy(),
-            concurrency: Int = 32, rescanInterval: Duration = .seconds(30), haproxyTimeout: Duration = .seconds(5)
+            concurrency: Int = 32, rescanInterval: Duration = .seconds(30)
         ) {
             self.fetcher = fetcher
             self.policy = policy
             self.concurrency = concurrency
             self.rescanInterval = rescanInterval
-            self.haproxyTimeout = haproxyTimeout
         }
     }
 
@@ -39,7 +38,7 @@ public final class StaplingService: Sendable {
         public let target: StapleTarget
         /// The last refresh's result; nil before the first one finished.
         public var lastStatus: Stapler.Outcome.Status?
-        /// Why the last refresh failed, or why the server was not updated.
+        /// Why the last refresh failed, or why an output was not given the staple.
         public var lastError: String?
         /// What the staple file holds (nil when nothing valid).
         public var staple: OCSPResponseVerifier.Verified?
@@ -49,9 +48,10 @@ public final class StaplingService: Sendable {
         /// unreadable certificate), since the service started.
         public var fetchFailures = 0
         public var consecutiveFailures = 0
-        /// Staples handed to HAProxy, and attempts that failed.
-        public var serverUpdates = 0
-        public var serverUpdateFailures = 0
+        /// Staples handed to the target's outputs, and attempts that failed, by
+        /// ``StapleOutput/name`` (outputs with the ``StapleOutputTrigger/untilDelivered`` trigger).
+        public var deliveries: [String: Int] = [:]
+        public var deliveryFailures: [String: Int] = [:]
         public var nextAttempt: Date?
         public var mustStaple = false
 
@@ -68,7 +68,10 @@ public final class StaplingService: Sendable {
 
     public let options: Options
     private let logger: Logger
-    private let reloadHook: ReloadHook?
+    /// Every target's outputs, after its own (the reload command).
+    private let outputs: [any StapleOutput]
+    private let http: any HTTPFetching
+    private let clock: StaplerClock
     private let permits: Permits
     private let statesByName = LockedValue<[String: TargetState]>([:])
     /// The certificate files read, kept while they do not change.
@@ -76,9 +79,19 @@ public final class StaplingService: Sendable {
     /// The loop of each target being kept (``run(targets:watching:)``).
     private let running = LockedValue<[StapleTarget: Task<Void, Never>]>([:])
 
-    public init(options: Options, reloadHook: ReloadHook? = nil, logger: Logger) {
+    /// - Parameters:
+    ///   - outputs: outputs of every target, after each one's own (``ReloadHook``).
+    ///   - fetcher: how requests reach the responders (libcurl; tests give a scripted one).
+    ///   - clock: what the refresh loops sleep on (tests give a manual one). Staples' windows are
+    ///     wall-clock dates, read from `Date()`.
+    public init(
+        options: Options, outputs: [any StapleOutput] = [], fetcher: any HTTPFetching = CurlFetcher.shared,
+        clock: any Clock<Duration> = ContinuousClock(), logger: Logger
+    ) {
         self.options = options
-        self.reloadHook = reloadHook
+        self.outputs = outputs
+        self.http = fetcher
+        self.clock = StaplerClock(clock)
         self.logger = logger
         self.permits = Permits(max(1, options.concurrency))
     }
@@ -88,10 +101,10 @@ public final class StaplingService: Sendable {
 
     // MARK: - Once
 
-    /// Refreshes every target once (``Options/concurrency`` at a time), hands changed staples to
-    /// HAProxy, and returns what happened, in the order given. The service's reload hook is not
-    /// run (its runs are rate-limited for a daemon); a one-shot caller runs one itself if a
-    /// staple ``Stapler/Outcome/changed``.
+    /// Refreshes every target once (``Options/concurrency`` at a time), delivers the staples to
+    /// the outputs that take them until delivered (HAProxy, Envoy), and returns what happened, in
+    /// the order given. Outputs told of changes only (the reload command) are not: a one-shot
+    /// caller runs its command itself if a staple ``Stapler/Outcome/changed``.
     public func refreshAll(_ targets: [StapleTarget]) async -> [Report] {
         statesByName.withLock { states in
             for target in targets where states[target.name] == nil { states[target.name] = TargetState(target: target) }
@@ -99,8 +112,8 @@ public final class StaplingService: Sendable {
         return await withTaskGroup(of: (Int, Report).self) { group in
             for (index, target) in targets.enumerated() {
                 group.addTask {
-                    let (outcome, mustStaple) = await self.permits.withPermit { await self.refresh(target) }
-                    return (index, Report(target: target, outcome: outcome, mustStaple: mustStaple))
+                    let refreshed = await self.permits.withPermit { await self.refresh(target, owed: nil) }
+                    return (index, Report(target: target, outcome: refreshed.outcome, mustStaple: refreshed.mustStaple))
                 }
             }
             var reports = [Report?](repeating: nil, count: targets.count)
@@ -141,9 +154,9 @@ public final class StaplingService: Sendable {
                 }
             }
             let interval = directories.isEmpty ? Duration.seconds(3600) : options.rescanInterval
-            try? await Task.sleep(for: interval)
+            try? await clock.sleep(for: interval)
         }
-        await reloadHook?.cancel()
+        for output in outputs { await output.stop() }
         let tasks = running.withLock { running in
             defer { running = [:] }
             return Array(running.values)
@@ -153,7 +166,8 @@ public final class StaplingService: Sendable {
     }
 
     /// Refreshes every staple now, whatever its schedule (SIGHUP in `ocsp-stapler`: after a
-    /// revocation, say), and hands each to its HAProxy again.
+    /// revocation, say), and delivers each to its outputs again (those told of changes only, if
+    /// it changed).
     public func refreshNow() {
         logger.info("refreshing every staple now")
         running.withLock { running in
@@ -167,20 +181,24 @@ public final class StaplingService: Sendable {
     /// One target's loop: refresh, then sleep until the policy says.
     private func maintain(_ target: StapleTarget) async {
         var failures = 0
-        var serverHasCurrent = false
+        // The outputs that may not hold the staple in place: at start, all of them.
+        var owed: Set<Int>? = nil
         while !Task.isCancelled {
-            let handedOver = serverHasCurrent
-            let facts = await permits.withPermit { Facts(await self.refresh(target, serverHasCurrent: handedOver).0) }
+            let owing = owed
+            let (facts, current, stillOwed) = await permits.withPermit {
+                let refreshed = await self.refresh(target, owed: owing)
+                return (Facts(refreshed.outcome), refreshed.current, refreshed.owed)
+            }
             // A staple written is reloaded even if this loop was restarted meanwhile (SIGHUP): the
             // new loop finds the same bytes and would not ask again.
-            if facts.changed { await reloadHook?.stapleChanged() }
+            if facts.changed { await notify(target, of: current) }
             if Task.isCancelled { return }
-            let serverError = statesByName.withLock { $0[target.name]?.lastError } != nil
-            serverHasCurrent = target.haproxySocket == nil || (!serverError && facts.fileIsValid)
+            owed = stillOwed
+            let outputsHaveCurrent = stillOwed.isEmpty
 
             let now = Date()
             let delay: TimeInterval
-            if facts.answered, serverHasCurrent, let thisUpdate = facts.thisUpdate, let nextUpdate = facts.nextUpdate {
+            if facts.answered, outputsHaveCurrent, let thisUpdate = facts.thisUpdate, let nextUpdate = facts.nextUpdate {
                 failures = 0
                 delay = options.policy.nextRefresh(
                     thisUpdate: thisUpdate, nextUpdate: nextUpdate, now: now, jitter: Double.random(in: -1...1)
@@ -193,14 +211,40 @@ public final class StaplingService: Sendable {
             statesByName.withLock { $0[target.name]?.nextAttempt = now.addingTimeInterval(delay) }
             logger.debug(
                 "next refresh", metadata: ["certificate": "\(target.name)", "in_seconds": "\(Int(delay.rounded(.up)))"])
-            try? await Task.sleep(for: .milliseconds(Int64(max(delay, 0.05) * 1000)))
+            try? await clock.sleep(for: .milliseconds(Int64(max(delay, 0.05) * 1000)))
         }
     }
 
-    /// Refreshes one target, updates its HAProxy, records its state, and logs what happened.
-    /// - Parameter serverHasCurrent: whether HAProxy already holds the staple in the file (false
-    ///   at start and after a failed update, so the next success hands it over even if unchanged).
-    private func refresh(_ target: StapleTarget, serverHasCurrent: Bool = false) async -> (Stapler.Outcome, Bool) {
+    /// The target's outputs, then every target's.
+    private func outputs(of target: StapleTarget) -> [any StapleOutput] { target.outputs + outputs }
+
+    /// Tells the outputs that take changes only (the reload command) that the staple changed.
+    private func notify(_ target: StapleTarget, of current: DeliveredStaple?) async {
+        for output in outputs(of: target) where output.trigger == .onChange {
+            // Their failures are theirs to report (the reload command logs and counts its runs).
+            if let current {
+                try? await output.deliver(current, for: target)
+            } else {
+                try? await output.withdraw(for: target)
+            }
+        }
+    }
+
+    /// What one refresh did: the outcome, and which outputs may still lack the staple in place.
+    private struct Refreshed: Sendable {
+        let outcome: Stapler.Outcome
+        let mustStaple: Bool
+        /// The staple in place (nil: none valid).
+        let current: DeliveredStaple?
+        /// Indices in ``outputs(of:)`` of the outputs that take staples until delivered and may
+        /// not hold the one in place: the next refresh delivers to them even if nothing changed.
+        let owed: Set<Int>
+    }
+
+    /// Refreshes one target, delivers to its outputs, records its state, and logs what happened.
+    /// - Parameter owed: the outputs that may not hold the staple in the file (nil: all of them,
+    ///   at start), so that the next success hands it over even if unchanged.
+    private func refresh(_ target: StapleTarget, owed: Set<Int>?) async -> Refreshed {
         let started = Date()
         var fetcherOptions = options.fetcher
         if let url = target.responderURL { fetcherOptions.responderURL = url }
@@ -208,27 +252,44 @@ public final class StaplingService: Sendable {
         let outcome: Stapler.Outcome
         var mustStaple = false
         var metadata: Logger.Metadata = ["certificate": "\(target.name)", "out": "\(target.outputPath)"]
+        let outputs = outputs(of: target)
+        let delivering = outputs.indices.filter { outputs[$0].trigger == .untilDelivered }
         do {
             let (leaf, issuer) = try target.loadCertificates(from: files)
             mustStaple = leaf.isMustStaple
             metadata["serial"] = "\(leaf.serialNumber.hex)"
-            outcome = await Stapler(fetcher: StapleFetcher(options: fetcherOptions)).refresh(leaf: leaf, issuer: issuer, file: file)
+            let fetcher = StapleFetcher(options: fetcherOptions, fetcher: http)
+            outcome = await Stapler(fetcher: fetcher).refresh(leaf: leaf, issuer: issuer, file: file)
         } catch {
             outcome = .failed(error as? StaplingError ?? StaplingError(.certificate, "\(error)"))
         }
         // Stopped or restarted meanwhile (shutdown, SIGHUP): a fetch cut short is not a failure.
-        if Task.isCancelled, outcome.status == .failed { return (outcome, mustStaple) }
+        if Task.isCancelled, outcome.status == .failed {
+            return Refreshed(outcome: outcome, mustStaple: mustStaple, current: nil, owed: owed ?? Set(delivering))
+        }
 
-        var serverError: String?
-        var serverUpdated = false
-        if let socket = target.haproxySocket, outcome.fileIsValid, outcome.changed || !serverHasCurrent, let der = file.read() {
+        // Every output after a change; else those that may lack the staple in place.
+        var stillOwed = outcome.changed ? Set(delivering) : owed ?? Set(delivering)
+        var delivered: [String] = []
+        var failed: [(output: any StapleOutput, error: String)] = []
+        let current = outcome.file.flatMap { verified in file.read().map { DeliveredStaple(der: $0, verified: verified) } }
+        for index in delivering where stillOwed.contains(index) {
+            let output = outputs[index]
             do {
-                try HAProxyRuntime(socketPath: socket, timeout: options.haproxyTimeout).setOCSPResponse(der)
-                serverUpdated = true
+                if let current {
+                    try await output.deliver(current, for: target)
+                    delivered.append(output.name)
+                    stillOwed.remove(index)
+                } else {
+                    // Nothing valid to hand over: the output stays owed the next staple.
+                    try await output.withdraw(for: target)
+                }
             } catch {
-                serverError = "\(error)"
+                failed.append((output, "\(error)"))
             }
         }
+        // After a failed refresh, the next success hands the staple over again, changed or not.
+        if outcome.status == .failed { stillOwed = Set(delivering) }
 
         statesByName.withLock { states in
             // A target dropped meanwhile (its file left a watched directory) stays dropped.
@@ -237,7 +298,7 @@ public final class StaplingService: Sendable {
             state.staple = outcome.file
             state.lastAttempt = started
             state.mustStaple = mustStaple
-            state.lastError = outcome.error.map { "\($0)" } ?? serverError
+            state.lastError = outcome.error.map { "\($0)" } ?? failed.first?.error
             if outcome.status == .failed {
                 state.fetchFailures += 1
                 state.consecutiveFailures += 1
@@ -245,16 +306,16 @@ public final class StaplingService: Sendable {
                 state.consecutiveFailures = 0
                 state.lastSuccess = started
             }
-            if serverUpdated { state.serverUpdates += 1 }
-            if serverError != nil { state.serverUpdateFailures += 1 }
+            for name in delivered { state.deliveries[name, default: 0] += 1 }
+            for (output, _) in failed { state.deliveryFailures[output.name, default: 0] += 1 }
             states[target.name] = state
         }
-        log(outcome, mustStaple: mustStaple, serverUpdated: serverUpdated, serverError: serverError, metadata: &metadata)
-        return (outcome, mustStaple)
+        log(outcome, mustStaple: mustStaple, delivered: delivered, failed: failed, metadata: &metadata)
+        return Refreshed(outcome: outcome, mustStaple: mustStaple, current: current, owed: stillOwed)
     }
 
     private func log(
-        _ outcome: Stapler.Outcome, mustStaple: Bool, serverUpdated: Bool, serverError: String?,
+        _ outcome: Stapler.Outcome, mustStaple: Bool, delivered: [String], failed: [(output: any StapleOutput, error: String)],
         metadata: inout Logger.Metadata
     ) {
         metadata["ocsp_status"] = "\(outcome.status.rawValue)"
@@ -262,7 +323,7 @@ public final class StaplingService: Sendable {
             metadata["this_update"] = "\(staple.thisUpdate)"
             metadata["next_update"] = "\(staple.nextUpdate)"
         }
-        if serverUpdated { metadata["haproxy_updated"] = "true" }
+        for name in delivered { metadata["\(name)_updated"] = "true" }
         if outcome.removedStale { metadata["removed_stale"] = "true" }
         switch outcome.status {
         case .good:
@@ -286,9 +347,9 @@ public final class StaplingService: Sendable {
         if outcome.removedStale {
             logger.critical("removed a staple that no longer verifies (expired): the server has none now", metadata: metadata)
         }
-        if let serverError {
-            metadata["error"] = "\(serverError)"
-            logger.error("HAProxy was not given the staple", metadata: metadata)
+        for (output, error) in failed {
+            metadata["error"] = "\(error)"
+            logger.error("\(output.recipient) was not given the staple", metadata: metadata)
         }
         if mustStaple, !outcome.fileIsValid {
             logger.critical(
@@ -304,7 +365,6 @@ private struct Facts: Sendable {
     /// A good or revoked answer was fetched.
     let answered: Bool
     let changed: Bool
-    let fileIsValid: Bool
     /// The nextUpdate of what the file holds.
     let validUntil: Date?
     /// The fetched answer's window.
@@ -314,7 +374,6 @@ private struct Facts: Sendable {
     init(_ outcome: Stapler.Outcome) {
         answered = outcome.status == .good || outcome.status == .revoked
         changed = outcome.changed
-        fileIsValid = outcome.file != nil
         validUntil = outcome.file?.nextUpdate
         thisUpdate = outcome.staple?.verified.thisUpdate
         nextUpdate = outcome.staple?.verified.nextUpdate

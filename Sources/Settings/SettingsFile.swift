@@ -101,20 +101,33 @@ package struct SettingsFile: Sendable {
                 throw ConfigurationFileError("configuration key \(section.key)[\(index)] in \(path): expected a mapping")
             }
             var entry: [String: String] = [:]
-            for (keyNode, value) in mapping {
-                let key = keyNode.string ?? ""
-                guard section.entryKeys.contains(key) else {
-                    throw ConfigurationFileError(
-                        "unknown configuration key \(section.key)[\(index)].\(key) in \(path); known keys of an entry: \(section.entryKeys.joined(separator: ", "))")
-                }
-                guard let text = value.scalarText else {
-                    throw ConfigurationFileError("configuration key \(section.key)[\(index)].\(key) in \(path): expected one value")
-                }
-                entry[key] = text
-            }
+            try flatten(mapping, prefix: "", into: &entry, name: "\(section.key)[\(index)]", section: section)
             entries.append(entry)
         }
         return entries
+    }
+}
+
+extension SettingsFile {
+    /// An entry's keys, nested mappings at dotted keys (`envoy_sds.path`).
+    private func flatten<Root>(
+        _ mapping: Node.Mapping, prefix: String, into entry: inout [String: String], name: String, section: SettingsSection<Root>
+    ) throws(ConfigurationFileError) {
+        for (keyNode, value) in mapping {
+            let key = prefix + (keyNode.string ?? "")
+            if let nested = value.mapping, section.entryKeys.contains(where: { $0.hasPrefix(key + ".") }) {
+                try flatten(nested, prefix: key + ".", into: &entry, name: name, section: section)
+                continue
+            }
+            guard section.entryKeys.contains(key) else {
+                throw ConfigurationFileError(
+                    "unknown configuration key \(name).\(key) in \(path); known keys of an entry: \(section.entryKeys.joined(separator: ", "))")
+            }
+            guard let text = value.scalarText else {
+                throw ConfigurationFileError("configuration key \(name).\(key) in \(path): expected one value")
+            }
+            entry[key] = text
+        }
     }
 }
 

@@ -5,9 +5,8 @@ import Logging
 import Listening
 import OCSPCore
 import OCSPStapling
-import ServiceLifecycle
 import Settings
-import UnixSignals
+import StaplerDaemon
 
 @main
 struct OCSPStaplerCommand: AsyncParsableCommand {
@@ -181,47 +180,11 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
             if status != .good { throw ExitCode(status.rawValue) }
             return
         }
-        try await runDaemon(settings: settings, options: options, metricsAddress: metricsAddress, logger: logger)
-    }
-
-    private func runDaemon(
-        settings: StaplerConfiguration, options: StaplingService.Options, metricsAddress: (host: String, port: UInt16)?,
-        logger: Logger
-    ) async throws {
-        let metricsBox = MetricsBox()
-        let hook = settings.reloadCommand.map { command in
-            ReloadHook(
-                command: command, minimumInterval: settings.reloadMinimumInterval, timeout: settings.reloadTimeout,
-                logger: logger, onRun: { metricsBox.metrics?.reloadRan(succeeded: $0) })
+        do {
+            try await StaplingDaemon.run(settings: settings, options: options, metricsAddress: metricsAddress, logger: logger)
+        } catch let failure as StaplingDaemon.ListenFailure {
+            throw ValidationError(failure.description)
         }
-        let service = StaplingService(options: options, reloadHook: hook, logger: logger)
-        let metrics = StaplerMetrics(service: service)
-        metricsBox.metrics = metrics
-        var listener: MetricsListener?
-        if let (host, port) = metricsAddress {
-            let metricsListener = MetricsListener(host: host, port: port, exposition: { metrics.exposition() })
-            let boundPort: UInt16
-            do {
-                boundPort = try metricsListener.start()
-            } catch {
-                throw ValidationError("--metrics-listen \(settings.metricsListen ?? ""): \(error)")
-            }
-            listener = metricsListener
-            logger.info("metrics listening", metadata: ["address": "\(host):\(boundPort)"])
-        }
-        logger.info(
-            "stapler started",
-            metadata: [
-                "certificates": "\(settings.targets.count)", "directories": "\(settings.directories.map(\.path))",
-                "reload_command": "\(settings.reloadCommand ?? "none")",
-            ])
-        let daemon = StaplerDaemon(service: service, targets: settings.targets, directories: settings.directories)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        listener?.stop()
-        logger.info("stapler stopped")
     }
 
     /// ArgumentParser's validation failures exit 2 here, as the documentation says.
@@ -247,31 +210,4 @@ struct OCSPStaplerCommand: AsyncParsableCommand {
         }
         Foundation.exit(0)
     }
-}
-
-/// The service's run loop as a swift-service-lifecycle service: a graceful shutdown (SIGTERM,
-/// SIGINT) cancels it, which stops every certificate's loop; SIGHUP refreshes every staple now.
-struct StaplerDaemon: Service {
-    let service: StaplingService
-    let targets: [StapleTarget]
-    let directories: [WatchedDirectory]
-
-    func run() async throws {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                group.addTask {
-                    for await _ in hangups { service.refreshNow() }
-                }
-                await service.run(targets: targets, watching: directories)
-                group.cancelAll()
-            }
-        }
-    }
-}
-
-/// Lets the reload hook, made before the metrics, count its runs in them.
-final class MetricsBox: @unchecked Sendable {
-    // Set once, before the service starts; read afterwards only.
-    var metrics: StaplerMetrics?
 }

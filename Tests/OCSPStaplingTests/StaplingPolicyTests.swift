@@ -121,46 +121,76 @@ import Testing
 }
 
 @Suite struct ReloadHookTests {
-    /// Many changes inside the interval make one run now and one at its end, not one each.
+    /// Many changes inside the interval make one run now and one at its end, not one each: the
+    /// schedule read off a manual clock, not raced against the machine.
     @Test func changesAreCoalescedAndRateLimited() async throws {
-        let directory = NSTemporaryDirectory() + "reload-hook-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let marker = directory + "/runs"
+        let clock = ManualClock()
+        let (runs, ran) = AsyncStream<Bool>.makeStream()
+        var finished = runs.makeAsyncIterator()
         let hook = ReloadHook(
-            command: "echo run >> '\(marker)'", minimumInterval: .seconds(2), logger: Logger(label: "test"))
+            command: "true", minimumInterval: .seconds(2), logger: Logger(label: "test"), clock: clock,
+            onRun: { ran.yield($0) })
         await hook.stapleChanged()
-        try await waitUntil { runs(marker) == 1 }
-        let firstRun = ContinuousClock.now
+        #expect(await finished.next() == true, "the first change runs the command at once")
+        #expect(clock.sleeping.isEmpty)
+
         for _ in 0..<5 { await hook.stapleChanged() }
-        try await Task.sleep(for: .milliseconds(300))
-        if ContinuousClock.now - firstRun < .milliseconds(1800) {  // a loaded machine may have slept longer
-            #expect(runs(marker) == 1, "not again within the interval")
-        }
-        try await waitUntil { runs(marker) == 2 }
-        try await Task.sleep(for: .milliseconds(900))
-        #expect(runs(marker) == 2, "five changes made one more run")
+        try await waitUntil { clock.sleeping.count == 1 }
+        #expect(clock.sleeping == [.seconds(2)], "one run, at the end of the interval")
+        clock.advance(by: .milliseconds(1999))
+        #expect(clock.sleeping == [.milliseconds(1)], "not again within the interval")
+        #expect(await hook.isPending)
+        clock.advance(by: .milliseconds(1))
+        #expect(await finished.next() == true)
+        #expect(await !hook.isPending, "five changes made one more run")
+        #expect(clock.sleeping.isEmpty)
+
+        // A change half a second after that run waits out the rest of its interval ...
+        clock.advance(by: .milliseconds(500))
+        await hook.stapleChanged()
+        try await waitUntil { clock.sleeping.count == 1 }
+        #expect(clock.sleeping == [.milliseconds(1500)])
+        clock.advance(by: .milliseconds(1500))
+        #expect(await finished.next() == true)
+        // ... and one after a quiet interval runs at once.
+        clock.advance(by: .seconds(5))
+        await hook.stapleChanged()
+        #expect(await finished.next() == true)
+        #expect(clock.sleeping.isEmpty)
     }
 
-    @Test func aFailingOrHangingCommandIsReported() async {
+    @Test func aRunNotStartedIsCancelledAtShutdown() async throws {
+        let clock = ManualClock()
+        let hook = ReloadHook(command: "true", minimumInterval: .seconds(30), logger: Logger(label: "test"), clock: clock)
+        _ = await hook.run()
+        await hook.stapleChanged()
+        try await waitUntil { clock.sleeping.count == 1 }
+        await hook.stop()
+        try await waitUntil { clock.sleeping.isEmpty }
+        #expect(await !hook.isPending)
+    }
+
+    @Test func aFailingOrHangingCommandIsReported() async throws {
         let (status, output) = await ReloadHook.execute("echo broken >&2; exit 7", timeout: .seconds(10))
         #expect(status == 7 && output == "broken")
-        let started = ContinuousClock.now
-        let (killed, _) = await ReloadHook.execute("sleep 30", timeout: .milliseconds(300))
+        // The timeout on a manual clock: the command is killed when it passes, not before.
+        let clock = ManualClock()
+        let hanging = Task { await ReloadHook.execute("sleep 30", timeout: .milliseconds(300), clock: StaplerClock(clock)) }
+        try await waitUntil { clock.sleeping.count == 1 }
+        #expect(clock.sleeping == [.milliseconds(300)])
+        clock.advance(by: .milliseconds(300))
+        let (killed, _) = await hanging.value
         #expect(killed == -1)
-        #expect(ContinuousClock.now - started < .seconds(10))
     }
+}
 
-    private func runs(_ path: String) -> Int {
-        (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n").count ?? 0
-    }
-
-    private func waitUntil(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            #expect(ContinuousClock.now < deadline)
-            if ContinuousClock.now >= deadline { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+/// Waits (polling, ten seconds at most) for other tasks to reach a state, such as a sleep on a
+/// manual clock: the wait bounds a test that would otherwise hang, and asserts no timing.
+func waitUntil(_ condition: () async -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while await !condition() {
+        #expect(ContinuousClock.now < deadline, "waited ten seconds")
+        if ContinuousClock.now >= deadline { return }
+        try await Task.sleep(for: .milliseconds(5))
     }
 }

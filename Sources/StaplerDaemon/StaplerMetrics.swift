@@ -1,12 +1,12 @@
-import Foundation
-import Locking
-import OCSPStapling
-import Prometheus
+internal import Foundation
+internal import Locking
+package import OCSPStapling
+internal import Prometheus
 
 /// The stapler's Prometheus exposition, per certificate (label `certificate`), read from the
 /// service's states when scraped. Names follow ocspd's conventions: `ocsp_` prefix, units in
 /// the name, `_total` for counters. A certificate that is no longer watched loses its series.
-final class StaplerMetrics: Sendable {
+package final class StaplerMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let service: StaplingService
     private let reloads: Counter
@@ -18,12 +18,11 @@ final class StaplerMetrics: Sendable {
         /// By metric name and status label.
         var gauges: [String: Gauge] = [:]
         var counters: [Counter] = []
-        var countedFetchFailures = 0
-        var countedServerUpdates = 0
-        var countedServerUpdateFailures = 0
+        /// By counter name: how much of the state's total is counted.
+        var counted: [String: Int] = [:]
     }
 
-    init(service: StaplingService) {
+    package init(service: StaplingService) {
         self.service = service
         let runs = Self.descriptor("ocsp_stapler_reloads_total", "Reload command runs, by result")
         reloads = registry.makeCounter(descriptor: runs, labels: [("result", "ok")])
@@ -31,11 +30,11 @@ final class StaplerMetrics: Sendable {
     }
 
     /// Counts one run of the reload command.
-    func reloadRan(succeeded: Bool) {
+    package func reloadRan(succeeded: Bool) {
         (succeeded ? reloads : reloadFailures).increment()
     }
 
-    func exposition() -> [UInt8] {
+    package func exposition() -> [UInt8] {
         let now = Date()
         let states = service.states()
         known.withLock { known in
@@ -54,10 +53,11 @@ final class StaplerMetrics: Sendable {
                     gauge.set(to: value)
                     series.gauges[metric + (extra.first.map { "|" + $0.1 } ?? "")] = gauge
                 }
-                func count(_ metric: String, _ help: String, total: Int, counted: WritableKeyPath<Series, Int>) {
+                func count(_ metric: String, _ help: String, total: Int) {
                     let counter = registry.makeCounter(descriptor: Self.descriptor(metric, help), labels: labels)
-                    if total > series[keyPath: counted] { counter.increment(by: Int64(total - series[keyPath: counted])) }
-                    series[keyPath: counted] = total
+                    let counted = series.counted[metric] ?? 0
+                    if total > counted { counter.increment(by: Int64(total - counted)) }
+                    series.counted[metric] = total
                     if !series.counters.contains(where: { $0 === counter }) { series.counters.append(counter) }
                 }
                 let staple = state.staple
@@ -78,14 +78,17 @@ final class StaplerMetrics: Sendable {
                 gauge("ocsp_stapler_must_staple", "1 when the certificate asks for must-staple (TLS Feature)", state.mustStaple ? 1 : 0)
                 count(
                     "ocsp_stapler_fetch_failures_total", "Fetches that failed (unreachable, not verifying, unreadable certificate)",
-                    total: state.fetchFailures, counted: \.countedFetchFailures)
-                if state.target.haproxySocket != nil {
+                    total: state.fetchFailures)
+                // Per output that takes staples until delivered (HAProxy, Envoy), by its name.
+                for output in state.target.outputs where output.trigger == .untilDelivered {
+                    let updates = "ocsp_stapler_\(output.name)_updates_total"
+                    let failures = "ocsp_stapler_\(output.name)_update_failures_total"
                     count(
-                        "ocsp_stapler_haproxy_updates_total", "Staples handed to HAProxy over its runtime API",
-                        total: state.serverUpdates, counted: \.countedServerUpdates)
+                        updates, "Staples handed to \(output.recipient) \(output.channel)",
+                        total: state.deliveries[output.name] ?? 0)
                     count(
-                        "ocsp_stapler_haproxy_update_failures_total", "Staples HAProxy refused or could not be given",
-                        total: state.serverUpdateFailures, counted: \.countedServerUpdateFailures)
+                        failures, "Staples \(output.recipient) refused or could not be given",
+                        total: state.deliveryFailures[output.name] ?? 0)
                 }
                 // A series with no value now (the staple expired) goes, rather than showing a stale one.
                 for (key, gauge) in previous where series.gauges[key] == nil { registry.unregisterGauge(gauge) }
