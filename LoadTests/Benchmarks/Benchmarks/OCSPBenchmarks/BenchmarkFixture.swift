@@ -56,6 +56,9 @@ final class BenchmarkFixture: Sendable {
         store = try RevocationStore.create(at: Self.storeDirectory, mapSize: 64 << 20)
         let keyPath = Self.storeDirectory + "/ec-ca.key"
         try Data(ecKey.pemEncoded).write(to: URL(fileURLWithPath: keyPath))
+        // The responder signs with a key file only its owner may read (others: refused, and no
+        // response is signed).
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyPath)
         let record = IssuerRecord(
             id: IssuerID(certificate: ecCA), subject: ecCA.subject, certificateDER: ecCA.derEncoded,
             responderCertificateDER: nil, caKeyPath: keyPath, responderKeyPath: nil, responseValidity: day,
