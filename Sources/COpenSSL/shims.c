@@ -1,5 +1,4 @@
 #include "COpenSSL.h"
-#include <string.h>
 
 void COpenSSL_free(void *pointer) { OPENSSL_free(pointer); }
 
@@ -34,88 +33,17 @@ const char *COpenSSL_sk_OPENSSL_STRING_value(const STACK_OF(OPENSSL_STRING) *sta
 }
 void COpenSSL_X509_email_free(STACK_OF(OPENSSL_STRING) *stack) { X509_email_free(stack); }
 
-int COpenSSL_X509_has_tls_feature(X509 *certificate, long feature) {
-    int critical = 0;
-    TLS_FEATURE *features = X509_get_ext_d2i(certificate, NID_tlsfeature, &critical, NULL);
-    if (features == NULL) return critical == -1 ? 0 : -1;  /* -1: absent; otherwise present but bad */
-    int found = 0;
-    for (int i = 0; i < sk_ASN1_INTEGER_num(features); i++) {
-        if (ASN1_INTEGER_get(sk_ASN1_INTEGER_value(features, i)) == feature) found = 1;
-    }
-    sk_ASN1_INTEGER_pop_free(features, ASN1_INTEGER_free);
-    return found;
+int COpenSSL_sk_ASN1_INTEGER_num(const STACK_OF(ASN1_INTEGER) *stack) { return sk_ASN1_INTEGER_num(stack); }
+ASN1_INTEGER *COpenSSL_sk_ASN1_INTEGER_value(const STACK_OF(ASN1_INTEGER) *stack, int index) {
+    return sk_ASN1_INTEGER_value(stack, index);
 }
 
-/* Appends the URIs among `names` to a newline-joined buffer holding `*count` of them. */
-static void append_uris(GENERAL_NAMES *names, BIO *out, int *count) {
-    for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
-        GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
-        if (name->type != GEN_URI) continue;
-        ASN1_IA5STRING *uri = name->d.uniformResourceIdentifier;
-        if ((*count)++ > 0) BIO_write(out, "\n", 1);
-        BIO_write(out, ASN1_STRING_get0_data(uri), ASN1_STRING_length(uri));
-    }
+int COpenSSL_sk_DIST_POINT_num(const STACK_OF(DIST_POINT) *stack) { return sk_DIST_POINT_num(stack); }
+DIST_POINT *COpenSSL_sk_DIST_POINT_value(const STACK_OF(DIST_POINT) *stack, int index) {
+    return sk_DIST_POINT_value(stack, index);
 }
 
-static char *take_bio(BIO *out, int count) {
-    char *result = NULL;
-    if (count > 0) {
-        char *data = NULL;
-        long length = BIO_get_mem_data(out, &data);
-        result = OPENSSL_malloc(length + 1);
-        if (result != NULL) {
-            memcpy(result, data, length);
-            result[length] = 0;
-        }
-    }
-    BIO_free(out);
-    return result;
-}
-
-/* The full-name URIs of a decoded CRLDistributionPoints (NULL: absent or undecodable). */
-static char *distribution_point_uris(CRL_DIST_POINTS *points, int critical, int *present) {
-    if (points == NULL) {
-        *present = critical == -1 ? 0 : -1;
-        return NULL;
-    }
-    *present = 1;
-    BIO *out = BIO_new(BIO_s_mem());
-    int count = 0;
-    for (int i = 0; out != NULL && i < sk_DIST_POINT_num(points); i++) {
-        DIST_POINT *point = sk_DIST_POINT_value(points, i);
-        if (point->distpoint != NULL && point->distpoint->type == 0) {
-            append_uris(point->distpoint->name.fullname, out, &count);
-        }
-    }
-    sk_DIST_POINT_pop_free(points, DIST_POINT_free);
-    return out == NULL ? NULL : take_bio(out, count);
-}
-
-char *COpenSSL_X509_crl_distribution_uris(X509 *certificate, int *present) {
-    int critical = 0;
-    CRL_DIST_POINTS *points = X509_get_ext_d2i(certificate, NID_crl_distribution_points, &critical, NULL);
-    return distribution_point_uris(points, critical, present);
-}
-
-char *COpenSSL_X509_CRL_freshest_uris(X509_CRL *crl, int *present) {
-    int critical = 0;
-    CRL_DIST_POINTS *points = X509_CRL_get_ext_d2i(crl, NID_freshest_crl, &critical, NULL);
-    return distribution_point_uris(points, critical, present);
-}
-
-char *COpenSSL_X509_CRL_issuing_distribution_uris(X509_CRL *crl, int *present) {
-    int critical = 0;
-    ISSUING_DIST_POINT *point = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &critical, NULL);
-    if (point == NULL) {
-        *present = critical == -1 ? 0 : -1;
-        return NULL;
-    }
-    *present = 1;
-    BIO *out = BIO_new(BIO_s_mem());
-    int count = 0;
-    if (out != NULL && point->distpoint != NULL && point->distpoint->type == 0) {
-        append_uris(point->distpoint->name.fullname, out, &count);
-    }
-    ISSUING_DIST_POINT_free(point);
-    return out == NULL ? NULL : take_bio(out, count);
+int COpenSSL_sk_GENERAL_NAME_num(const STACK_OF(GENERAL_NAME) *stack) { return sk_GENERAL_NAME_num(stack); }
+GENERAL_NAME *COpenSSL_sk_GENERAL_NAME_value(const STACK_OF(GENERAL_NAME) *stack, int index) {
+    return sk_GENERAL_NAME_value(stack, index);
 }

@@ -75,33 +75,6 @@ public struct CRLVerifier: Sendable {
 
     public init(skew: TimeInterval = 300) { self.skew = skew }
 
-    public struct Failure: Error, Hashable, Sendable, CustomStringConvertible {
-        public enum Code: String, Hashable, Sendable {
-            /// Not a DER (or PEM) CRL.
-            case malformed
-            /// Issued under another name than the issuer's.
-            case wrongIssuer
-            /// The signature does not verify with the issuer's public key.
-            case badSignature
-            case notYetValid
-            case expired
-            case missingNextUpdate
-            /// Its Issuing Distribution Point does not name the distribution point it was fetched
-            /// for (a shard of another part of the population), or it is a delta where a complete
-            /// CRL was expected.
-            case wrongScope
-        }
-
-        public let code: Code
-        public let message: String
-        public var description: String { message }
-
-        init(_ code: Code, _ message: String) {
-            self.code = code
-            self.message = message
-        }
-    }
-
     /// Verifies `der` as a CRL of `issuer` at `now`.
     /// - Parameters:
     ///   - der: the CRL, DER or PEM.
@@ -144,29 +117,26 @@ public struct CRLVerifier: Sendable {
         guard (deltaBase != nil) == delta else {
             throw Failure(.wrongScope, delta ? "a complete CRL where a delta was expected" : "a delta CRL where a complete one was expected")
         }
-        var present: Int32 = 0
-        let points = Self.uris(COpenSSL_X509_CRL_issuing_distribution_uris(crl, &present))
-        guard present >= 0 else { throw Failure(.malformed, "the CRL's Issuing Distribution Point does not decode") }
-        var freshestPresent: Int32 = 0
-        let freshest = Self.uris(COpenSSL_X509_CRL_freshest_uris(crl, &freshestPresent))
-        if present == 1 {
+        let scope = DecodedExtension.issuingDistributionPointURIs {
+            X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, $0, nil)
+        }
+        let points: [String]
+        switch scope {
+        case .absent: points = []
+        case .undecodable: throw Failure(.malformed, "the CRL's Issuing Distribution Point does not decode")
+        case .decoded(let uris):
+            points = uris
             guard let distributionPoint, points.contains(distributionPoint) else {
                 throw Failure(
                     .wrongScope,
                     "the CRL covers \(points.joined(separator: ", ")), not \(distributionPoint ?? "the certificate's distribution point")")
             }
         }
+        let freshest = DecodedExtension.distributionPointURIs { X509_CRL_get_ext_d2i(crl, NID_freshest_crl, $0, nil) }
         owned = false
         return VerifiedCRL(
             crl: crl, thisUpdate: thisUpdate, nextUpdate: nextUpdate, number: number, deltaBase: deltaBase,
-            distributionPoints: points, freshestCRL: freshest)
-    }
-
-    /// The URIs of a newline-joined buffer from the C shim, which is freed.
-    static func uris(_ joined: UnsafeMutablePointer<CChar>?) -> [String] {
-        guard let joined else { return [] }
-        defer { COpenSSL_free(joined) }
-        return String(cString: joined).split(separator: "\n").map(String.init)
+            distributionPoints: points, freshestCRL: freshest.value ?? [])
     }
 
     /// An INTEGER extension of the CRL (CRL Number, Delta CRL Indicator), when present.
@@ -183,7 +153,9 @@ extension Certificate {
     /// The URLs of its CRL Distribution Points (full names that are URIs), in order.
     public var crlURLs: [String] {
         defer { ERR_clear_error() }
-        var present: Int32 = 0
-        return CRLVerifier.uris(COpenSSL_X509_crl_distribution_uris(ref, &present))
+        let points = DecodedExtension.distributionPointURIs {
+            X509_get_ext_d2i(ref, NID_crl_distribution_points, $0, nil)
+        }
+        return points.value ?? []
     }
 }

@@ -116,7 +116,11 @@ public final class Certificate: @unchecked Sendable {
     /// counts as must-staple: the safe reading.
     public var isMustStaple: Bool {
         defer { ERR_clear_error() }
-        return COpenSSL_X509_has_tls_feature(ref, 5) != 0
+        switch DecodedExtension.tlsFeatures({ X509_get_ext_d2i(ref, NID_tlsfeature, $0, nil) }) {
+        case .absent: return false
+        case .undecodable: return true
+        case .decoded(let features): return features.contains(5)
+        }
     }
 
     /// Whether `issuer` issued this certificate: names and key identifiers line up and the

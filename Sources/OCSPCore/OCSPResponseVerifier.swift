@@ -41,42 +41,6 @@ public struct OCSPResponseVerifier: Sendable {
         public let certID: CertID
     }
 
-    /// Why a response is not believed. ``code`` is stable; ``message`` says what was found.
-    public struct Failure: Error, Hashable, Sendable, CustomStringConvertible {
-        public enum Code: String, Hashable, Sendable {
-            /// Not a DER OCSPResponse.
-            case malformed
-            /// A responseStatus other than successful (tryLater, unauthorized, …).
-            case notSuccessful
-            /// The signature does not verify, or no certificate the ResponderID names was found.
-            case badSignature
-            /// The signer is neither the issuer nor a responder it authorised (EKU OCSPSigning).
-            case unauthorizedSigner
-            /// No SingleResponse for the CertID asked about.
-            case certIDNotFound
-            /// thisUpdate is in the future (beyond the skew).
-            case notYetValid
-            /// nextUpdate has passed.
-            case expired
-            /// No nextUpdate.
-            case missingNextUpdate
-            /// A nonce was sent and the response does not echo it.
-            case nonceMismatch
-        }
-
-        public let code: Code
-        public let message: String
-        public var description: String { message }
-
-        init(_ code: Code, _ message: String) {
-            self.code = code
-            self.message = message
-        }
-
-        public static func == (lhs: Failure, rhs: Failure) -> Bool { lhs.code == rhs.code }
-        public func hash(into hasher: inout Hasher) { hasher.combine(code) }
-    }
-
     /// Verifies `der`, the answer to a request for `certID` (of any hash algorithm: the response's
     /// may differ), signed for `issuer`, at time `now`.
     /// - Parameters:

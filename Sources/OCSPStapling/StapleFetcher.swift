@@ -12,43 +12,6 @@ public struct Staple: Sendable {
     public let verified: OCSPResponseVerifier.Verified
 }
 
-/// Why no staple was fetched. ``code`` is stable; ``message`` says what happened.
-public struct StaplingError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Hashable, Sendable {
-        /// No responder URL: the certificate has no OCSP AIA entry and none was configured.
-        case noResponderURL
-        /// The responder could not be reached, or did not answer in time, or not with HTTP 200.
-        case unreachable
-        /// The answer is not a response this client believes (see ``StaplingError/verification``).
-        case rejected
-        /// The staple file could not be written or removed.
-        case storage
-        /// The certificate or its issuer could not be read, or the issuer is not the certificate's.
-        case certificate
-        /// A TLS server could not be given the staple (HAProxy's runtime API refused it or was
-        /// unreachable).
-        case serverUpdate
-    }
-
-    public let code: Code
-    public let message: String
-    /// For ``Code/rejected``: the verifier's reason.
-    public let verification: OCSPResponseVerifier.Failure?
-    /// For ``Code/unreachable``: the HTTP status, when the responder answered with one other than 200.
-    public let httpStatus: Int?
-    public var description: String { message }
-
-    init(_ code: Code, _ message: String, verification: OCSPResponseVerifier.Failure? = nil, httpStatus: Int? = nil) {
-        self.code = code
-        self.message = message
-        self.verification = verification
-        self.httpStatus = httpStatus
-    }
-
-    public static func == (lhs: StaplingError, rhs: StaplingError) -> Bool { lhs.code == rhs.code }
-    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
-}
-
 /// How an OCSP request travels (RFC 6960 appendix A.1, RFC 5019 §5).
 public enum OCSPRequestMethod: String, Sendable, Hashable, CaseIterable {
     /// GET when the base64 request fits in 255 bytes, else POST; after a 4xx answer or a

@@ -67,6 +67,40 @@ import Testing
         #expect(failure { _ = try verifier.verify(der, for: other, issuer: pki.root, at: now) } != nil)
     }
 
+    @Test func failuresCompareOnTheirCodeAndDescribeThemselvesByTheirMessage() throws {
+        let der = try response(try certID(3))
+        let unanswered = try #require(#expect(throws: OCSPResponseVerifier.Failure.self) {
+            _ = try verifier.verify(der, for: try certID(4), issuer: pki.root, at: now)
+        })
+        let foreign = try #require(#expect(throws: OCSPResponseVerifier.Failure.self) {
+            _ = try verifier.verify(der, for: try certID(3, issuer: pki.rsaCA), issuer: pki.root, at: now)
+        })
+        let stale = try #require(#expect(throws: OCSPResponseVerifier.Failure.self) {
+            _ = try verifier.verify(der, for: try certID(3), issuer: pki.root, at: now + 7200)
+        })
+        #expect(unanswered.code == .certIDNotFound && foreign.code == .certIDNotFound && stale.code == .expired)
+        #expect(unanswered == foreign && unanswered != stale && Set([unanswered, foreign, stale]).count == 2)
+        #expect("\(unanswered)" == unanswered.message && unanswered.message.hasPrefix("no SingleResponse for serial "))
+        #expect("\(foreign)".hasPrefix("the CertID asked about does not name a certificate of "))
+        // A switch over the codes has a default: they may grow.
+        let kind =
+            switch stale.code {
+            case .expired, .missingNextUpdate: "stale"
+            default: "other"
+            }
+        #expect(kind == "stale")
+        let codes: [OCSPResponseVerifier.Failure.Code] = [
+            .malformed, .notSuccessful, .badSignature, .unauthorizedSigner, .certIDNotFound, .notYetValid, .expired,
+            .missingNextUpdate, .nonceMismatch,
+        ]
+        #expect(
+            codes.map(\.description) == [
+                "malformed", "notSuccessful", "badSignature", "unauthorizedSigner", "certIDNotFound", "notYetValid",
+                "expired", "missingNextUpdate", "nonceMismatch",
+            ])
+        #expect(Set(codes).count == codes.count)
+    }
+
     @Test func aWrongSignerIsRefused() throws {
         let id = try certID(5)
         // Another CA's key, with its own certificate: not the issuer, not issued by it.

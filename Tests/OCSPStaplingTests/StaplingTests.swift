@@ -33,6 +33,28 @@ import Testing
         #expect(try !leaf([("tlsfeature", "status_request_v2")]).isMustStaple)
     }
 
+    @Test func staplingErrorsCompareOnTheirCodeAndKeepWhatTheyCarry() {
+        let refused = StaplingError(.unreachable, "GET http://ocsp.test/: HTTP 503", httpStatus: 503)
+        let silent = StaplingError(.unreachable, "http://ocsp.test/: no answer within 10 seconds")
+        #expect(refused == silent && refused.httpStatus == 503 && silent.httpStatus == nil)
+        #expect(refused != StaplingError(.rejected, refused.message) && Set([refused, silent]).count == 1)
+        #expect("\(refused)" == "GET http://ocsp.test/: HTTP 503")
+        let kind =
+            switch refused.code {
+            case .unreachable: "network"
+            default: "other"
+            }
+        #expect(kind == "network")
+        let codes: [StaplingError.Code] = [
+            .noResponderURL, .unreachable, .rejected, .storage, .certificate, .serverUpdate,
+        ]
+        #expect(
+            codes.map(\.description) == [
+                "noResponderURL", "unreachable", "rejected", "storage", "certificate", "serverUpdate",
+            ])
+        #expect(Set(codes).count == codes.count)
+    }
+
     @Test func getPathsAreBase64WithTheURLSpecialsEncoded() {
         // base64 of fb ff bf 00 is "+/+/AA==": every special character, then padding
         #expect(OCSPRequestBuilder.getPath([0xFB, 0xFF, 0xBF, 0x00]) == "%2B%2F%2B%2FAA%3D%3D")

@@ -54,12 +54,16 @@ public final class TestPKI: @unchecked Sendable {
     /// network into timeouts. The EC keys, cheap, stay each PKI's own.
     private static let sharedRSAKey = Result { try PrivateKey.generateRSA(bits: 2048) }
 
-    /// Issues a leaf under `issuer` (root or rsaCA).
-    public func leaf(_ name: String, issuer: Certificate, key: PrivateKey) throws -> Certificate {
+    /// Issues a leaf under `issuer` (root or rsaCA), with `extensions` (OpenSSL's config syntax)
+    /// after basicConstraints and authorityKeyIdentifier.
+    public func leaf(
+        _ name: String, issuer: Certificate, key: PrivateKey, extensions: [(String, String)] = []
+    ) throws -> Certificate {
         try CertificateBuilder.issue(
             CertificateTemplate(
                 subject: [("CN", name)], validity: 86400,
-                extensions: [("basicConstraints", "critical,CA:FALSE"), ("authorityKeyIdentifier", "keyid:always")]),
+                extensions: [("basicConstraints", "critical,CA:FALSE"), ("authorityKeyIdentifier", "keyid:always")]
+                    + extensions),
             subjectKey: try PrivateKey.generateEC(), issuer: issuer, issuerKey: key)
     }
 

@@ -179,6 +179,7 @@ import Testing
             entries: [CRLEntry(serialNumber: serial, revocationDate: revokedAt, reason: .keyCompromise)])
         let verified = try CRLVerifier().verify(der, issuer: pki.root, at: now, distributionPoint: "http://x/ca.crl")
         #expect(verified.number == 7 && verified.deltaBase == nil && verified.distributionPoints.isEmpty)
+        #expect(verified.freshestCRL.isEmpty)
         #expect(verified.entry(for: serial)?.revocationDate == revokedAt)
         #expect(verified.entry(for: serial)?.reason == .keyCompromise)
         #expect(verified.entry(for: SerialNumber(bytes: [0x43])) == nil)
@@ -212,6 +213,13 @@ import Testing
         let delta = try crl(CRLParameters(number: 10, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600), deltaBase: 9))
         #expect(throws: CRLVerifier.Failure.self) { try CRLVerifier().verify(delta, issuer: pki.root, at: now, distributionPoint: nil) }
         #expect(try CRLVerifier().verify(delta, issuer: pki.root, at: now, distributionPoint: nil, delta: true).deltaBase == 9)
+        // A complete CRL says where its deltas are.
+        let withDeltas = try crl(
+            CRLParameters(
+                number: 12, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600),
+                freshestCRL: "http://x/ca-delta.crl"))
+        let complete = try CRLVerifier().verify(withDeltas, issuer: pki.root, at: now, distributionPoint: nil)
+        #expect(complete.freshestCRL == ["http://x/ca-delta.crl"] && complete.distributionPoints.isEmpty)
 
         // A delta releasing a hold lists the serial as removeFromCRL.
         let release = try crl(
@@ -219,6 +227,35 @@ import Testing
             entries: [CRLEntry(serialNumber: serial, revocationDate: revokedAt, reason: .removeFromCRL)])
         let released = try CRLVerifier().verify(release, issuer: pki.root, at: now, distributionPoint: nil, delta: true)
         #expect(released.entry(for: serial)?.isRemoval == true)
+    }
+
+    @Test func failuresCompareOnTheirCodeAndDescribeThemselvesByTheirMessage() throws {
+        let now = Date()
+        let complete = try crl(CRLParameters(number: 1, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600)))
+        let delta = try crl(
+            CRLParameters(number: 2, thisUpdate: now, nextUpdate: now.addingTimeInterval(3600), deltaBase: 1))
+        let notDelta = try #require(#expect(throws: CRLVerifier.Failure.self) {
+            _ = try CRLVerifier().verify(complete, issuer: pki.root, at: now, distributionPoint: nil, delta: true)
+        })
+        let notComplete = try #require(#expect(throws: CRLVerifier.Failure.self) {
+            _ = try CRLVerifier().verify(delta, issuer: pki.root, at: now, distributionPoint: nil)
+        })
+        let garbage = try #require(#expect(throws: CRLVerifier.Failure.self) {
+            _ = try CRLVerifier().verify([1, 2, 3], issuer: pki.root, at: now, distributionPoint: nil)
+        })
+        #expect(notDelta.code == .wrongScope && notComplete.code == .wrongScope && garbage.code == .malformed)
+        #expect(notDelta == notComplete && notDelta != garbage && Set([notDelta, notComplete, garbage]).count == 2)
+        #expect("\(notDelta)" == "a complete CRL where a delta was expected")
+        #expect("\(notComplete)" == "a delta CRL where a complete one was expected")
+        #expect("\(garbage)" == "not a DER or PEM CRL")
+        let codes: [CRLVerifier.Failure.Code] = [
+            .malformed, .wrongIssuer, .badSignature, .notYetValid, .expired, .missingNextUpdate, .wrongScope,
+        ]
+        #expect(
+            codes.map(\.description) == [
+                "malformed", "wrongIssuer", "badSignature", "notYetValid", "expired", "missingNextUpdate", "wrongScope",
+            ])
+        #expect(Set(codes).count == codes.count)
     }
 }
 

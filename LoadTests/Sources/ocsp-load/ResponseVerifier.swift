@@ -89,7 +89,7 @@ final class ResponseVerifier: Sendable {
             verified = try verifier.verify(
                 body, answering: request.der, for: expectation.certID, issuer: expectation.issuer, at: now)
         } catch let failure as OCSPResponseVerifier.Failure {
-            return (Self.kinds[failure.code] ?? "verify-\(failure.code.rawValue)", "\(request.label): \(failure)")
+            return (Self.kinds[failure.code] ?? "verify-\(failure.code)", "\(request.label): \(failure)")
         } catch {
             return ("verify-decode", "\(request.label): \(error)")
         }

@@ -58,18 +58,17 @@ int COpenSSL_sk_OPENSSL_STRING_num(const STACK_OF(OPENSSL_STRING) *stack);
 const char *COpenSSL_sk_OPENSSL_STRING_value(const STACK_OF(OPENSSL_STRING) *stack, int index);
 void COpenSSL_X509_email_free(STACK_OF(OPENSSL_STRING) *stack);
 
-/// Whether the certificate's TLS Feature extension (RFC 7633) lists `feature` (5:
-/// status_request, "must-staple"): 1 yes, 0 no or no extension, -1 an extension that does not decode.
-int COpenSSL_X509_has_tls_feature(X509 *certificate, long feature);
+/// sk_ASN1_INTEGER_* (macros), for a TLS Feature extension (TLS_FEATURE).
+int COpenSSL_sk_ASN1_INTEGER_num(const STACK_OF(ASN1_INTEGER) *stack);
+ASN1_INTEGER *COpenSSL_sk_ASN1_INTEGER_value(const STACK_OF(ASN1_INTEGER) *stack, int index);
 
-/// The URIs of the full names of a certificate's CRL Distribution Points (NID_crl_distribution_points),
-/// or of a CRL's Issuing Distribution Point (NID_issuing_distribution_point), joined by newlines,
-/// in a buffer the caller frees with COpenSSL_free; NULL when there are none. `*present` says
-/// whether the extension is there at all (1), absent (0) or does not decode (-1).
-char *COpenSSL_X509_crl_distribution_uris(X509 *certificate, int *present);
-char *COpenSSL_X509_CRL_issuing_distribution_uris(X509_CRL *crl, int *present);
-/// The same for a CRL's Freshest CRL extension (NID_freshest_crl: where its delta CRLs are).
-char *COpenSSL_X509_CRL_freshest_uris(X509_CRL *crl, int *present);
+/// sk_DIST_POINT_* (macros), for CRL Distribution Points and Freshest CRL (CRL_DIST_POINTS).
+int COpenSSL_sk_DIST_POINT_num(const STACK_OF(DIST_POINT) *stack);
+DIST_POINT *COpenSSL_sk_DIST_POINT_value(const STACK_OF(DIST_POINT) *stack, int index);
+
+/// sk_GENERAL_NAME_* (macros), for GENERAL_NAMES.
+int COpenSSL_sk_GENERAL_NAME_num(const STACK_OF(GENERAL_NAME) *stack);
+GENERAL_NAME *COpenSSL_sk_GENERAL_NAME_value(const STACK_OF(GENERAL_NAME) *stack, int index);
 
 /// XN_FLAG_RFC2253 without escaping UTF-8 (a composite macro Swift does not import).
 unsigned long COpenSSL_XN_FLAG_RFC2253_UTF8(void);
