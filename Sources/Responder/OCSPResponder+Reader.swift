@@ -90,10 +90,26 @@ extension OCSPResponder {
         ///   - body: gets the answer; what it holds is valid only inside `body`.
         /// - Returns: what `body` returned, or nil when the request needs the full path
         ///   (``OCSPResponder/respond(to:now:)``): not simple, unknown issuer, not cached, expired.
+        ///
+        /// A forwarder, inlined into the caller's module (the HTTP front) so it is specialised
+        /// there (STYLE §10); the work is ``answerFromCache(toRequest:now:_:)``.
+        @inlinable
         public func withCachedAnswer<R>(
             toRequest der: UnsafeRawBufferPointer, now: Int64, _ body: (CachedAnswer) throws -> R
         ) throws -> R? {
-            guard let request = SimpleOCSPRequest(der: der) else { return nil }
+            var result: R?
+            try answerFromCache(toRequest: der, now: now) { answer in result = try body(answer) }
+            return result
+        }
+
+        /// Calls `body` with the cached answer to `der`, if there is one (see
+        /// ``withCachedAnswer(toRequest:now:_:)``).
+        /// - Returns: whether `body` was called.
+        @discardableResult
+        public func answerFromCache(
+            toRequest der: UnsafeRawBufferPointer, now: Int64, _ body: (CachedAnswer) throws -> Void
+        ) throws -> Bool {
+            guard let request = SimpleOCSPRequest(der: der) else { return false }
             let generation = responder.policyGeneration.load(ordering: .acquiring)
             if generation != policyGeneration {
                 // Reconfigured or reloaded: validity and signer expiry may have changed.
@@ -101,20 +117,21 @@ extension OCSPResponder {
                 policyGeneration = generation
             }
             let serial = UnsafeRawBufferPointer(rebasing: der[request.serialNumber])
-            return try reader.read { snapshot -> R? in
-                guard let issuer = try issuer(request, in: der, snapshot) else { return nil }
-                return try issuer.id.withUnsafeBytes { id -> R? in
+            return try reader.read { snapshot -> Bool in
+                guard let issuer = try issuer(request, in: der, snapshot) else { return false }
+                return try issuer.id.withUnsafeBytes { id -> Bool in
                     guard
                         let response = try snapshot.cachedResponse(
                             issuer: id, hashAlgorithm: request.hashAlgorithm, serial: serial),
                         CachedResponse.isServable(
                             thisUpdate: response.thisUpdate, nextUpdate: response.nextUpdate, now: now),
                         issuer.matches(thisUpdate: response.thisUpdate, nextUpdate: response.nextUpdate)
-                    else { return nil }
-                    return try body(
+                    else { return false }
+                    try body(
                         CachedAnswer(
                             response: response, issuerIdentity: CacheIdentity.issuer(id),
                             certificateIdentity: CacheIdentity.certificate(issuer: id, serial: serial)))
+                    return true
                 }
             }
         }

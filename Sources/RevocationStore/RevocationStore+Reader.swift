@@ -18,12 +18,24 @@ extension RevocationStore {
 
         /// Runs `body` in a snapshot of the store's last commit. What the snapshot hands out
         /// (``CachedResponseView``, ``StoreChange``) is valid only inside `body`.
+        ///
+        /// A forwarder, inlined into the caller's module so it is specialised there (STYLE §10: a
+        /// generic called across modules otherwise runs unspecialised, with its metadata looked
+        /// up on every request); the work is ``withSnapshot(_:)``.
+        @inlinable
         public func read<R>(_ body: (borrowing Snapshot) throws -> R) throws -> R {
+            var result: R?
+            try withSnapshot { snapshot in result = try body(snapshot) }
+            return result!
+        }
+
+        /// Runs `body` once in a snapshot of the store's last commit (see ``read(_:)``).
+        public func withSnapshot(_ body: (borrowing Snapshot) throws -> Void) throws {
             // The snapshot holds database handles (integers), not the store: no reference
             // counting per read. This reader keeps the store, so the handles stay valid.
             let databases = Snapshot.Databases(
                 issuerIndex: store.issuerIndex, responses: store.responses, changes: store.changes)
-            return try transaction.read { txn in
+            try transaction.read { txn in
                 try body(Snapshot(databases: databases, transaction: Transaction(handle: txn.handle)))
             }
         }
