@@ -720,3 +720,27 @@ def make_ca(d: Path, subject: str, names: Sequence[str]) -> None:
         openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", d / f"{name}.key")
         openssl_ok("req", "-new", "-key", d / f"{name}.key", "-subj", f"/CN={name}", "-out", d / f"{name}.csr")
         openssl_ok("ca", "-batch", "-config", d / "ca.cnf", "-in", d / f"{name}.csr", "-out", d / f"{name}.pem")
+
+
+# --------------------------------------------------------------------------
+# configuration (--check-config)
+# --------------------------------------------------------------------------
+
+def clean_environment(**extra: str) -> dict[str, str]:
+    """The environment without ocspd's and the stapler's variables, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSPD_", "OCSP_STAPLER_"))}
+    env.update(extra)
+    return env
+
+
+def check_config_values(proc: subprocess.CompletedProcess) -> dict[str, tuple[str, str]]:
+    """`--check-config` output (`key: value  # source` lines) as key -> (value, source)."""
+    assert proc.returncode == 0, describe(proc)
+    values = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("#"):
+            continue
+        key, rest = line.split(": ", 1)
+        value, source = rest.rsplit("  # ", 1)
+        values[key] = (value, source)
+    return values

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -18,17 +17,13 @@ from cryptography.x509 import ocsp
 
 from ocsp_e2e import (
     new_responder,
-    REPO_ROOT, Ocspd, b64, build_request, ctl_ok, describe, get_ocsp, load_cert, openssl_ok, parse_ok_response,
+    REPO_ROOT, Ocspd, b64, build_request, check_config_values, clean_environment, ctl_ok, describe, get_ocsp, load_cert, openssl_ok, parse_ok_response,
     post_ocsp, verify_signature,
 )
 
 EXAMPLE = REPO_ROOT / "Config" / "ocspd.yaml"
 
 
-def clean_environment(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OCSPD_")}
-    env.update(extra)
-    return env
 
 
 def ocspd(bins, *args, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -37,16 +32,7 @@ def ocspd(bins, *args, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def check_config(bins, *args, env: dict | None = None) -> dict[str, tuple[str, str]]:
-    proc = ocspd(bins, "--check-config", *args, env=env)
-    assert proc.returncode == 0, describe(proc)
-    values = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("# "):
-            continue
-        key, rest = line.split(": ", 1)
-        value, source = rest.rsplit("  # ", 1)
-        values[key] = (value, source)
-    return values
+    return check_config_values(ocspd(bins, "--check-config", *args, env=env))
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,30 +8,12 @@ import subprocess
 
 import pytest
 
-from ocsp_e2e import CMD_TIMEOUT, STAPLER_BIN, ctl, describe
+from ocsp_e2e import CMD_TIMEOUT, STAPLER_BIN, check_config_values, clean_environment, ctl, describe
 
 
 def run(cmd, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=CMD_TIMEOUT,
                           stdin=subprocess.DEVNULL, env=env if env is not None else clean_environment())
-
-
-def clean_environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSPD_", "OCSP_STAPLER_"))}
-    env.update(extra)
-    return env
-
-
-def check_config_lines(proc) -> dict[str, tuple[str, str]]:
-    assert proc.returncode == 0, describe(proc)
-    values = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("#"):
-            continue
-        key, rest = line.split(": ", 1)
-        value, source = rest.split("  # ", 1)
-        values[key] = (value, source)
-    return values
 
 
 def ocspd_check(bins, tmp_path, value: str, env=None):
@@ -53,9 +35,9 @@ def policy_check(bins, tmp_path, value: str):
 
 @pytest.mark.parametrize("text, shown", [("500ms", "500ms"), ("90", "90s"), ("1.5h", "90m"), ("7d", "7d"), ("3600s", "1h")])
 def test_one_duration_reads_the_same_in_all_three(bins, tmp_path, text, shown):
-    assert check_config_lines(ocspd_check(bins, tmp_path, text))["filter.coverage-margin"][0] == shown
-    assert check_config_lines(stapler_check(tmp_path, text))["refresh.margin"][0] == shown
-    assert check_config_lines(policy_check(bins, tmp_path, text))["cache_ttl"][0] == shown
+    assert check_config_values(ocspd_check(bins, tmp_path, text))["filter.coverage-margin"][0] == shown
+    assert check_config_values(stapler_check(tmp_path, text))["refresh.margin"][0] == shown
+    assert check_config_values(policy_check(bins, tmp_path, text))["cache_ttl"][0] == shown
 
 
 @pytest.mark.parametrize("text", ["1w", "soon", "-5s", "1e3"])
@@ -76,7 +58,7 @@ def test_the_stapler_reads_flags_over_the_environment_over_the_file(tmp_path):
     config.write_text("timeout: 3s\nconcurrency: 4\nlog_level: debug\nwatch:\n  - dir: /etc/haproxy/certs\n")
     env = clean_environment(OCSP_STAPLER_CONCURRENCY="8", OCSP_STAPLER_TIMEOUT="4s")
     proc = run([STAPLER_BIN, "--check-config", "--config", str(config), "--timeout", "750ms", "--retry-min", "2s"], env=env)
-    values = check_config_lines(proc)
+    values = check_config_values(proc)
     assert values["timeout"] == ("750ms", "flag --timeout"), proc.stdout
     assert values["concurrency"] == ("8", "environment OCSP_STAPLER_CONCURRENCY"), proc.stdout
     assert values["log_level"] == ("debug", f"file {config}"), proc.stdout
@@ -118,7 +100,7 @@ def test_unknown_keys_are_refused_alike(bins, tmp_path):
 def test_check_config_of_a_policy_names_every_key(bins, tmp_path):
     policy = tmp_path / "policy.yaml"
     policy.write_text("method: ocsp\ntimeout: 2s\nfilter: [/a.mlbf, /b.mlbf]\ncrl_max_size: 16M\n")
-    values = check_config_lines(ctl(bins, "check", "--policy", str(policy), "--check-config"))
+    values = check_config_values(ctl(bins, "check", "--policy", str(policy), "--check-config"))
     assert values["method"] == ("ocsp", f"file {policy}")
     assert values["timeout"] == ("2s", f"file {policy}")
     assert values["filter"] == ("/a.mlbf, /b.mlbf", f"file {policy}")
