@@ -82,6 +82,7 @@ e2e: build
 # it. Then the articles' code must still be the code Examples/RevocationClient compiles.
 DOC_TARGETS := OCSPValues OCSPCore OCSPStapling RevocationChecking
 docs: deps
+	mkdir -p .build/docs
 	for target in $(DOC_TARGETS); do
 	  swift package --allow-writing-to-directory .build/docs generate-documentation --target "$$target" \
 	    --output-path ".build/docs/$$target" --warnings-as-errors

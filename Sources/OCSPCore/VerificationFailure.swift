@@ -4,7 +4,7 @@
 ///
 /// Each verifier has its own `Code` (``OCSPResponseVerifier/FailureCode``,
 /// ``CRLVerifier/FailureCode``), so the two failures stay distinct types. Equality compares the
-/// code only, as with ``OCSPError``.
+/// code only, as with `OCSPError`.
 public struct VerificationFailure<CodeType: Hashable & Sendable & CustomStringConvertible>: Error, Hashable, Sendable,
     CustomStringConvertible
 {

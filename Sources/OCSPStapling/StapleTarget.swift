@@ -30,6 +30,11 @@ public struct StapleTarget: Sendable, Hashable {
     }
 
     /// - Parameters:
+    ///   - name: the name in logs and metrics (default: the certificate file's path).
+    ///   - certificatePath: the certificate (PEM); its issuer may follow it in the same file.
+    ///   - issuerPath: the issuer (default: the second certificate of the file, else `<cert>.issuer`).
+    ///   - outputPath: where the staple is kept (DER, written atomically).
+    ///   - responderURL: the responder (default: the certificate's AIA OCSP URL).
     ///   - haproxySocket: an HAProxy stats socket: an ``HAProxyRuntime`` output first.
     ///   - outputs: further outputs, after it.
     public init(

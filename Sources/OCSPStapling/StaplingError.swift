@@ -3,7 +3,7 @@ public import OCSPCore
 /// Why no staple was fetched: a stable ``code`` to match on, a ``message`` that says what
 /// happened, and what the verifier or the responder said, when they said something.
 ///
-/// Equality compares the code only, as with ``OCSPError``.
+/// Equality compares the code only, as with `OCSPError`.
 public struct StaplingError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What failed, as a value that can grow without breaking callers: match it with `==` or a
     /// `switch` that has a `default`.

@@ -80,10 +80,13 @@ public final class StaplingService: Sendable {
     private let running = LockedValue<[StapleTarget: Task<Void, Never>]>([:])
 
     /// - Parameters:
+    ///   - options: how staples are fetched and refreshed, how many at once, how often the
+    ///     watched directories are scanned.
     ///   - outputs: outputs of every target, after each one's own (``ReloadHook``).
     ///   - fetcher: how requests reach the responders (libcurl; tests give a scripted one).
     ///   - clock: what the refresh loops sleep on (tests give a manual one). Staples' windows are
     ///     wall-clock dates, read from `Date()`.
+    ///   - logger: where refreshes, failures and deliveries are logged.
     public init(
         options: Options, outputs: [any StapleOutput] = [], fetcher: any HTTPFetching = CurlFetcher.shared,
         clock: any Clock<Duration> = ContinuousClock(), logger: Logger
