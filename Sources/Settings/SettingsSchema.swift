@@ -105,18 +105,20 @@ package struct SettingsSchema<Root>: Sendable {
         var loaded = Loaded(value: defaults, warnings: warnings)
         for setting in settings {
             let source: String
+            var fileList = false
             if flags[setting.key] != nil {
                 source = "flag \(setting.flag)"
             } else if let variable = environmentVariable(setting), environment[variable] != nil {
                 source = "environment \(variable)"
-            } else if contents.values[setting.key] != nil, let file {
+            } else if let value = contents.values[setting.key], let file {
                 source = "file \(file.path)"
+                if case .list = value { fileList = true }
             } else {
                 continue
             }
             let key = Self.configKey(setting.key)
             do {
-                if case .list = contents.values[setting.key], source.hasPrefix("file"), let applyList = setting.applyList {
+                if fileList, let applyList = setting.applyList {
                     try applyList(&loaded.value, reader.stringArray(forKey: ConfigKey(key.components)) ?? [])
                 } else if let text = reader.string(forKey: ConfigKey(key.components)) {
                     try setting.apply(&loaded.value, text)
@@ -157,7 +159,8 @@ package struct SettingsSchema<Root>: Sendable {
         var values: [String: String] = [:]
         var remaining = arguments[...]
         while let argument = remaining.popFirst() {
-            let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+            // `--validity=` gives the empty value ("none"), not the next argument.
+            let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             if parts.count == 1, let toggle = switches[argument] {
                 values[toggle.key] = toggle.value
                 continue

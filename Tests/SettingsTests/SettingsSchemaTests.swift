@@ -52,6 +52,7 @@ import Testing
     @Test func flagsComeInEveryForm() throws {
         let flags = try Self.schema.flagValues(["--crl-interval", "1h", "--name=x", "--no-crl", "--items", "one"])
         #expect(flags == ["crl.interval": "1h", "log_name": "x", "crl.enabled": "false", "items": "one"])
+        #expect(try Self.schema.flagValues(["--name=", "--crl-interval", "1h"]) == ["log_name": "", "crl.interval": "1h"])
         #expect(throws: ConfigurationFileError.self) { try Self.schema.flagValues(["--crl-intervall", "1h"]) }
         #expect(throws: ConfigurationFileError.self) { try Self.schema.flagValues(["--crl-interval"]) }
         #expect(Self.schema.optionsHelp.contains("  --crl-interval <value>: how often [crl.interval, EXAMPLE_CRL_INTERVAL, reloadable]\n"))
