@@ -113,18 +113,12 @@ import Testing
 }
 
 @Suite struct RevocationPolicyTests {
+    /// The shipped policy (Config/revocation-policy.yaml: the seeds' keys under
+    /// `revocation_checking:`) reads as the seeds mean it; JSON with the keys at the top too.
     @Test func theSeedKeysUnderRevocationCheckingOrAtTheTop() throws {
-        let seed = """
-            revocation_checking:
-              method: ocsp_stapling  # Server pre-fetches OCSP response
-              fallback: ocsp         # Direct OCSP if stapling unavailable
-              must_staple: true      # Require OCSP stapling extension
-              crl_fallback: false    # CRLs too large for real-time
-              soft_fail: false       # Hard-fail if OCSP unreachable (security > availability)
-              cache_ttl: 3600        # Cache OCSP responses for 1 hour
-              timeout: 5s            # OCSP responder timeout
-            """
-        let policy = try RevocationPolicy.parse(seed)
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Config/revocation-policy.yaml").path
+        let policy = try RevocationPolicy.load(path: path)
         #expect(policy.method == .ocspStapling && policy.fallback == .ocsp && policy.mustStaple)
         #expect(!policy.crlFallback && !policy.softFail)
         #expect(policy.cacheTTL == .seconds(3600) && policy.timeout == .seconds(5))
