@@ -110,7 +110,7 @@ package struct OCSPDConfiguration: Sendable {
                 config.crl.keyFilePermissions = config.responder.keyFilePermissions
             }, current: { $0.responder.keyFilePermissions == .any ? "true" : "false" }),
         Setting(key: "pkcs11.module", help: "PKCS#11 module for key URIs without module-path= (empty: none)",
-            reloadable: false, flag: "pkcs11-module",
+            reloadable: false,
             apply: { config, value throws(ConfigurationError) in
                 guard value.isEmpty || value.hasPrefix("/") else {
                     throw ConfigurationError(key: "pkcs11.module", value: value, expected: "an absolute path, e.g. /usr/lib/softhsm/libsofthsm2.so")
@@ -118,20 +118,20 @@ package struct OCSPDConfiguration: Sendable {
                 config.pkcs11Module = value.isEmpty ? nil : value
             }, current: { $0.pkcs11Module ?? "" }),
         Setting(key: "pkcs11.timeout", help: "a signature waits this long for the token before tryLater (e.g. 2s)",
-            reloadable: false, flag: "pkcs11-timeout",
+            reloadable: false,
             apply: { config, value throws(ConfigurationError) in
                 config.pkcs11.timeout = try duration("pkcs11.timeout", value, in: 0.001...60)
             }, current: { formatDuration($0.pkcs11.timeout) }),
-        Setting(key: "pkcs11.concurrency", help: "signatures in the token at once", reloadable: false, flag: "pkcs11-concurrency",
+        Setting(key: "pkcs11.concurrency", help: "signatures in the token at once", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
                 config.pkcs11.concurrency = try integer("pkcs11.concurrency", value, in: 1...1024)
             }, current: { "\($0.pkcs11.concurrency)" }),
-        Setting(key: "pkcs11.queue", help: "signatures waiting for the token; more get tryLater at once", reloadable: false, flag: "pkcs11-queue",
+        Setting(key: "pkcs11.queue", help: "signatures waiting for the token; more get tryLater at once", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
                 config.pkcs11.queue = try integer("pkcs11.queue", value, in: 0...100_000)
             }, current: { "\($0.pkcs11.queue)" }),
         Setting(key: "pkcs11.retry-interval", help: "how often a lost or slow token is tried again (e.g. 1s)",
-            reloadable: false, flag: "pkcs11-retry-interval",
+            reloadable: false,
             apply: { config, value throws(ConfigurationError) in
                 config.pkcs11.retryInterval = try duration("pkcs11.retry-interval", value, in: 0.01...3600)
             }, current: { formatDuration($0.pkcs11.retryInterval) }),
@@ -159,20 +159,20 @@ package struct OCSPDConfiguration: Sendable {
         Setting(key: "crl.enabled", help: "generate CRLs (stored ones are served either way)", reloadable: false, switches: ["no-crl": "false"],
             apply: { config, value throws(ConfigurationError) in config.crlEnabled = try boolean("crl.enabled", value) },
             current: { "\($0.crlEnabled)" }),
-        Setting(key: "crl.interval", help: "regenerate each complete CRL this often (e.g. 1h)", reloadable: true, flag: "crl-interval",
+        Setting(key: "crl.interval", help: "regenerate each complete CRL this often (e.g. 1h)", reloadable: true,
             apply: { config, value throws(ConfigurationError) in
                 config.crl.interval = try duration("crl.interval", value, in: 1...(31 * 86400))
             }, current: { formatDuration($0.crl.interval) }),
-        Setting(key: "crl.validity", help: "CRL validity, nextUpdate - thisUpdate (e.g. 7d)", reloadable: true, flag: "crl-validity",
+        Setting(key: "crl.validity", help: "CRL validity, nextUpdate - thisUpdate (e.g. 7d)", reloadable: true,
             apply: { config, value throws(ConfigurationError) in
                 config.crl.policy.validity = try duration("crl.validity", value, in: 60...(366 * 86400))
             }, current: { formatDuration($0.crl.policy.validity) }),
         Setting(key: "crl.debounce", help: "publish a delta CRL once changes have settled this long (e.g. 2s)",
-            reloadable: true, flag: "crl-debounce",
+            reloadable: true,
             apply: { config, value throws(ConfigurationError) in
                 config.crl.debounce = try duration("crl.debounce", value, in: 0...3600)
             }, current: { formatDuration($0.crl.debounce) }),
-        Setting(key: "crl.shards", help: "split complete CRLs into this many shards", reloadable: true, flag: "crl-shards",
+        Setting(key: "crl.shards", help: "split complete CRLs into this many shards", reloadable: true,
             apply: { config, value throws(ConfigurationError) in
                 config.crl.policy.shards = try integer("crl.shards", value, in: 1...4096)
             }, current: { "\($0.crl.policy.shards)" }),
@@ -251,14 +251,14 @@ package struct OCSPDConfiguration: Sendable {
             reloadable: false,
             apply: { config, value throws(ConfigurationError) in config.purge.command = value.isEmpty ? nil : value },
             current: { $0.purge.command ?? "" }),
-        Setting(key: "log.level", help: "trace, debug, info, notice, warning, error or critical", reloadable: true, flag: "log-level",
+        Setting(key: "log.level", help: "trace, debug, info, notice, warning, error or critical", reloadable: true,
             apply: { config, value throws(ConfigurationError) in
                 guard let level = Logger.Level(rawValue: value) else {
                     throw ConfigurationError(key: "log.level", value: value, expected: "trace, debug, info, notice, warning, error or critical")
                 }
                 config.logLevel = level
             }, current: { $0.logLevel.rawValue }),
-        Setting(key: "log.format", help: "json (one object a line) or text", reloadable: false, flag: "log-format",
+        Setting(key: "log.format", help: "json (one object a line) or text", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
                 guard let format = LogFormat(rawValue: value) else {
                     throw ConfigurationError(key: "log.format", value: value, expected: "json or text")
@@ -276,7 +276,7 @@ package struct OCSPDConfiguration: Sendable {
             apply: { config, value throws(ConfigurationError) in
                 config.metricsEnabled = try boolean("metrics.enabled", value)
             }, current: { "\($0.metricsEnabled)" }),
-        Setting(key: "metrics.listen", help: "serve /metrics, /healthz, /readyz on this HOST:PORT instead", reloadable: false, flag: "metrics-listen",
+        Setting(key: "metrics.listen", help: "serve /metrics, /healthz, /readyz on this HOST:PORT instead", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
                 guard value.isEmpty || (try? HTTPServer.Configuration(listen: value)) != nil else {
                     throw ConfigurationError(key: "metrics.listen", value: value, expected: "HOST:PORT, e.g. 127.0.0.1:9102")
