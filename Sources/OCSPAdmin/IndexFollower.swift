@@ -95,7 +95,9 @@ package struct IndexFollower {
     private var reported: Set<OpenSSLIndex.BadLine> = []
     private var lastApplied: Fingerprint?
 
-    package init(store: RevocationStore, issuer: IssuerID, path: String, makeSigning: @escaping () -> ResponseSigning? = { nil }) {
+    package init(
+        store: RevocationStore, issuer: IssuerID, path: String, makeSigning: @escaping () -> ResponseSigning? = { nil }
+    ) {
         self.store = store
         self.issuer = issuer
         self.path = path
@@ -220,7 +222,8 @@ final class DirectoryWatch {
                     let mask = raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
                     let length = Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
                     let nameBytes = raw[(offset + header)..<min(count, offset + header + length)].prefix { $0 != 0 }
-                    if mask & UInt32(IN_Q_OVERFLOW) != 0 || String(decoding: nameBytes, as: UTF8.self) == name { hit = true }
+                    let overflow = mask & UInt32(IN_Q_OVERFLOW) != 0
+                    if overflow || String(decoding: nameBytes, as: UTF8.self) == name { hit = true }
                     offset += header + length
                 }
             }

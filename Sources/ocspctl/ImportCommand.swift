@@ -51,7 +51,9 @@ struct ImportCommand: StoreCommand, AsyncParsableCommand {
     static let batchSize = 50_000
 
     func validate() throws {
-        if follow && presign { throw ValidationError("--follow re-signs what changes as it changes; leave out --presign") }
+        if follow && presign {
+            throw ValidationError("--follow re-signs what changes as it changes; leave out --presign")
+        }
         if follow && options.databaseURL != nil {
             throw ValidationError("--follow writes this store as the index changes; it does not run with --database")
         }
@@ -138,11 +140,13 @@ struct IndexFollowService: Service {
         case .applied(let set):
             for line in set.newlyBad {
                 logger.warning(
-                    "bad index line skipped", metadata: ["line": "\(line.number)", "text": "\(line.text)", "error": "\(line.reason)"])
+                    "bad index line skipped",
+                    metadata: ["line": "\(line.number)", "text": "\(line.text)", "error": "\(line.reason)"])
             }
             var metadata: Logger.Metadata = [
                 "added": "\(set.added)", "changed": "\(set.changed)", "unchanged": "\(set.unchanged)",
-                "bad": "\(set.bad.count)", "kept_revoked": "\(set.keptRevoked)", "lag_ms": "\(Int((set.lag * 1000).rounded()))",
+                "bad": "\(set.bad.count)", "kept_revoked": "\(set.keptRevoked)",
+                "lag_ms": "\(Int((set.lag * 1000).rounded()))",
             ]
             if let modified = set.modified { metadata["modified"] = "\(modified.timeIntervalSince1970)" }
             logger.info(set.wroteAnything ? "applied" : "unchanged", metadata: metadata)

@@ -69,11 +69,10 @@ import Testing
         #expect(second.bad.isEmpty && second.wroteAnything)
         #expect(try store.auditHead().sequence == head + 2, "one audit record for each line changed, none for the rest")
         #expect(signatures.signed.withLock { $0.sorted() } == ["02", "04"], "only the changed records are signed")
-        let response = try #require(
-            try store.cachedResponse(ResponseKey(issuer: issuer, algorithm: .sha1, serial: try SerialNumber(hex: "02"))))
+        let two = try SerialNumber(hex: "02")
+        let response = try #require(try store.cachedResponse(ResponseKey(issuer: issuer, algorithm: .sha1, serial: two)))
         #expect(response.kind == .revoked, "the cached good answer was replaced in the same transaction")
-        guard case .revoked(_, .keyCompromise, _) = try #require(try store.certificate(issuer: issuer, serial: try SerialNumber(hex: "02"))).status
-        else {
+        guard case .revoked(_, .keyCompromise, _) = try #require(try store.certificate(issuer: issuer, serial: two)).status else {
             Issue.record("02 should be revoked (keyCompromise)")
             return
         }
@@ -104,7 +103,9 @@ import Testing
         var follower = IndexFollower(store: store, issuer: issuer, path: index)
         try write([Self.valid("31")])
         _ = try follower.apply()
-        try store.setStatus(issuer: issuer, serial: try SerialNumber(hex: "31"), .revoked(time: Date(), reason: .keyCompromise, invalidityDate: nil))
+        try store.setStatus(
+            issuer: issuer, serial: try SerialNumber(hex: "31"),
+            .revoked(time: Date(), reason: .keyCompromise, invalidityDate: nil))
         try write([Self.valid("31"), Self.valid("32")])
         let set = try follower.apply()
         #expect((set.added, set.changed, set.unchanged, set.keptRevoked) == (1, 0, 0, 1))
