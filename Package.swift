@@ -156,8 +156,9 @@ let package = Package(
             name: "ocspctl",
             dependencies: [
                 "OCSPValues", "OCSPCore", "RevocationStore", "Responder", "OCSPAdmin", "CRLService", "RevocationChecking",
-                "Replication", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Replication", "Settings", "LogFormats", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -18,24 +18,50 @@ package enum OpenSSLIndex {
         try parse(line: Array(line.utf8)[...], number: number, now: now)
     }
 
+    /// A line that does not parse: its number (from 1), its text, and why.
+    package struct BadLine: Sendable, Hashable, CustomStringConvertible {
+        package var number: Int
+        package var text: String
+        /// The parser's error, which names the line number.
+        package var reason: String
+        package var description: String { reason }
+    }
+
     /// Parses every line of an index file's bytes.
     /// - Parameter skipBad: collect the lines that do not parse (their errors, naming each line)
     ///   instead of throwing at the first.
     package static func parse(contents: [UInt8], skipBad: Bool = false, now: Date = Date()) throws
         -> (entries: [Entry], skipped: [String])
     {
+        if !skipBad { return (try parseStrictly(contents: contents, now: now), []) }
+        let (entries, bad) = parseSkippingBad(contents: contents, now: now)
+        return (entries, bad.map(\.reason))
+    }
+
+    /// Parses every line of an index file's bytes, collecting the lines that do not parse.
+    package static func parseSkippingBad(contents: [UInt8], now: Date = Date()) -> (entries: [Entry], bad: [BadLine]) {
         var entries: [Entry] = []
-        var skipped: [String] = []
+        var bad: [BadLine] = []
         var number = 0
         for line in contents.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             number += 1
             do {
                 if let entry = try parse(line: line, number: number, now: now) { entries.append(entry) }
-            } catch where skipBad {
-                skipped.append("\(error)")
+            } catch {
+                bad.append(BadLine(number: number, text: String(decoding: line, as: UTF8.self), reason: "\(error)"))
             }
         }
-        return (entries, skipped)
+        return (entries, bad)
+    }
+
+    static func parseStrictly(contents: [UInt8], now: Date) throws -> [Entry] {
+        var entries: [Entry] = []
+        var number = 0
+        for line in contents.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            number += 1
+            if let entry = try parse(line: line, number: number, now: now) { entries.append(entry) }
+        }
+        return entries
     }
 
     static func parse(line: ArraySlice<UInt8>, number: Int, now: Date) throws -> Entry? {

@@ -263,44 +263,95 @@ extension RevocationStore {
         /// Records that differed (status, reason, times, expiry) and were replaced.
         public var changed = 0
         public var unchanged = 0
+        /// Records revoked in the store that the import says are good, left revoked (with
+        /// `keepRevocations` only).
+        public var keptRevoked = 0
         public init() {}
     }
 
     /// Writes many certificate records at once (a bulk import), in one transaction: those not in
-    /// the store are added, those that differ in status, reason, times or expiry are replaced
-    /// (their cached responses dropped: ocspd or `ocspctl presign` signs anew), each with an audit
-    /// record; those that do not differ are left alone, so importing the same list again writes
-    /// nothing at all.
+    /// the store are added, those that differ in status, reason, times or expiry are replaced,
+    /// each with an audit record; those that do not differ are left alone, so importing the same
+    /// list again writes nothing at all. The cached responses of a record added or replaced are
+    /// re-signed with `sign` (before the write, like ``setStatus(issuer:serial:_:notAfter:sign:force:now:)``),
+    /// or dropped without it (ocspd or `ocspctl presign` signs anew).
+    /// - Parameter keepRevocations: leave a certificate revoked (other than on hold) when the
+    ///   import says it is good, counting it in ``ImportReport/keptRevoked``: revocation is
+    ///   permanent, and a followed feed must not undo an `ocspctl revoke` (false: the import's
+    ///   record wins, as a one-shot import always did).
     @discardableResult
-    public func importRecords(issuer: IssuerID, _ items: [(SerialNumber, CertificateRecord)], now: Date = Date()) throws
-        -> ImportReport
-    {
-        try environment.write { txn in
+    public func importRecords(
+        issuer: IssuerID, _ items: [(SerialNumber, CertificateRecord)], sign: ResponseSigning? = nil,
+        keepRevocations: Bool = false, now: Date = Date()
+    ) throws -> ImportReport {
+        // Planned and signed without the write lock (see ``signAhead(issuer:_:sign:)``); only the
+        // records that differ are signed, and the write uses a signature only if nothing moved meanwhile.
+        var plans: [SerialNumber: PlannedChange] = [:]
+        if sign != nil {
+            try environment.read { txn in
+                for (serial, imported) in items {
+                    let previous = try record(txn, issuer: issuer, serial: serial)
+                    if Self.importLeavesAlone(previous, imported)
+                        || (keepRevocations && Self.importWouldRelease(previous, imported))
+                    { continue }
+                    plans[serial] = PlannedChange(
+                        serial: serial, previous: previous, updated: Self.imported(imported, replacing: previous, now: now))
+                }
+            }
+        }
+        let signed = try signAhead(issuer: issuer, Array(plans.values), sign: sign)
+        return try environment.write { txn in
             try requireIssuer(txn, issuer)
             var report = ImportReport()
             var audits: [AuditRecord] = []
+            var written = 0
             for (serial, imported) in items {
                 let previous = try record(txn, issuer: issuer, serial: serial)
-                if let previous, previous.status == imported.status, previous.notAfter == imported.notAfter {
+                if Self.importLeavesAlone(previous, imported) {
                     report.unchanged += 1
                     continue
                 }
-                var updated = imported
-                updated.changedAt = now
-                if previous?.isOnHold == true, imported.status == .good { updated.releasedFromHoldAt = now }
+                if keepRevocations && Self.importWouldRelease(previous, imported) {
+                    report.keptRevoked += 1
+                    continue
+                }
+                let updated = Self.imported(imported, replacing: previous, now: now)
                 try txn.put(certs, issuer.bytes + serial.bytes, updated.encoded)
-                try replaceResponses(txn, issuer: issuer, serial: serial, signed: [:])
+                try replaceResponses(
+                    txn, issuer: issuer, serial: serial,
+                    signed: Self.signedAhead(signed, plans, serial: serial, replacing: previous, with: updated))
                 audits.append(
                     certificateAudit(.certImport, issuer: issuer, serial: serial, before: previous, after: updated, now: now))
+                written += 1
                 if previous == nil { report.added += 1 } else { report.changed += 1 }
             }
             try appendAudit(txn, audits)
-            if report.added + report.changed > 0 {
+            if written > 0 {
                 try bumpRevocationSequence(txn, issuer: issuer)
                 try recordChange(txn, issuer: issuer, serial: nil)
             }
             return report
         }
+    }
+
+    /// Whether an import leaves `previous` as it is: same status (reason, times) and expiry.
+    static func importLeavesAlone(_ previous: CertificateRecord?, _ imported: CertificateRecord) -> Bool {
+        guard let previous else { return false }
+        return previous.status == imported.status && previous.notAfter == imported.notAfter
+    }
+
+    /// Whether `imported` would make good a certificate revoked for good (not on hold).
+    static func importWouldRelease(_ previous: CertificateRecord?, _ imported: CertificateRecord) -> Bool {
+        guard let previous, previous.status != .good, !previous.isOnHold else { return false }
+        return imported.status == .good
+    }
+
+    /// The record an import writes over `previous`.
+    static func imported(_ imported: CertificateRecord, replacing previous: CertificateRecord?, now: Date) -> CertificateRecord {
+        var updated = imported
+        updated.changedAt = now
+        if previous?.isOnHold == true, imported.status == .good { updated.releasedFromHoldAt = now }
+        return updated
     }
 
     /// Throws ``StoreError/Code/unknownIssuer`` unless `issuer` is in the store.

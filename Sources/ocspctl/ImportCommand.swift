@@ -1,12 +1,15 @@
 import ArgumentParser
 import Foundation
+import LogFormats
+import Logging
 import OCSPAdmin
 import OCSPCore
 import OCSPValues
 import Responder
 import RevocationStore
+import ServiceLifecycle
 
-struct ImportCommand: StoreCommand {
+struct ImportCommand: StoreCommand, AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Import an OpenSSL CA database (index.txt) for one issuer: statuses, reasons, revocation times.",
@@ -14,6 +17,15 @@ struct ImportCommand: StoreCommand {
             Idempotent: certificates the store already holds as the index says are left alone, so \
             importing the same index again writes nothing and adds no audit record. Each certificate \
             added or changed gets its own audit record.
+
+            With --follow, the import keeps running and follows the index as `openssl ca` changes it \
+            (inotify on its directory, and its size, inode and time compared every second as the safety \
+            net): each change is applied the same idempotent way, the responses of the certificates it \
+            changes re-signed in the same transaction (as `ocspctl revoke` does), so an ocspd on the same \
+            store answers the new status at once. A line that does not parse is logged once, by number and \
+            text, and the rest applied. A line that says good of a certificate the store holds as revoked \
+            (an `ocspctl revoke`) leaves it revoked: revocation is permanent. It logs JSON lines to standard error (each change set with its \
+            counts and its lag, from the file's modification to the commit) and exits 0 on SIGTERM or SIGINT.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -30,9 +42,25 @@ struct ImportCommand: StoreCommand {
     @Flag(help: "Import the lines that parse and list those that do not (default: a bad line stops the import before anything is written).")
     var skipBad = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Keep running: apply the index again each time it changes (bad lines logged and skipped), until SIGTERM.",
+            discussion: "Responses of changed certificates are re-signed as they change; --presign and --skip-bad do not apply."))
+    var follow = false
+
     static let batchSize = 50_000
 
-    func run() throws {
+    func validate() throws {
+        if follow && presign {
+            throw ValidationError("--follow re-signs what changes as it changes; leave out --presign")
+        }
+        if follow && options.databaseURL != nil {
+            throw ValidationError("--follow writes this store as the index changes; it does not run with --database")
+        }
+    }
+
+    func run() async throws {
+        if follow { return try await runFollowing() }
         let store = try options.open()
         let record = try store.issuer(certificate: Certificate.load(path: issuer))
         guard let data = FileManager.default.contents(atPath: index) else {
@@ -64,6 +92,68 @@ struct ImportCommand: StoreCommand {
         if presign {
             let signed = try options.responder(store).presign(issuer: record.id)
             print("signed \(signed) responses")
+        }
+    }
+}
+
+extension ImportCommand {
+    /// `--follow`: an ``IndexFollower`` under a service group until SIGTERM or SIGINT.
+    func runFollowing() async throws {
+        let store = try options.open()
+        let record = try store.issuer(certificate: Certificate.load(path: issuer))
+        guard FileManager.default.fileExists(atPath: index) else { throw CLIError("cannot read \(index)", .notFound) }
+        let logger = Logger(label: "ocspctl.import") { JSONLogHandler(label: $0) }
+        let options = options
+        let id = record.id
+        let service = IndexFollowService(
+            logger: logger,
+            makeFollower: { [index] in
+                IndexFollower(store: store, issuer: id, path: index) {
+                    responseSigning(store, issuer: id, options)
+                }
+            })
+        logger.info("following", metadata: ["index": "\(index)", "issuer": "\(id)"])
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [ServiceGroupConfiguration.ServiceConfiguration(service: service)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("stopped")
+    }
+}
+
+/// Runs an ``IndexFollower`` until a graceful shutdown, logging what it applies.
+struct IndexFollowService: Service {
+    let logger: Logger
+    /// Made in the service's task: the follower holds a watch descriptor and its signing.
+    let makeFollower: @Sendable () -> IndexFollower
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { [logger, makeFollower] in
+            var follower = makeFollower()
+            await follower.run { event in Self.log(event, logger) }
+        }
+    }
+
+    static func log(_ event: IndexFollower.Event, _ logger: Logger) {
+        switch event {
+        case .applied(let set):
+            for line in set.newlyBad {
+                logger.warning(
+                    "bad index line skipped",
+                    metadata: ["line": "\(line.number)", "text": "\(line.text)", "error": "\(line.reason)"])
+            }
+            var metadata: Logger.Metadata = [
+                "added": "\(set.added)", "changed": "\(set.changed)", "unchanged": "\(set.unchanged)",
+                "bad": "\(set.bad.count)", "kept_revoked": "\(set.keptRevoked)",
+                "lag_ms": "\(Int((set.lag * 1000).rounded()))",
+            ]
+            if let modified = set.modified { metadata["modified"] = "\(modified.timeIntervalSince1970)" }
+            logger.info(set.wroteAnything ? "applied" : "unchanged", metadata: metadata)
+        case .failed(let message):
+            logger.warning("index not applied; retrying at the next change", metadata: ["error": "\(message)"])
+        case .pollingOnly(let message):
+            logger.warning("inotify unavailable; polling the index every second", metadata: ["error": "\(message)"])
         }
     }
 }
