@@ -129,7 +129,7 @@ struct IndexFollowService: Service {
     let makeFollower: @Sendable () -> IndexFollower
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { [logger, makeFollower] in
+        await cancelWhenGracefulShutdown { [logger, makeFollower] in
             var follower = makeFollower()
             await follower.run { event in Self.log(event, logger) }
         }
