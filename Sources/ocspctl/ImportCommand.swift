@@ -7,7 +7,6 @@ import OCSPCore
 import OCSPValues
 import Responder
 import RevocationStore
-import ServiceLifecycle
 
 struct ImportCommand: StoreCommand, AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -97,7 +96,7 @@ struct ImportCommand: StoreCommand, AsyncParsableCommand {
 }
 
 extension ImportCommand {
-    /// `--follow`: an ``IndexFollower`` under a service group until SIGTERM or SIGINT.
+    /// `--follow`: an ``IndexFollower`` under a service group (``FollowService``) until SIGTERM or SIGINT.
     func runFollowing() async throws {
         let store = try options.open()
         let record = try store.issuer(certificate: Certificate.load(path: issuer))
@@ -105,36 +104,16 @@ extension ImportCommand {
         let logger = Logger(label: "ocspctl.import") { JSONLogHandler(label: $0) }
         let options = options
         let id = record.id
-        let service = IndexFollowService(
-            logger: logger,
-            makeFollower: { [index] in
-                IndexFollower(store: store, issuer: id, path: index) {
-                    responseSigning(store, issuer: id, options)
-                }
-            })
         logger.info("following", metadata: ["index": "\(index)", "issuer": "\(id)"])
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [ServiceGroupConfiguration.ServiceConfiguration(service: service)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        logger.info("stopped")
-    }
-}
-
-/// Runs an ``IndexFollower`` until a graceful shutdown, logging what it applies.
-struct IndexFollowService: Service {
-    let logger: Logger
-    /// Made in the service's task: the follower holds a watch descriptor and its signing.
-    let makeFollower: @Sendable () -> IndexFollower
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown { [logger, makeFollower] in
-            var follower = makeFollower()
+        try await FollowService.run(logger: logger) { [index] in
+            var follower = IndexFollower(store: store, issuer: id, path: index) {
+                responseSigning(store, issuer: id, options)
+            }
             await follower.run { event in Self.log(event, logger) }
         }
     }
 
+    /// Logs what an ``IndexFollower`` applies, as JSON lines.
     static func log(_ event: IndexFollower.Event, _ logger: Logger) {
         switch event {
         case .applied(let set):
