@@ -60,15 +60,7 @@ package struct DirectoryFollower {
     }
 
     /// What ``run(report:)`` tells its caller.
-    package enum Event: Sendable {
-        /// The directory was read and its new files applied (also when none were new).
-        case applied(ChangeSet)
-        /// The directory could not be read or the store refused a write this time (tried again
-        /// at the next change or poll); the follower keeps running.
-        case failed(String)
-        /// The directory cannot be watched with inotify: polling alone finds the changes.
-        case pollingOnly(String)
-    }
+    package typealias Event = FollowerEvent<ChangeSet>
 
     package let store: RevocationStore
     /// The directory's path.

@@ -82,6 +82,18 @@ package struct FileWatch {
     }
 }
 
+/// What a follower's `run(report:)` tells its caller (``IndexFollower/Event``,
+/// ``DirectoryFollower/Event``).
+package enum FollowerEvent<Applied: Sendable>: Sendable {
+    /// The file or directory was read and applied (also when nothing changed in the store).
+    case applied(Applied)
+    /// It could not be read or applied this time (it is tried again at the next change or poll);
+    /// the follower keeps running.
+    case failed(String)
+    /// The directory cannot be watched with inotify: polling alone finds the changes.
+    case pollingOnly(String)
+}
+
 /// An inotify watch on a directory, read without blocking. Owns its descriptor.
 final class DirectoryWatch {
     private let descriptor: Int32

@@ -56,15 +56,7 @@ package struct IndexFollower {
     }
 
     /// What ``run(report:)`` tells its caller.
-    package enum Event: Sendable {
-        /// The file was read and applied (also when nothing changed in the store).
-        case applied(ChangeSet)
-        /// The file could not be read or applied this time (it is tried again at the next change
-        /// or poll); the follower keeps running.
-        case failed(String)
-        /// The directory cannot be watched with inotify: polling alone finds the changes.
-        case pollingOnly(String)
-    }
+    package typealias Event = FollowerEvent<ChangeSet>
 
     package let store: RevocationStore
     package let issuer: IssuerID

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LogFormats
 import Logging
 import OCSPAdmin
 import OCSPCore
@@ -101,11 +100,10 @@ extension ImportCommand {
         let store = try options.open()
         let record = try store.issuer(certificate: Certificate.load(path: issuer))
         guard FileManager.default.fileExists(atPath: index) else { throw CLIError("cannot read \(index)", .notFound) }
-        let logger = Logger(label: "ocspctl.import") { JSONLogHandler(label: $0) }
         let options = options
         let id = record.id
-        logger.info("following", metadata: ["index": "\(index)", "issuer": "\(id)"])
-        try await FollowService.run(logger: logger) { [index] in
+        try await FollowService.run(label: "ocspctl.import", following: ["index": "\(index)", "issuer": "\(id)"]) {
+            [index] logger in
             var follower = IndexFollower(store: store, issuer: id, path: index) {
                 responseSigning(store, issuer: id, options)
             }
@@ -115,8 +113,7 @@ extension ImportCommand {
 
     /// Logs what an ``IndexFollower`` applies, as JSON lines.
     static func log(_ event: IndexFollower.Event, _ logger: Logger) {
-        switch event {
-        case .applied(let set):
+        FollowService.log(event, logger, what: "index") { set in
             for line in set.newlyBad {
                 logger.warning(
                     "bad index line skipped",
@@ -129,10 +126,6 @@ extension ImportCommand {
             ]
             if let modified = set.modified { metadata["modified"] = "\(modified.timeIntervalSince1970)" }
             logger.info(set.wroteAnything ? "applied" : "unchanged", metadata: metadata)
-        case .failed(let message):
-            logger.warning("index not applied; retrying at the next change", metadata: ["error": "\(message)"])
-        case .pollingOnly(let message):
-            logger.warning("inotify unavailable; polling the index every second", metadata: ["error": "\(message)"])
         }
     }
 }

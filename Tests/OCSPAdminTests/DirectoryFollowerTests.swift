@@ -16,28 +16,14 @@ import Testing
 
     init() throws {
         try FileManager.default.createDirectory(atPath: root + "/issued", withIntermediateDirectories: true)
-        (ca, caKey) = try Self.makeCA("Directory Follow Test CA")
-        store = try RevocationStore.create(at: root + "/store")
-        let record = try IssuerRecord(
-            certificate: ca, responderCertificate: nil, caKeyPath: nil, responderKeyPath: nil, responseValidity: 3600)
-        try store.addIssuer(record)
-        issuer = record.id
+        (ca, caKey) = try TestCA.make("Directory Follow Test CA")
+        (store, issuer) = try TestCA.store(at: root + "/store", issuer: ca)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
-    static func makeCA(_ name: String) throws -> (Certificate, PrivateKey) {
-        let key = try PrivateKey.generateEC()
-        let ca = try CertificateBuilder.issue(
-            CertificateTemplate(
-                subject: [("CN", name)], validity: 86400,
-                extensions: [("basicConstraints", "critical,CA:TRUE"), ("keyUsage", "critical,keyCertSign,cRLSign")]),
-            subjectKey: key, issuer: nil, issuerKey: key)
-        return (ca, key)
-    }
-
     /// A leaf certificate with serial `serial`, issued by `ca` (this suite's CA by default).
-    func leaf(_ serial: String, by ca: (Certificate, PrivateKey)? = nil) throws -> Certificate {
+    func leaf(_ serial: String, by ca: (certificate: Certificate, key: PrivateKey)? = nil) throws -> Certificate {
         var template = CertificateTemplate(
             subject: [("CN", "leaf \(serial)")], validity: 86400, extensions: [("basicConstraints", "CA:FALSE")])
         template.serialNumber = try SerialNumber(hex: serial)
@@ -133,7 +119,7 @@ import Testing
     }
 
     @Test func aCertificateOfAnIssuerNotInTheStoreIsReportedOnceAndTheRestAdded() throws {
-        let other = try Self.makeCA("Another CA")
+        let other = try TestCA.make("Another CA")
         try write(Array(try leaf("3E", by: other).pemEncoded.utf8), "other.pem")
         try write(Array(try leaf("3F").pemEncoded.utf8), "mine.pem")
         var follower = DirectoryFollower(store: store, directory: directory)
