@@ -21,7 +21,8 @@ import Glibc
 /// The file is watched two ways: inotify on its directory (`openssl ca` writes `index.txt.new`
 /// and renames it over `index.txt`, which a watch on the file itself would lose), and, as the
 /// safety net for what inotify misses (network file systems, a watch that could not be set, a
-/// queue overflow), its device, inode, size and modification time compared every ``pollInterval``.
+/// queue overflow), its device, inode, size and modification time compared every ``pollInterval``
+/// (a ``FileWatch``).
 ///
 /// > Warning: Not thread-safe: one task runs ``run(report:)`` (or calls ``apply(now:)``).
 package struct IndexFollower {
@@ -55,28 +56,7 @@ package struct IndexFollower {
     }
 
     /// What ``run(report:)`` tells its caller.
-    package enum Event: Sendable {
-        /// The file was read and applied (also when nothing changed in the store).
-        case applied(ChangeSet)
-        /// The file could not be read or applied this time (it is tried again at the next change
-        /// or poll); the follower keeps running.
-        case failed(String)
-        /// The directory cannot be watched with inotify: polling alone finds the changes.
-        case pollingOnly(String)
-    }
-
-    /// The device, inode, size and modification time of the file: what the poll compares.
-    struct Fingerprint: Hashable {
-        var device: UInt64
-        var inode: UInt64
-        var size: Int64
-        var modifiedSeconds: Int
-        var modifiedNanoseconds: Int
-
-        var modified: Date {
-            Date(timeIntervalSince1970: TimeInterval(modifiedSeconds) + TimeInterval(modifiedNanoseconds) / 1e9)
-        }
-    }
+    package typealias Event = FollowerEvent<ChangeSet>
 
     package let store: RevocationStore
     package let issuer: IssuerID
@@ -93,7 +73,7 @@ package struct IndexFollower {
     package var batchSize = 50_000
 
     private var reported: Set<OpenSSLIndex.BadLine> = []
-    private var lastApplied: Fingerprint?
+    private var lastApplied: FileWatch.Fingerprint?
 
     package init(
         store: RevocationStore, issuer: IssuerID, path: String, makeSigning: @escaping () -> ResponseSigning? = { nil }
@@ -109,7 +89,7 @@ package struct IndexFollower {
     /// - Throws: when the file cannot be read or the store refuses the write (nothing of this
     ///   application's failed batch is written).
     package mutating func apply(now: Date = Date()) throws -> ChangeSet {
-        let before = Self.fingerprint(path)
+        let before = FileWatch.Fingerprint(path: path)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw StoreError(.notFound, "cannot read \(path)")
         }
@@ -149,83 +129,16 @@ package struct IndexFollower {
     /// - Parameter report: called with each application and failure, on the calling task.
     package mutating func run(report: (Event) -> Void) async {
         let name = (path as NSString).lastPathComponent
-        let directory = (path as NSString).deletingLastPathComponent
-        var watch: DirectoryWatch?
-        do {
-            watch = try DirectoryWatch(directory: directory.isEmpty ? "." : directory)
-        } catch {
-            report(.pollingOnly("\(error)"))
-        }
-        let clock = ContinuousClock()
-        var pending = true  // the first application
-        var nextPoll = clock.now
-        while !Task.isCancelled {
-            if watch?.changed(name: name) == true { pending = true }
-            if clock.now >= nextPoll {
-                nextPoll = clock.now.advanced(by: pollInterval)
-                if Self.fingerprint(path) != lastApplied { pending = true }
-            }
-            if pending {
-                do {
-                    report(.applied(try apply()))
-                    pending = false
-                } catch {
-                    // Between `openssl ca`'s two renames the file is briefly absent: try again.
-                    report(.failed("\(error)"))
-                    pending = false
-                    lastApplied = nil  // so the next poll tries again
-                }
-            }
-            do { try await Task.sleep(for: tick) } catch { return }
-        }
-    }
-
-    static func fingerprint(_ path: String) -> Fingerprint? {
-        var status = stat()
-        guard stat(path, &status) == 0 else { return nil }
-        return Fingerprint(
-            device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int64(status.st_size),
-            modifiedSeconds: Int(status.st_mtim.tv_sec), modifiedNanoseconds: Int(status.st_mtim.tv_nsec))
-    }
-}
-
-/// An inotify watch on a directory, read without blocking. Owns its descriptor.
-final class DirectoryWatch {
-    private let descriptor: Int32
-
-    /// - Throws: ``StoreError/Code/io`` naming the directory and errno.
-    init(directory: String) throws {
-        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard fd >= 0 else { throw StoreError(.io, "inotify_init1: \(String(cString: strerror(errno)))") }
-        let mask = UInt32(IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_ATTRIB)
-        guard inotify_add_watch(fd, directory, mask) >= 0 else {
-            let why = String(cString: strerror(errno))
-            close(fd)
-            throw StoreError(.io, "inotify_add_watch \(directory): \(why)")
-        }
-        descriptor = fd
-    }
-
-    deinit { close(descriptor) }
-
-    /// Reads every event queued and says whether one names `name` (or the queue overflowed).
-    func changed(name: String) -> Bool {
-        var hit = false
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            guard count > 0 else { return hit }
-            buffer.withUnsafeBytes { raw in
-                var offset = 0
-                let header = MemoryLayout<inotify_event>.size
-                while offset + header <= count {
-                    let mask = raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
-                    let length = Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
-                    let nameBytes = raw[(offset + header)..<min(count, offset + header + length)].prefix { $0 != 0 }
-                    let overflow = mask & UInt32(IN_Q_OVERFLOW) != 0
-                    if overflow || String(decoding: nameBytes, as: UTF8.self) == name { hit = true }
-                    offset += header + length
-                }
+        var watch = FileWatch(directory: (path as NSString).deletingLastPathComponent)
+        (watch.pollInterval, watch.tick) = (pollInterval, tick)
+        await watch.run(names: { $0 == name }, unwatchable: { report(.pollingOnly($0)) }) { notified, pollDue in
+            guard notified || (pollDue && FileWatch.Fingerprint(path: path) != lastApplied) else { return }
+            do {
+                report(.applied(try apply()))
+            } catch {
+                // Between `openssl ca`'s two renames the file is briefly absent: try again.
+                report(.failed("\(error)"))
+                lastApplied = nil  // so the next poll tries again
             }
         }
     }

@@ -9,10 +9,23 @@ struct CertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cert", abstract: "Manage certificates.", subcommands: [Add.self])
 
-    struct Add: StoreCommand {
+    struct Add: StoreCommand, AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add certificates as good: one (--cert, or --issuer/--serial), a directory of PEM files (--dir), or a list of serials (--issuer --serials).",
-            discussion: "Idempotent: certificates already in the store are left as they are.")
+            discussion: """
+                Idempotent: certificates already in the store are left as they are.
+
+                With --dir DIR --follow, it keeps running and follows DIR as a CA (step-ca hooks, \
+                cert-manager, a script) writes certificates into it (inotify on DIR, and DIR listed again \
+                every second as the safety net): each new *.pem, *.crt or *.der file is added once, as good \
+                under the issuer in the store that issued it, its response signed in the same transaction, \
+                so an ocspd on the same store answers good at once. A file that does not parse yet (written \
+                in several steps) is read again at its next change; one still bad a second later, or one no \
+                issuer in the store issued, is logged once and skipped. Files already there are added at \
+                start (none twice); files removed change nothing. It logs JSON lines to standard error (each \
+                certificate added, with its file, issuer, serial and lag from the file's modification to the \
+                commit; each file skipped, with the reason) and exits 0 on SIGTERM or SIGINT.
+                """)
 
         @OptionGroup var options: StoreOptions
         @OptionGroup var selection: CertificateSelection
@@ -23,9 +36,19 @@ struct CertCommand: ParsableCommand {
         @Option(help: ArgumentHelp("With --issuer: add every serial listed in FILE (hexadecimal, one per line; # comments).", valueName: "file"))
         var serials: String?
 
+        @Flag(
+            help: ArgumentHelp(
+                "With --dir: keep running, adding each certificate file written into DIR, until SIGTERM.",
+                discussion: "Files that do not parse or whose issuer is not in the store are logged and skipped."))
+        var follow = false
+
         static let batchSize = 1000
 
         func validate() throws {
+            if follow && dir == nil { throw ValidationError("--follow follows a directory: give --dir DIR") }
+            if follow && options.databaseURL != nil {
+                throw ValidationError("--follow writes this store as DIR changes; it does not run with --database")
+            }
             switch (dir, serials) {
             case (.some, .some): throw ValidationError("give --dir DIR or --serials FILE, not both")
             case (.some, nil):
@@ -41,7 +64,8 @@ struct CertCommand: ParsableCommand {
             }
         }
 
-        func run() throws {
+        func run() async throws {
+            if let dir, follow { return try await runFollowing(dir) }
             let store = try options.open()
             if let dir { return try addDirectory(dir, store) }
             if let serials {
@@ -61,23 +85,18 @@ struct CertCommand: ParsableCommand {
         /// Reads every certificate in `path` (checked before anything is written), groups them by
         /// issuer, and adds them.
         private func addDirectory(_ path: String, _ store: RevocationStore) throws {
-            let names: [String]
+            let files: [String]
             do {
-                names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+                files = try CertificateDirectory.files(in: path)
             } catch {
                 throw CLIError("--dir \(path): cannot read the directory", .notFound)
             }
-            let files = names.filter { [".pem", ".crt", ".der", ".cer"].contains(where: $0.hasSuffix) }
             guard !files.isEmpty else { throw CLIError("--dir \(path) holds no .pem, .crt or .der files", .notFound) }
-            let issuers = try store.allIssuers().map { ($0, try $0.certificate()) }
+            let issuers = try CertificateDirectory(store: store)
             var byIssuer: [IssuerID: [(SerialNumber, Date?)]] = [:]
             for file in files {
                 let certificate = try Certificate.load(path: path + "/" + file)
-                guard let (record, _) = issuers.first(where: { certificate.isIssued(by: $0.1) }) else {
-                    throw StoreError(
-                        .unknownIssuer,
-                        "\(path)/\(file): no issuer in the store issued it (issuer \(certificate.issuer)); add it first with: ocspctl issuer add")
-                }
+                let record = try issuers.issuer(of: certificate, file: path + "/" + file)
                 byIssuer[record.id, default: []].append((certificate.serialNumber, certificate.notAfter))
             }
             try addBulk(byIssuer, store)

@@ -1,13 +1,11 @@
 import ArgumentParser
 import Foundation
-import LogFormats
 import Logging
 import OCSPAdmin
 import OCSPCore
 import OCSPValues
 import Responder
 import RevocationStore
-import ServiceLifecycle
 
 struct ImportCommand: StoreCommand, AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -97,47 +95,25 @@ struct ImportCommand: StoreCommand, AsyncParsableCommand {
 }
 
 extension ImportCommand {
-    /// `--follow`: an ``IndexFollower`` under a service group until SIGTERM or SIGINT.
+    /// `--follow`: an ``IndexFollower`` under a service group (``FollowService``) until SIGTERM or SIGINT.
     func runFollowing() async throws {
         let store = try options.open()
         let record = try store.issuer(certificate: Certificate.load(path: issuer))
         guard FileManager.default.fileExists(atPath: index) else { throw CLIError("cannot read \(index)", .notFound) }
-        let logger = Logger(label: "ocspctl.import") { JSONLogHandler(label: $0) }
         let options = options
         let id = record.id
-        let service = IndexFollowService(
-            logger: logger,
-            makeFollower: { [index] in
-                IndexFollower(store: store, issuer: id, path: index) {
-                    responseSigning(store, issuer: id, options)
-                }
-            })
-        logger.info("following", metadata: ["index": "\(index)", "issuer": "\(id)"])
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [ServiceGroupConfiguration.ServiceConfiguration(service: service)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        logger.info("stopped")
-    }
-}
-
-/// Runs an ``IndexFollower`` until a graceful shutdown, logging what it applies.
-struct IndexFollowService: Service {
-    let logger: Logger
-    /// Made in the service's task: the follower holds a watch descriptor and its signing.
-    let makeFollower: @Sendable () -> IndexFollower
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown { [logger, makeFollower] in
-            var follower = makeFollower()
+        try await FollowService.run(label: "ocspctl.import", following: ["index": "\(index)", "issuer": "\(id)"]) {
+            [index] logger in
+            var follower = IndexFollower(store: store, issuer: id, path: index) {
+                responseSigning(store, issuer: id, options)
+            }
             await follower.run { event in Self.log(event, logger) }
         }
     }
 
+    /// Logs what an ``IndexFollower`` applies, as JSON lines.
     static func log(_ event: IndexFollower.Event, _ logger: Logger) {
-        switch event {
-        case .applied(let set):
+        FollowService.log(event, logger, what: "index") { set in
             for line in set.newlyBad {
                 logger.warning(
                     "bad index line skipped",
@@ -150,10 +126,6 @@ struct IndexFollowService: Service {
             ]
             if let modified = set.modified { metadata["modified"] = "\(modified.timeIntervalSince1970)" }
             logger.info(set.wroteAnything ? "applied" : "unchanged", metadata: metadata)
-        case .failed(let message):
-            logger.warning("index not applied; retrying at the next change", metadata: ["error": "\(message)"])
-        case .pollingOnly(let message):
-            logger.warning("inotify unavailable; polling the index every second", metadata: ["error": "\(message)"])
         }
     }
 }

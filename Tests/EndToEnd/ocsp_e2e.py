@@ -717,9 +717,14 @@ def make_ca(d: Path, subject: str, names: Sequence[str]) -> None:
                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
                "-out", d / "ca.pem")
     for name in names:
-        openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", d / f"{name}.key")
-        openssl_ok("req", "-new", "-key", d / f"{name}.key", "-subj", f"/CN={name}", "-out", d / f"{name}.csr")
-        openssl_ok("ca", "-batch", "-config", d / "ca.cnf", "-in", d / f"{name}.csr", "-out", d / f"{name}.pem")
+        issue(d, name)
+
+
+def issue(d: Path, name: str) -> None:
+    """Has the `make_ca` CA in `d` issue a leaf for a new key: NAME.pem (and NAME.key)."""
+    openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", d / f"{name}.key")
+    openssl_ok("req", "-new", "-key", d / f"{name}.key", "-subj", f"/CN={name}", "-out", d / f"{name}.csr")
+    openssl_ok("ca", "-batch", "-config", d / "ca.cnf", "-in", d / f"{name}.csr", "-out", d / f"{name}.pem")
 
 
 # --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ocsp_e2e import Ocspd, ctl_ok, make_ca, openssl, openssl_ok
+from ocsp_e2e import Ocspd, ctl_ok, issue, make_ca, openssl, openssl_ok
 
 # How long a change may take to be served before the test gives up (issue 35 asks for 1 s; the
 # observed time is printed and asserted well under this on an idle machine).
@@ -18,13 +18,12 @@ WAIT = 10.0
 
 
 class Follower:
-    """A running `ocspctl import --follow`; its JSON log lines go to a file."""
+    """A running `ocspctl ... --follow` (ARGS after `ocspctl`); its JSON log lines go to a file."""
 
-    def __init__(self, bins, store: Path, d: Path, log_dir: Path):
+    def __init__(self, bins, args: list, log_dir: Path):
         self.log_path = Path(log_dir) / "follow.stderr"
         self._log = open(self.log_path, "w+b")
-        self.args = [str(bins.ocspctl), "import", "--store", str(store), "--issuer", str(d / "ca.pem"),
-                     "--index", str(d / "index.txt"), "--follow"]
+        self.args = [str(bins.ocspctl)] + [str(arg) for arg in args]
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self._log)
 
@@ -95,7 +94,8 @@ def test_follow_an_openssl_ca_database(bins, tmp_path, log_dir):
     ctl_ok(bins, "init", "--store", store)
     ctl_ok(bins, "issuer", "add", "--store", store, "--cert", d / "ca.pem", "--key", d / "ca.key")
 
-    follower = Follower(bins, store, d, log_dir)
+    follower = Follower(bins, ["import", "--store", store, "--issuer", d / "ca.pem", "--index", d / "index.txt",
+                               "--follow"], log_dir)
     server = None
     try:
         follower.wait_for(lambda lines: any(line.get("added") == "2" for line in applied(lines)), "the first import")
@@ -123,9 +123,7 @@ def test_follow_an_openssl_ca_database(bins, tmp_path, log_dir):
         print(f"the follower's logged lag: {logged['lag_ms']} ms")
 
         # A newly issued certificate is served good.
-        openssl_ok("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", d / "gamma.key")
-        openssl_ok("req", "-new", "-key", d / "gamma.key", "-subj", "/CN=gamma", "-out", d / "gamma.csr")
-        openssl_ok("ca", "-batch", "-config", d / "ca.cnf", "-in", d / "gamma.csr", "-out", d / "gamma.pem")
+        issue(d, "gamma")
         took = served_within(d, server, "gamma", "good")
         print(f"openssl ca issuance to a served good: {took:.3f}s")
         assert took < 5.0, f"good served after {took:.3f}s"

@@ -14,17 +14,8 @@ import Testing
 
     init() throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let key = try PrivateKey.generateEC()
-        let ca = try CertificateBuilder.issue(
-            CertificateTemplate(
-                subject: [("CN", "Follow Test CA")], validity: 86400,
-                extensions: [("basicConstraints", "critical,CA:TRUE"), ("keyUsage", "critical,keyCertSign,cRLSign")]),
-            subjectKey: key, issuer: nil, issuerKey: key)
-        store = try RevocationStore.create(at: directory + "/store")
-        let record = try IssuerRecord(
-            certificate: ca, responderCertificate: nil, caKeyPath: nil, responderKeyPath: nil, responseValidity: 3600)
-        try store.addIssuer(record)
-        issuer = record.id
+        let ca = try TestCA.make("Follow Test CA").certificate
+        (store, issuer) = try TestCA.store(at: directory + "/store", issuer: ca)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
