@@ -1,6 +1,6 @@
-package import Foundation
+internal import Foundation
 package import OCSPCore
-package import OCSPValues
+internal import OCSPValues
 package import RevocationStore
 
 /// A directory of issued certificates (what step-ca hooks, cert-manager or a CA script write), and
