@@ -72,13 +72,13 @@ package struct OCSPDConfiguration: Sendable {
             }, current: { $0.listen }),
         Setting(key: "threads", help: "HTTP worker threads (default: one per core)", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                config.http.threads = try integer("threads", value, in: 1...256)
+                config.http.threads = try SettingValue.integer("threads", value, in: 1...256)
             }, current: { "\($0.http.threads)" }),
         Setting(key: "validity", help: "response validity, overriding each issuer's (e.g. 12h; empty: the issuer's)",
             reloadable: true,
             apply: { config, value throws(ConfigurationError) in
-                config.responder.validityOverride = value.isEmpty ? nil : try duration("validity", value, in: 1...(366 * 86400))
-            }, current: { $0.responder.validityOverride.map(formatDuration) ?? "" }),
+                config.responder.validityOverride = value.isEmpty ? nil : try SettingValue.seconds("validity", value, in: 1...(366 * 86400))
+            }, current: { $0.responder.validityOverride.map { DurationText.format(seconds: $0) } ?? "" }),
         Setting(key: "refresh-fraction", help: "re-sign once less than this share of a response's validity remains",
             reloadable: true,
             apply: { config, value throws(ConfigurationError) in
@@ -105,7 +105,7 @@ package struct OCSPDConfiguration: Sendable {
         Setting(key: "allow-insecure-key-permissions", help: "accept key files others than their owner may read",
             reloadable: true, switches: ["allow-insecure-key-permissions": "true"],
             apply: { config, value throws(ConfigurationError) in
-                let allow = try boolean("allow-insecure-key-permissions", value)
+                let allow = try SettingValue.boolean("allow-insecure-key-permissions", value)
                 config.responder.keyFilePermissions = allow ? .any : .ownerOnly
                 config.crl.keyFilePermissions = config.responder.keyFilePermissions
             }, current: { $0.responder.keyFilePermissions == .any ? "true" : "false" }),
@@ -120,33 +120,33 @@ package struct OCSPDConfiguration: Sendable {
         Setting(key: "pkcs11.timeout", help: "a signature waits this long for the token before tryLater (e.g. 2s)",
             reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                config.pkcs11.timeout = try duration("pkcs11.timeout", value, in: 0.001...60)
-            }, current: { formatDuration($0.pkcs11.timeout) }),
+                config.pkcs11.timeout = try SettingValue.seconds("pkcs11.timeout", value, in: 0.001...60)
+            }, current: { DurationText.format(seconds: $0.pkcs11.timeout) }),
         Setting(key: "pkcs11.concurrency", help: "signatures in the token at once", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                config.pkcs11.concurrency = try integer("pkcs11.concurrency", value, in: 1...1024)
+                config.pkcs11.concurrency = try SettingValue.integer("pkcs11.concurrency", value, in: 1...1024)
             }, current: { "\($0.pkcs11.concurrency)" }),
         Setting(key: "pkcs11.queue", help: "signatures waiting for the token; more get tryLater at once", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                config.pkcs11.queue = try integer("pkcs11.queue", value, in: 0...100_000)
+                config.pkcs11.queue = try SettingValue.integer("pkcs11.queue", value, in: 0...100_000)
             }, current: { "\($0.pkcs11.queue)" }),
         Setting(key: "pkcs11.retry-interval", help: "how often a lost or slow token is tried again (e.g. 1s)",
             reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                config.pkcs11.retryInterval = try duration("pkcs11.retry-interval", value, in: 0.01...3600)
-            }, current: { formatDuration($0.pkcs11.retryInterval) }),
+                config.pkcs11.retryInterval = try SettingValue.seconds("pkcs11.retry-interval", value, in: 0.01...3600)
+            }, current: { DurationText.format(seconds: $0.pkcs11.retryInterval) }),
         Setting(key: "request-timeout", help: "each request must arrive whole within this long (e.g. 10s)", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                config.http.requestTimeout = Int(try duration("request-timeout", value, in: 1...3600).rounded(.up))
-            }, current: { formatDuration(TimeInterval($0.http.requestTimeout)) }),
+                config.http.requestTimeout = Int(try SettingValue.seconds("request-timeout", value, in: 1...3600).rounded(.up))
+            }, current: { DurationText.format(seconds: TimeInterval($0.http.requestTimeout)) }),
         Setting(key: "max-connections-per-address", help: "connections one client address may hold (0: no limit)",
             reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                config.http.connectionsPerAddress = try integer("max-connections-per-address", value, in: 0...1_000_000)
+                config.http.connectionsPerAddress = try SettingValue.integer("max-connections-per-address", value, in: 0...1_000_000)
             }, current: { "\($0.http.connectionsPerAddress)" }),
         Setting(key: "front-cache-entries", help: "ready responses each thread keeps (a power of two)", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                let entries = try integer("front-cache-entries", value, in: 1...(1 << 24))
+                let entries = try SettingValue.integer("front-cache-entries", value, in: 1...(1 << 24))
                 guard entries & (entries - 1) == 0 else {
                     throw ConfigurationError(key: "front-cache-entries", value: value, expected: "a power of two up to 16777216, e.g. 16384")
                 }
@@ -154,27 +154,27 @@ package struct OCSPDConfiguration: Sendable {
             }, current: { "\($0.http.frontCacheEntries)" }),
         Setting(key: "shutdown-timeout", help: "on SIGTERM, how long requests in flight may take (e.g. 10s)", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                config.shutdownTimeout = try duration("shutdown-timeout", value, in: 0...600)
-            }, current: { formatDuration($0.shutdownTimeout) }),
+                config.shutdownTimeout = try SettingValue.seconds("shutdown-timeout", value, in: 0...600)
+            }, current: { DurationText.format(seconds: $0.shutdownTimeout) }),
         Setting(key: "crl.enabled", help: "generate CRLs (stored ones are served either way)", reloadable: false, switches: ["no-crl": "false"],
-            apply: { config, value throws(ConfigurationError) in config.crlEnabled = try boolean("crl.enabled", value) },
+            apply: { config, value throws(ConfigurationError) in config.crlEnabled = try SettingValue.boolean("crl.enabled", value) },
             current: { "\($0.crlEnabled)" }),
         Setting(key: "crl.interval", help: "regenerate each complete CRL this often (e.g. 1h)", reloadable: true,
             apply: { config, value throws(ConfigurationError) in
-                config.crl.interval = try duration("crl.interval", value, in: 1...(31 * 86400))
-            }, current: { formatDuration($0.crl.interval) }),
+                config.crl.interval = try SettingValue.seconds("crl.interval", value, in: 1...(31 * 86400))
+            }, current: { DurationText.format(seconds: $0.crl.interval) }),
         Setting(key: "crl.validity", help: "CRL validity, nextUpdate - thisUpdate (e.g. 7d)", reloadable: true,
             apply: { config, value throws(ConfigurationError) in
-                config.crl.policy.validity = try duration("crl.validity", value, in: 60...(366 * 86400))
-            }, current: { formatDuration($0.crl.policy.validity) }),
+                config.crl.policy.validity = try SettingValue.seconds("crl.validity", value, in: 60...(366 * 86400))
+            }, current: { DurationText.format(seconds: $0.crl.policy.validity) }),
         Setting(key: "crl.debounce", help: "publish a delta CRL once changes have settled this long (e.g. 2s)",
             reloadable: true,
             apply: { config, value throws(ConfigurationError) in
-                config.crl.debounce = try duration("crl.debounce", value, in: 0...3600)
-            }, current: { formatDuration($0.crl.debounce) }),
+                config.crl.debounce = try SettingValue.seconds("crl.debounce", value, in: 0...3600)
+            }, current: { DurationText.format(seconds: $0.crl.debounce) }),
         Setting(key: "crl.shards", help: "split complete CRLs into this many shards", reloadable: true,
             apply: { config, value throws(ConfigurationError) in
-                config.crl.policy.shards = try integer("crl.shards", value, in: 1...4096)
+                config.crl.policy.shards = try SettingValue.integer("crl.shards", value, in: 1...4096)
             }, current: { "\($0.crl.policy.shards)" }),
         Setting(key: "crl.public-url", help: "public base URL relying parties reach the CRLs at: named in complete CRLs (Freshest CRL) and shards (IDP); none by default",
             reloadable: true, flag: "public-url",
@@ -186,18 +186,18 @@ package struct OCSPDConfiguration: Sendable {
             }, current: { $0.publicURL ?? "" }),
         Setting(key: "filter.enabled", help: "make revocation filters (CRLite) on the CRL schedule; needs crl.enabled",
             reloadable: true, switches: ["filters": "true"],
-            apply: { config, value throws(ConfigurationError) in config.filterEnabled = try boolean("filter.enabled", value) },
+            apply: { config, value throws(ConfigurationError) in config.filterEnabled = try SettingValue.boolean("filter.enabled", value) },
             current: { "\($0.filterEnabled)" }),
         Setting(key: "filter.validity", help: "revocation filter validity, nextUpdate - thisUpdate (e.g. 7d)", reloadable: true,
             apply: { config, value throws(ConfigurationError) in
-                config.filter.validity = try duration("filter.validity", value, in: 60...(366 * 86400))
-            }, current: { formatDuration($0.filter.validity) }),
+                config.filter.validity = try SettingValue.seconds("filter.validity", value, in: 60...(366 * 86400))
+            }, current: { DurationText.format(seconds: $0.filter.validity) }),
         Setting(key: "filter.coverage-margin",
             help: "filters cover certificates whose notBefore is this long before they are made (the CA's backdating; e.g. 1h)",
             reloadable: true,
             apply: { config, value throws(ConfigurationError) in
-                config.filter.coverageMargin = try duration("filter.coverage-margin", value, in: 0...(31 * 86400))
-            }, current: { formatDuration($0.filter.coverageMargin) }),
+                config.filter.coverageMargin = try SettingValue.seconds("filter.coverage-margin", value, in: 0...(31 * 86400))
+            }, current: { DurationText.format(seconds: $0.filter.coverageMargin) }),
         Setting(key: "follow.database",
             help: "follow this system of record, a libpq connection string (postgres://USER@HOST:PORT/DATABASE; several hosts with target_session_attrs=read-write follow a failover): the store becomes its replica",
             reloadable: false, flag: "follow",
@@ -217,19 +217,19 @@ package struct OCSPDConfiguration: Sendable {
         Setting(key: "follow.max-lag", help: "/readyz fails while a committed change older than this is not applied (e.g. 10s)",
             reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                config.followMaxLag = try duration("follow.max-lag", value, in: 0.1...86400)
-            }, current: { formatDuration($0.followMaxLag) }),
+                config.followMaxLag = try SettingValue.seconds("follow.max-lag", value, in: 0.1...86400)
+            }, current: { DurationText.format(seconds: $0.followMaxLag) }),
         Setting(key: "follow.poll-interval", help: "read the system of record this often without a notification (e.g. 1s)",
             reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                config.followPollInterval = try duration("follow.poll-interval", value, in: 0.05...3600)
-            }, current: { formatDuration($0.followPollInterval) }),
+                config.followPollInterval = try SettingValue.seconds("follow.poll-interval", value, in: 0.05...3600)
+            }, current: { DurationText.format(seconds: $0.followPollInterval) }),
         Setting(key: "follow.timeout",
             help: "a database call that takes longer fails and the follower reconnects; a quiet notification link is probed this often (e.g. 10s)",
             reloadable: false,
             apply: { config, value throws(ConfigurationError) in
-                config.followTimeout = try duration("follow.timeout", value, in: 1...3600)
-            }, current: { formatDuration($0.followTimeout) }),
+                config.followTimeout = try SettingValue.seconds("follow.timeout", value, in: 1...3600)
+            }, current: { DurationText.format(seconds: $0.followTimeout) }),
         Setting(key: "follow.purge-url",
             help: "after applying a change, request this URL for each of the certificate's GET paths ({path}) to purge an HTTP cache",
             reloadable: false,
@@ -274,7 +274,7 @@ package struct OCSPDConfiguration: Sendable {
             }, current: { "\($0.http.requestLogSampleRate)" }),
         Setting(key: "metrics.enabled", help: "count requests and serve /metrics", reloadable: false, switches: ["no-metrics": "false"],
             apply: { config, value throws(ConfigurationError) in
-                config.metricsEnabled = try boolean("metrics.enabled", value)
+                config.metricsEnabled = try SettingValue.boolean("metrics.enabled", value)
             }, current: { "\($0.metricsEnabled)" }),
         Setting(key: "metrics.listen", help: "serve /metrics, /healthz, /readyz on this HOST:PORT instead", reloadable: false,
             apply: { config, value throws(ConfigurationError) in
@@ -355,26 +355,5 @@ package struct OCSPDConfiguration: Sendable {
     /// The keys whose values differ between two configurations.
     package func changedKeys(to other: OCSPDConfiguration) -> [String] {
         Self.settings.filter { $0.current(self) != $0.current(other) }.map(\.key)
-    }
-
-    // MARK: - Value parsing (the one grammar, ``Settings/SettingValue``)
-
-    static func integer(_ key: String, _ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
-        try SettingValue.integer(key, value, in: range)
-    }
-
-    static func duration(_ key: String, _ value: String, in range: ClosedRange<TimeInterval>) throws(ConfigurationError)
-        -> TimeInterval
-    {
-        try SettingValue.seconds(key, value, in: range)
-    }
-
-    static func boolean(_ key: String, _ value: String) throws(ConfigurationError) -> Bool {
-        try SettingValue.boolean(key, value)
-    }
-
-    /// `3600` → `1h`, `90` → `90s`, `0.25` → `250ms`.
-    static func formatDuration(_ seconds: TimeInterval) -> String {
-        DurationText.format(seconds: seconds)
     }
 }

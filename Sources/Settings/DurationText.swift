@@ -1,3 +1,5 @@
+internal import Foundation
+
 /// The one duration grammar of every configuration (ocspd, the stapler, the checker's policy)
 /// and every duration argument (ocspctl, ocsp-load).
 ///
@@ -25,7 +27,7 @@ package enum DurationText {
     }
 
     private static func milliseconds(_ text: String) -> Double? {
-        let trimmed = text.trimmingSpaces()
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
         var number = Substring(trimmed)
         var scale = 1000.0
         for unit in units.sorted(by: { $0.suffix.count > $1.suffix.count }) where trimmed.hasSuffix(unit.suffix) {
@@ -71,14 +73,5 @@ package enum DurationText {
     package static func format(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
         return format(seconds: Double(seconds) + Double(attoseconds) / 1e18)
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var view = Substring(self)
-        while view.first == " " || view.first == "\t" { view.removeFirst() }
-        while view.last == " " || view.last == "\t" { view.removeLast() }
-        return String(view)
     }
 }

@@ -38,7 +38,7 @@ package struct Setting<Root>: Sendable {
 
     /// `OCSPD_CRL_INTERVAL` for `crl.interval` under the prefix `OCSPD`.
     package func environmentVariable(prefix: String) -> String {
-        prefix + "_" + key.uppercased().replacingDots(with: "_").replacingDashes(with: "_")
+        prefix + "_" + String(key.uppercased().map { $0 == "." || $0 == "-" ? "_" : $0 })
     }
 }
 
@@ -80,15 +80,5 @@ package struct SettingsEntry: Sendable {
             throw ConfigurationError(key: "\(name).\(key)", value: "", expected: expected, source: source)
         }
         return value
-    }
-}
-
-extension String {
-    func replacingDots(with replacement: Character) -> String {
-        String(map { $0 == "." ? replacement : $0 })
-    }
-
-    func replacingDashes(with replacement: Character) -> String {
-        String(map { $0 == "-" ? replacement : $0 })
     }
 }

@@ -1,3 +1,5 @@
+internal import Foundation
+
 /// The value readers every setting uses, so a duration, a size, a number or a switch is read
 /// (and refused) the same way in every configuration.
 package enum SettingValue {
@@ -19,7 +21,7 @@ package enum SettingValue {
 
     /// A whole number within `range`.
     package static func integer(_ key: String, _ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
-        guard let number = Int(value.trimmingSpaces()), range.contains(number) else {
+        guard let number = Int(value.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
             throw ConfigurationError(key: key, value: value, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
@@ -27,7 +29,7 @@ package enum SettingValue {
 
     /// A number within `range`.
     package static func number(_ key: String, _ value: String, in range: ClosedRange<Double>, example: String) throws(ConfigurationError) -> Double {
-        guard let number = Double(value.trimmingSpaces()), number.isFinite, range.contains(number) else {
+        guard let number = Double(value.trimmingCharacters(in: .whitespaces)), number.isFinite, range.contains(number) else {
             throw ConfigurationError(key: key, value: value, expected: "a number from \(range.lowerBound) to \(range.upperBound), e.g. \(example)")
         }
         return number
@@ -44,7 +46,7 @@ package enum SettingValue {
 
     /// true or false (also yes/no, on/off, 1/0).
     package static func boolean(_ key: String, _ value: String) throws(ConfigurationError) -> Bool {
-        switch value.trimmingSpaces().lowercased() {
+        switch value.trimmingCharacters(in: .whitespaces).lowercased() {
         case "true", "yes", "on", "1": return true
         case "false", "no", "off", "0": return false
         default: throw ConfigurationError(key: key, value: value, expected: "true or false")
